@@ -1,0 +1,34 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+# Each creates .venv if it is missing and installs the package (with the dev extra) into it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kerasaudio-installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test test-slow lint bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow"
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "jax and not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/features.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,22 @@
+"""kerasaudio: Keras audio models and front ends that match librosa and ship to TFLite."""
+
+import importlib
+
+__version__ = "0.1.0.dev0"
+
+from kerasaudio import errors, filters, layers
+
+# Imported on first use: they pull in TensorFlow, which a JAX-backend user may not need.
+_LAZY_SUBMODULES = ("data", "datasets", "export")
+
+__all__ = ["__version__", "errors", "filters", "layers", *_LAZY_SUBMODULES]
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"kerasaudio.{name}")
+    raise AttributeError(f"module 'kerasaudio' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,107 @@
+"""TFLite conversion with builtin ops only, and a LiteRT runner.
+
+This module holds the float conversion the front end needs today; quantization
+(float16, dynamic range, int8), verification reports and metadata build on it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasaudio.errors import KerasAudioError
+from kerasaudio.layers.base import tflite_mode
+
+__all__ = ["ConversionError", "convert", "op_names", "run_tflite"]
+
+
+class ConversionError(KerasAudioError):
+    """The TFLite converter refused the model (e.g. it needs ops that are not builtins)."""
+
+
+def convert(model, *, batch_size: int | None = 1) -> bytes:
+    """Convert a Keras model to a float TFLite flatbuffer with builtin ops only (no Flex).
+
+    The model is traced inside `kerasaudio.layers.tflite_mode()`, so kerasaudio front-end
+    layers pick TFLite-friendly ops (RFFT2D for power-of-two `n_fft`, a DFT convolution
+    otherwise). Flex (`SELECT_TF_OPS`) is never enabled: from TF 2.19 Flex models cannot
+    run in Python and phones need a special build for them.
+
+    Args:
+        model: a built Keras model with one or more inputs.
+        batch_size: fixed batch size of the converted model, or None for a dynamic batch
+            (resize the input before running).
+
+    Returns:
+        The `.tflite` file contents.
+
+    Raises:
+        ConversionError: the converter failed, with its message (e.g. the ops it could
+            not express as builtins).
+
+    Example:
+    ```python
+    import keras, kerasaudio
+    inp = keras.Input((8000,))
+    out = kerasaudio.layers.MelSpectrogram(sample_rate=8000, n_fft=512)(inp)
+    flatbuffer = kerasaudio.export.convert(keras.Model(inp, out))
+    ```
+    """
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec((batch_size, *t.shape[1:]), t.dtype, name=t.name.split(":")[0])
+             for t in model.inputs]
+    with tflite_mode():
+        function = tf.function(lambda *args: model(list(args) if len(args) > 1 else args[0],
+                                                  training=False))
+        concrete = function.get_concrete_function(*specs)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    try:
+        return converter.convert()
+    except Exception as exc:  # the converter raises ConverterError and others
+        raise ConversionError(f"TFLite conversion (builtins only) failed: {exc}") from exc
+
+
+def _interpreter(model_content: bytes):
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_content=model_content)
+
+
+def op_names(model_content: bytes) -> list[str]:
+    """Sorted names of the ops in a TFLite flatbuffer (e.g. `["CONV_2D", "RFFT2D"]`).
+
+    Example:
+    ```python
+    assert not any(op.startswith("Flex") for op in kerasaudio.export.op_names(fb))
+    ```
+    """
+    interpreter = _interpreter(model_content)
+    return sorted({op["op_name"] for op in interpreter._get_ops_details()})
+
+
+def run_tflite(model_content: bytes, *inputs: np.ndarray) -> list[np.ndarray]:
+    """Run a TFLite flatbuffer in the LiteRT interpreter (`ai_edge_litert`).
+
+    Dynamic dimensions are resized to the given inputs.
+
+    Returns:
+        The outputs, in the model's output order.
+
+    Example:
+    ```python
+    (features,) = kerasaudio.export.run_tflite(fb, np.zeros((1, 8000), "float32"))
+    ```
+    """
+    interpreter = _interpreter(model_content)
+    details = interpreter.get_input_details()
+    if len(details) != len(inputs):
+        raise KerasAudioError(f"model has {len(details)} inputs; got {len(inputs)}.")
+    for detail, x in zip(details, inputs, strict=True):
+        if tuple(detail["shape"]) != x.shape:
+            interpreter.resize_tensor_input(detail["index"], x.shape)
+    interpreter.allocate_tensors()
+    for detail, x in zip(details, inputs, strict=True):
+        interpreter.set_tensor(detail["index"], np.asarray(x, dtype=detail["dtype"]))
+    interpreter.invoke()
+    return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]

@@ -1,0 +1,26 @@
+"""Audio front ends as Keras layers: STFT, complex spectrogram, mel, dB, MFCC, SpecAugment.
+
+Every layer takes `(batch, samples)` or `(batch, samples, channels)` audio (or
+`(batch, frames, bins[, channels])` features), matches librosa numerically, works on the
+TensorFlow and JAX backends and inside `tf.data`, and converts to TFLite builtins.
+"""
+
+from kerasaudio.layers.base import in_tflite_mode, tflite_mode
+from kerasaudio.layers.decibels import AmplitudeToDb, PowerToDb
+from kerasaudio.layers.mel import MFCC, MelSpectrogram
+from kerasaudio.layers.spec_augment import SpecAugment
+from kerasaudio.layers.standardize import Standardize
+from kerasaudio.layers.stft import STFT, ComplexSpectrogram
+
+__all__ = [
+    "MFCC",
+    "STFT",
+    "AmplitudeToDb",
+    "ComplexSpectrogram",
+    "MelSpectrogram",
+    "PowerToDb",
+    "SpecAugment",
+    "Standardize",
+    "in_tflite_mode",
+    "tflite_mode",
+]

@@ -1,0 +1,185 @@
+"""Shared machinery of the front-end layers: backend switching, input checks, option checks.
+
+Design (see docs/design.md): every front-end layer is a Keras `DataLayer`, the base class
+Keras uses for its own audio layers. In a model it runs on the model's backend (TensorFlow
+or JAX); inside a `tf.data` pipeline it switches to TensorFlow ops, whatever the Keras
+backend is. The layers' math is written against `self.backend`, the dynamic namespace of
+Keras backend ops (`numpy`, `math`, `nn`, `random`) that `keras.ops` itself dispatches to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import numbers
+import threading
+
+import keras
+import numpy as np
+from keras.src.layers.preprocessing.data_layer import DataLayer
+
+from kerasaudio.errors import InvalidAudioError, InvalidOptionError
+
+__all__ = ["AudioLayer", "SpectrogramLayer", "in_tflite_mode", "tflite_mode"]
+
+_state = threading.local()
+
+
+@contextlib.contextmanager
+def tflite_mode():
+    """Trace front-end layers for TFLite conversion (used by `kerasaudio.export`).
+
+    Inside this context, layers whose `dft="auto"` pick graph ops that TFLite runs as
+    builtins: the builtin RFFT2D for power-of-two `n_fft` (fixed or dynamic batch), and a
+    strided convolution with a windowed DFT kernel otherwise (RFFT2D takes powers of two
+    only), and no TensorFlow-only fast paths.
+
+    Example:
+    ```python
+    with kerasaudio.layers.tflite_mode():
+        concrete = tf.function(model).get_concrete_function(spec)
+    ```
+    """
+    previous = getattr(_state, "tflite", False)
+    _state.tflite = True
+    try:
+        yield
+    finally:
+        _state.tflite = previous
+
+
+def in_tflite_mode() -> bool:
+    """True while tracing inside `tflite_mode()`."""
+    return getattr(_state, "tflite", False)
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def check_int(name: str, value, *, minimum: int = 1, allow_none: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InvalidOptionError(f"{name}={value!r}: must be an integer >= {minimum}.")
+    return int(value)
+
+
+def check_float(name: str, value, *, positive: bool = True, allow_none: bool = False,
+                minimum: float | None = None):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise InvalidOptionError(f"{name}={value!r}: must be a finite number.")
+    if positive and value <= 0:
+        raise InvalidOptionError(f"{name}={value!r}: must be > 0.")
+    if minimum is not None and value < minimum:
+        raise InvalidOptionError(f"{name}={value!r}: must be >= {minimum}.")
+    return float(value)
+
+
+def check_choice(name: str, value, choices):
+    if value not in choices:
+        raise InvalidOptionError(f"{name}={value!r}: must be one of {sorted(map(repr, choices))}.")
+    return value
+
+
+# ----------------------------------------------------------------------------- layers
+
+
+class FrontEndLayer(DataLayer):
+    """Common base: float32 compute, and a floating-point dtype check on every call."""
+
+    #: what the layer takes, for error messages.
+    expects = "audio"
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+
+    def __call__(self, inputs, *args, **kwargs):
+        dtype = getattr(inputs, "dtype", None)
+        if dtype is None:
+            inputs = np.asarray(inputs)
+            dtype = inputs.dtype
+        dtype = keras.backend.standardize_dtype(dtype)
+        if dtype not in ("float16", "bfloat16", "float32", "float64"):
+            hint = (" Scale integer PCM to float in [-1, 1] first, e.g. x.astype('float32') "
+                    "/ 32768 for int16." if "int" in dtype else "")
+            raise InvalidAudioError(
+                f"{type(self).__name__} expects floating-point {self.expects}; "
+                f"got dtype {dtype}.{hint}"
+            )
+        self._check_shape(tuple(inputs.shape))
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _check_shape(self, shape: tuple):
+        """Hook: validate the input shape (dimensions may be None)."""
+
+
+class AudioLayer(FrontEndLayer):
+    """Base of the layers that take waveforms `(batch, samples)` or `(batch, samples, channels)`.
+
+    Subclasses implement `_compute(x)` on a `(batch', samples)` float32 tensor (channels
+    folded into the batch) returning `(batch', frames, bins, ...)`, and `_output_shape`.
+    Channels come back out right after the bins axis: `(batch, frames, bins, channels, ...)`.
+    """
+
+    #: largest channel count accepted (None: any).
+    max_channels: int | None = None
+
+    def _check_shape(self, shape: tuple):
+        if len(shape) not in (2, 3):
+            raise InvalidAudioError(
+                f"{type(self).__name__} expects audio shaped (batch, samples) or "
+                f"(batch, samples, channels); got shape {shape}."
+            )
+        if len(shape) == 3 and self.max_channels is not None and shape[-1] is not None:
+            if shape[-1] > self.max_channels:
+                raise InvalidAudioError(
+                    f"{type(self).__name__} takes at most {self.max_channels} channel(s); "
+                    f"got input shape {shape} with {shape[-1]} channels. Mix down to mono "
+                    "first (e.g. average the channels)."
+                )
+        self._check_length(shape[1])
+
+    def _check_length(self, samples):
+        """Hook: validate a static number of samples (None when dynamic)."""
+
+    def call(self, inputs):
+        ops = self.backend
+        x = ops.cast(inputs, "float32")
+        if len(x.shape) == 2:
+            return self._compute(x)
+        batch, samples = ops.core.shape(x)[0], ops.core.shape(x)[1]
+        channels = x.shape[-1]
+        y = self._compute(ops.numpy.reshape(ops.numpy.transpose(x, (0, 2, 1)), (-1, samples)))
+        rest = [-1 if d is None else d for d in y.shape[1:]]
+        y = ops.numpy.reshape(y, (batch, channels, *rest))
+        return ops.numpy.transpose(y, (0, 2, 3, 1, *range(4, len(rest) + 2)))
+
+    def compute_output_shape(self, input_shape):
+        per_channel = self._output_shape(tuple(input_shape[:2]))
+        if len(input_shape) == 2:
+            return per_channel
+        return (*per_channel[:3], input_shape[2], *per_channel[3:])
+
+
+class SpectrogramLayer(FrontEndLayer):
+    """Base of the layers that take features `(batch, frames, bins[, channels])`."""
+
+    expects = "features"
+
+    def _check_shape(self, shape: tuple):
+        if len(shape) < 2:
+            raise InvalidAudioError(
+                f"{type(self).__name__} expects (batch, frames, bins[, channels]); "
+                f"got shape {shape}."
+            )
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    @staticmethod
+    def example_axes(x):
+        """All axes but the batch axis: statistics are per example, never over the batch."""
+        return tuple(range(1, len(x.shape)))

@@ -1,0 +1,66 @@
+"""Per-example standardisation of features."""
+
+from __future__ import annotations
+
+import keras
+
+from kerasaudio.errors import InvalidOptionError
+from kerasaudio.layers.base import SpectrogramLayer, check_float
+
+__all__ = ["Standardize"]
+
+
+@keras.saving.register_keras_serializable(package="kerasaudio")
+class Standardize(SpectrogramLayer):
+    """Standardise each example by its own mean and standard deviation.
+
+    `(x - mean) / max(std, epsilon)`, the statistics taken over each example's axes
+    (default: every axis but the batch axis), as the Kaggle Freesound seed normalises each
+    log-mel spectrogram. Never uses other examples of the batch; a constant (e.g. silent)
+    example becomes all zeros instead of NaN.
+
+    Args:
+        axis: non-batch axis or axes to reduce over (e.g. `1` for per-bin statistics over
+            time); default all non-batch axes.
+        epsilon: lower bound of the standard deviation.
+
+    Example:
+    ```python
+    import numpy as np, kerasaudio
+    x = np.random.randn(2, 100, 40).astype("float32") * 5 + 3
+    y = kerasaudio.layers.Standardize()(x)  # each example: mean 0, std 1
+    ```
+
+    Reference:
+        The per-spectrogram normalisation of the Kaggle Freesound Audio Tagging 2019
+        BiLSTM-attention kernel (Fonseca et al., DCASE 2019 Task 2).
+    """
+
+    def __init__(self, *, axis: int | tuple[int, ...] | None = None, epsilon: float = 1e-6,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if axis is not None:
+            axes = (axis,) if isinstance(axis, int) else tuple(axis)
+            if not axes or any(not isinstance(a, int) or a == 0 for a in axes):
+                raise InvalidOptionError(
+                    f"axis={axis!r}: give non-batch axes (never 0: statistics are per "
+                    "example)."
+                )
+            axis = list(axes)
+        self.axis = axis
+        self.epsilon = check_float("epsilon", epsilon)
+
+    def call(self, inputs):
+        ops = self.backend
+        x = ops.cast(inputs, "float32")
+        axes = self.example_axes(x) if self.axis is None else tuple(self.axis)
+        centered = x - ops.numpy.mean(x, axis=axes, keepdims=True)
+        # Second pass: removes the float32 rounding of the first mean, which matters when
+        # the mean is large against the spread (dB spectrograms: mean -60, std 5).
+        centered = centered - ops.numpy.mean(centered, axis=axes, keepdims=True)
+        std = ops.numpy.sqrt(ops.numpy.mean(ops.numpy.square(centered), axis=axes,
+                                            keepdims=True))
+        return centered / ops.numpy.maximum(std, self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}

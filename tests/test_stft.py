@@ -1,0 +1,116 @@
+import keras
+import librosa
+import numpy as np
+import pytest
+
+from kerasaudio.errors import InvalidAudioError, InvalidOptionError
+from kerasaudio.layers import STFT, ComplexSpectrogram
+
+GRID = [
+    (n_fft, center, pad_mode)
+    for n_fft in (256, 400, 512, 2048, 2560)
+    for center, pad_mode in ((True, "constant"), (True, "reflect"), (False, "constant"))
+]
+
+
+def librosa_stft(y, **kwargs):
+    """float64 librosa reference, laid out (frames, bins)."""
+    return librosa.stft(y.astype(np.float64), dtype=np.complex128, **kwargs).T
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize(("n_fft", "center", "pad_mode"), GRID)
+@pytest.mark.parametrize("dft", ["fft", "conv"])
+def test_complex_stft_matches_librosa(clip, n_fft, center, pad_mode, dft):
+    hop = n_fft // 4
+    out = STFT(n_fft=n_fft, hop_length=hop, center=center, pad_mode=pad_mode,
+               mode="complex", dft=dft)(clip[None])
+    out = keras.ops.convert_to_numpy(out)[0]
+    ref = librosa_stft(clip, n_fft=n_fft, hop_length=hop, center=center, pad_mode=pad_mode)
+    assert out.shape == (*ref.shape, 2)
+    error = np.abs(out[..., 0] + 1j * out[..., 1] - ref).max() / np.abs(ref).max()
+    assert error < 1e-4 if dft == "conv" else error < 1e-5
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize(("win_length", "window"), [(400, "hann"), (300, "hamming"),
+                                                    (512, ("kaiser", 8.0))])
+@pytest.mark.parametrize("mode", ["magnitude", "power"])
+def test_window_and_modes_match_librosa(clip, win_length, window, mode):
+    layer = STFT(n_fft=512, hop_length=160, win_length=win_length, window=window, mode=mode)
+    out = keras.ops.convert_to_numpy(layer(clip[None]))[0]
+    ref = np.abs(librosa_stft(clip, n_fft=512, hop_length=160, win_length=win_length,
+                              window=window))
+    ref = ref**2 if mode == "power" else ref
+    assert np.abs(out - ref).max() / ref.max() < 1e-5
+
+
+@pytest.mark.jax
+def test_complex_spectrogram_reproduces_torch_seed_layout(clip):
+    """16 kHz, 1 s: (frames, bins, 2) = (101, 257, 2); torch's normalized=True scaling."""
+    y = np.resize(librosa.resample(clip, orig_sr=8000, target_sr=16000), 16000)
+    out = keras.ops.convert_to_numpy(ComplexSpectrogram()(y[None]))[0]
+    assert out.shape == (101, 257, 2)
+    ref = librosa_stft(y, n_fft=512, hop_length=160, win_length=480, pad_mode="reflect")
+    ref = ref / np.sqrt(512)
+    error = np.abs(out[..., 0] + 1j * out[..., 1] - ref).max() / np.abs(ref).max()
+    assert error < 1e-5
+    raw = ComplexSpectrogram(normalized=False)(y[None])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(raw)[0] / np.sqrt(512), out,
+                               rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.jax
+def test_multichannel_layout(clips):
+    n = min(map(len, clips[:2]))
+    stereo = np.stack([clips[0][:n], clips[1][:n]], axis=-1)[None]  # (1, n, 2)
+    for mode in ("complex", "power"):
+        layer = STFT(n_fft=256, hop_length=64, mode=mode)
+        out = keras.ops.convert_to_numpy(layer(stereo))
+        left = keras.ops.convert_to_numpy(layer(stereo[..., 0]))
+        right = keras.ops.convert_to_numpy(layer(stereo[..., 1]))
+        assert out.shape[3] == 2  # channels right after the bins axis
+        assert out.shape == tuple(layer.compute_output_shape(stereo.shape))
+        np.testing.assert_allclose(out[:, :, :, 0], left, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(out[:, :, :, 1], right, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"hop_length": -1}, "hop_length"),
+    ({"hop_length": 0}, "hop_length"),
+    ({"n_fft": 1}, "n_fft"),
+    ({"n_fft": 256, "win_length": 512}, "win_length"),
+    ({"pad_mode": "wrap"}, "pad_mode"),
+    ({"mode": "phase"}, "mode"),
+    ({"dft": "matmul"}, "dft"),
+    ({"window": "nope"}, "window"),
+    ({"n_fft": 512.0}, "n_fft"),
+])
+def test_invalid_options_fail_at_construction(kwargs, match):
+    with pytest.raises(InvalidOptionError, match=match):
+        STFT(**kwargs)
+
+
+@pytest.mark.parametrize(("x", "layer", "match"), [
+    (np.zeros((1, 1000), np.int16), STFT(n_fft=256), "int16"),
+    (np.zeros((1000,), np.float32), STFT(n_fft=256), "shape"),
+    (np.zeros((1, 1000, 1, 1), np.float32), STFT(n_fft=256), "shape"),
+    (np.zeros((1, 200), np.float32), STFT(n_fft=256, center=False), "shorter than n_fft"),
+    (np.zeros((1, 0), np.float32), STFT(n_fft=256), "zero-length"),
+    (np.zeros((1, 100), np.float32), STFT(n_fft=256, pad_mode="reflect"), "reflect"),
+    (np.zeros((1, 16000, 2), np.float32), ComplexSpectrogram(), "channel"),
+])
+def test_bad_input_raises_clear_error(x, layer, match):
+    with pytest.raises(InvalidAudioError, match=match):
+        layer(x)
+
+
+def test_symbolic_shapes_and_dynamic_length():
+    layer = STFT(n_fft=400, hop_length=160, mode="complex")
+    assert layer.compute_output_shape((None, 16000)) == (None, 101, 201, 2)
+    assert layer.compute_output_shape((None, None, 3)) == (None, None, 201, 3, 2)
+    inp = keras.Input((None,))
+    model = keras.Model(inp, STFT(n_fft=400, hop_length=160, mode="power")(inp))
+    for n in (16000, 12345):
+        assert model.predict(np.zeros((2, n), np.float32), verbose=0).shape == \
+            (2, 1 + n // 160, 201)
