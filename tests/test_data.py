@@ -462,7 +462,7 @@ def test_audio_dataset_labels_shapes_and_waveforms():
         np.testing.assert_array_equal(waves[i], data.fix_length(audio, 8000))
     # 16-bit PCM WAV at the target rate stays in the graph: no numpy_function.
     ops = _graph_ops(ds)
-    assert b"DecodeWav" in ops and b"PyFunc" not in ops
+    assert b"DecodeRaw" in ops and b"PyFunc" not in ops
 
 
 def test_audio_dataset_resampling_matches_librosa():
