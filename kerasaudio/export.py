@@ -15,7 +15,16 @@ __all__ = ["ConversionError", "convert", "op_names", "run_tflite"]
 
 
 class ConversionError(KerasAudioError):
-    """The TFLite converter refused the model (e.g. it needs ops that are not builtins)."""
+    """The TFLite converter refused the model (e.g. it needs ops that are not builtins).
+
+    Example:
+    ```python
+    try:
+        kerasaudio.export.convert(model)
+    except kerasaudio.export.ConversionError as e:
+        print(e)  # the converter's message, e.g. the ops it could not express
+    ```
+    """
 
 
 def convert(model, *, batch_size: int | None = 1) -> bytes:
@@ -36,7 +45,7 @@ def convert(model, *, batch_size: int | None = 1) -> bytes:
 
     Raises:
         ConversionError: the converter failed, with its message (e.g. the ops it could
-            not express as builtins).
+            not express as builtins), or LiteRT cannot prepare the converted file.
 
     Example:
     ```python
@@ -57,9 +66,26 @@ def convert(model, *, batch_size: int | None = 1) -> bytes:
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
-        return converter.convert()
+        flatbuffer = converter.convert()
     except Exception as exc:  # the converter raises ConverterError and others
         raise ConversionError(f"TFLite conversion (builtins only) failed: {exc}") from exc
+    _check_prepares(flatbuffer)
+    return flatbuffer
+
+
+def _check_prepares(flatbuffer: bytes) -> None:
+    """LiteRT must accept the file: the converter lets through graphs whose kernels then
+    refuse to prepare (e.g. RFFT2D with a non-power-of-two length)."""
+    interpreter = _interpreter(flatbuffer)
+    for detail in interpreter.get_input_details():
+        shape = [1 if d < 0 else int(d) for d in detail["shape_signature"]]
+        interpreter.resize_tensor_input(detail["index"], shape)
+    try:
+        interpreter.allocate_tensors()
+    except RuntimeError as exc:
+        raise ConversionError(
+            f"the converted model does not run in LiteRT (builtins only): {exc}"
+        ) from exc
 
 
 def _interpreter(model_content: bytes):

@@ -26,6 +26,12 @@ __all__ = [
 
 WindowSpec = str | tuple | Sequence[float] | np.ndarray
 
+# Slaney's mel scale: linear (200/3 Hz per mel) below 1 kHz, logarithmic above.
+_SLANEY_HZ_PER_MEL = 200.0 / 3
+_SLANEY_BREAK_HZ = 1000.0
+_SLANEY_BREAK_MEL = _SLANEY_BREAK_HZ / _SLANEY_HZ_PER_MEL
+_SLANEY_LOG_STEP = np.log(6.4) / 27.0
+
 
 def get_window(window: WindowSpec, win_length: int, *, n_fft: int | None = None) -> np.ndarray:
     """A periodic analysis window, zero-padded (centred) to `n_fft` like `librosa.stft`.
@@ -75,14 +81,9 @@ def hz_to_mel(frequencies, *, htk: bool = False):
     f = np.asanyarray(frequencies, dtype=np.float64)
     if htk:
         return 2595.0 * np.log10(1.0 + f / 700.0)
-    f_sp = 200.0 / 3
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = np.log(6.4) / 27.0
-    linear = f / f_sp
-    with np.errstate(divide="ignore"):
-        log = min_log_mel + np.log(np.maximum(f, 1e-300) / min_log_hz) / logstep
-    return np.where(f >= min_log_hz, log, linear)
+    linear = f / _SLANEY_HZ_PER_MEL
+    log = _SLANEY_BREAK_MEL + np.log(np.maximum(f, 1e-300) / _SLANEY_BREAK_HZ) / _SLANEY_LOG_STEP
+    return np.where(f >= _SLANEY_BREAK_HZ, log, linear)
 
 
 def mel_to_hz(mels, *, htk: bool = False):
@@ -96,11 +97,8 @@ def mel_to_hz(mels, *, htk: bool = False):
     m = np.asanyarray(mels, dtype=np.float64)
     if htk:
         return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-    f_sp = 200.0 / 3
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = np.log(6.4) / 27.0
-    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+    log = _SLANEY_BREAK_HZ * np.exp(_SLANEY_LOG_STEP * (m - _SLANEY_BREAK_MEL))
+    return np.where(m >= _SLANEY_BREAK_MEL, log, _SLANEY_HZ_PER_MEL * m)
 
 
 def mel_frequencies(n_mels: int = 128, *, fmin: float = 0.0, fmax: float = 11025.0,

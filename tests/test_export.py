@@ -69,3 +69,11 @@ def test_dynamic_batch_conv_front_end(clips):
         (lite,) = export.run_tflite(flatbuffer, x)
         ref = keras.ops.convert_to_numpy(model(x))
         assert np.abs(lite - ref).max() <= 1e-5 * np.abs(ref).max()
+
+
+def test_non_builtin_graph_raises_conversion_error():
+    """Forcing the FFT at n_fft 400: the converter emits RFFT2D, which LiteRT cannot
+    prepare (powers of two only). `convert` says so instead of returning a dead file."""
+    model = model_of(layers.STFT(n_fft=400, hop_length=160, mode="power", dft="fft"))
+    with pytest.raises(export.ConversionError, match="IsPowerOfTwo"):
+        export.convert(model)

@@ -49,7 +49,14 @@ def tflite_mode():
 
 
 def in_tflite_mode() -> bool:
-    """True while tracing inside `tflite_mode()`."""
+    """True while tracing inside `tflite_mode()`.
+
+    Example:
+    ```python
+    with kerasaudio.layers.tflite_mode():
+        assert kerasaudio.layers.in_tflite_mode()
+    ```
+    """
     return getattr(_state, "tflite", False)
 
 
