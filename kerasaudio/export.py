@@ -59,11 +59,18 @@ def convert(model, *, batch_size: int | None = 1) -> bytes:
 
     specs = [tf.TensorSpec((batch_size, *t.shape[1:]), t.dtype, name=t.name.split(":")[0])
              for t in model.inputs]
+
+    def call(*args):
+        return model(list(args) if len(args) > 1 else args[0], training=False)
+
+    # The converter freezes the variables it can reach from the trackable object: Keras 3
+    # variables wrap tf.Variables, so track those (tracking the Keras model itself leaves
+    # VAR_HANDLE/READ_VARIABLE ops that LiteRT runs uninitialised: NaN outputs).
+    holder = tf.Module()
+    holder.variables_ = [v.value for v in model.variables]
     with tflite_mode():
-        function = tf.function(lambda *args: model(list(args) if len(args) > 1 else args[0],
-                                                  training=False))
-        concrete = function.get_concrete_function(*specs)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+        concrete = tf.function(call, autograph=False).get_concrete_function(*specs)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
         flatbuffer = converter.convert()

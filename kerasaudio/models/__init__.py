@@ -1,0 +1,31 @@
+"""Model builders, one file per family, registered by name.
+
+```python
+kerasaudio.list_models()             # every registered name
+kerasaudio.create_model("m5", classes=10)
+kerasaudio.available_models()        # the table: task, input, parameters, size, paper
+```
+"""
+
+import importlib
+
+from kerasaudio.models.registry import (
+    ModelInfo,
+    available_models,
+    create_model,
+    get_model_info,
+    list_models,
+    register_model,
+)
+
+# Family modules, imported for their registrations. A new family: one file + its name here.
+FAMILIES = ("complex_cnn", "mnets", "bilstm_attention", "vggvox", "deep_speaker")
+for _family in FAMILIES:
+    try:
+        importlib.import_module(f"kerasaudio.models.{_family}")
+    except ModuleNotFoundError as _exc:  # a family still being written
+        if _exc.name != f"kerasaudio.models.{_family}":
+            raise
+
+__all__ = ["ModelInfo", "available_models", "create_model", "get_model_info",
+           "list_models", "register_model"]

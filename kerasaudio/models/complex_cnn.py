@@ -1,0 +1,106 @@
+"""CNN on complex spectrograms (real and imaginary parts as two channels)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from kerasaudio.layers import ComplexSpectrogram
+from kerasaudio.models.common import (
+    build_input,
+    check_arguments,
+    check_min_size,
+    classifier,
+    finish,
+    global_pool,
+)
+from kerasaudio.models.registry import register_model
+
+__all__ = ["complex_cnn"]
+
+
+def default_frontend() -> list:
+    """The seed's input: 16 kHz, n_fft 512, 30 ms window, 10 ms hop, torch-normalised."""
+    return [ComplexSpectrogram(n_fft=512, hop_length=160, win_length=480, pad_mode="reflect",
+                               normalized=True)]
+
+
+@register_model(
+    task="keyword spotting (30 words)",
+    input="complex spectrogram (257, 101, 2): 1 s at 16 kHz, real/imag channels",
+    paper="Keydana, 'Simple audio classification with torch', RStudio AI Blog 2021",
+    parameters=1_852_350,
+    defaults={"input_shape": (257, 101, 2), "classes": 30},
+)
+def complex_cnn(*, include_top: bool = True, weights=None, input_shape=None,
+                classes: int = 30, pooling: str | None = None,
+                classifier_activation="softmax", frontend=None,
+                filters: Sequence[int] = (32, 64, 128, 256, 512), dropout: float = 0.2,
+                dense_units: int = 512, dense_dropout: float = 0.5,
+                name: str = "complex_cnn") -> keras.Model:
+    """CNN on complex spectrograms: the "torch for R" Speech Commands seed.
+
+    Five blocks of Conv2D(3x3) + BatchNorm + ReLU with 32, 64, 128, 256 and 512 filters;
+    the first four also MaxPool(2) and SpatialDropout2D(0.2). The top: global average
+    pooling, dropout, Dense(512) + BatchNorm + ReLU + Dropout(0.5), Dense(classes).
+    Keeping the phase (real and imaginary parts as two input channels) beat magnitude
+    spectrograms in the seed's tests (test accuracy 0.9324 on 30 Speech Commands words).
+
+    Parameter check: with a `(257, 101, 2)` input and 30 classes the model has exactly
+    1,849,342 trainable parameters (2,048 more non-trainable BatchNorm statistics), the
+    count of the torch original.
+
+    Args:
+        include_top: the classification top; False returns the last conv block's
+            output (pooled by `pooling`).
+        weights: None or a `.weights.h5` path.
+        input_shape: feature shape `(frames, bins, 2)` (any order of the two spatial
+            axes), or raw audio `(samples,)` with a `frontend`. Default `(None, None, 2)`.
+        classes: number of classes.
+        pooling: with `include_top=False`: None (4-D feature map), `"avg"` or `"max"`.
+        classifier_activation: `"softmax"`, `"sigmoid"` or None (logits).
+        frontend: None, `"default"` (`ComplexSpectrogram` with the seed's settings:
+            16 kHz audio in, `(101, 257, 2)` per second) or layers.
+        filters: filters of the five conv blocks.
+        dropout: spatial dropout rate after the first four blocks and before the top.
+        dense_units: width of the hidden Dense layer of the top.
+        dense_dropout: dropout after the hidden Dense layer.
+        name: model name.
+
+    Example:
+    ```python
+    model = kerasaudio.create_model("complex_cnn", input_shape=(257, 101, 2), classes=30)
+    raw = kerasaudio.create_model("complex_cnn", frontend="default",
+                                  input_shape=(16000,), classes=30)
+    ```
+
+    Reference:
+        Keydana, "Simple audio classification with torch", RStudio AI Blog, 2021;
+        Trabelsi et al., "Deep Complex Networks", ICLR 2018.
+    """
+    check_arguments(name, include_top=include_top, weights=weights, classes=classes,
+                    pooling=pooling, classifier_activation=classifier_activation)
+    inputs, x = build_input(name, input_shape=input_shape, frontend=frontend,
+                            default_input_shape=(None, None, 2),
+                            default_frontend=default_frontend)
+    pools = len(filters) - 1
+    check_min_size(name, x, (2**pools, 2**pools), f"{pools} 2x2 max-pools")
+    for i, width in enumerate(filters):
+        x = keras.layers.Conv2D(width, 3, padding="same", name=f"block{i + 1}_conv")(x)
+        x = keras.layers.BatchNormalization(name=f"block{i + 1}_bn")(x)
+        x = keras.layers.ReLU(name=f"block{i + 1}_relu")(x)
+        if i < pools:
+            x = keras.layers.MaxPooling2D(2, name=f"block{i + 1}_pool")(x)
+            x = keras.layers.SpatialDropout2D(dropout, name=f"block{i + 1}_dropout")(x)
+    if include_top:
+        x = global_pool(x, "avg", name="avg_pool")
+        x = keras.layers.Dropout(dropout, name="top_dropout")(x)
+        x = keras.layers.Dense(dense_units, name="fc")(x)
+        x = keras.layers.BatchNormalization(name="fc_bn")(x)
+        x = keras.layers.ReLU(name="fc_relu")(x)
+        x = keras.layers.Dropout(dense_dropout, name="fc_dropout")(x)
+        x = classifier(x, classes, classifier_activation)
+    elif pooling is not None:
+        x = global_pool(x, pooling)
+    return finish(inputs, x, name, weights)
