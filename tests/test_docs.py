@@ -6,7 +6,11 @@ import inspect
 import pytest
 
 MODULES = ["kerasaudio.layers", "kerasaudio.filters", "kerasaudio.data",
-           "kerasaudio.datasets.fsdd", "kerasaudio.export", "kerasaudio.errors"]
+           "kerasaudio.datasets.fsdd", "kerasaudio.export", "kerasaudio.errors",
+           "kerasaudio.metrics", "kerasaudio.losses", "kerasaudio.models",
+           "kerasaudio.models.mnets", "kerasaudio.models.bilstm_attention",
+           "kerasaudio.models.complex_cnn", "kerasaudio.models.vggvox",
+           "kerasaudio.models.deep_speaker"]
 
 
 def public_objects():
@@ -28,7 +32,9 @@ def test_public_api_has_docstring_with_example(name, obj):
 
 
 @pytest.mark.parametrize("name", ["STFT", "ComplexSpectrogram", "MelSpectrogram", "MFCC",
-                                  "PowerToDb", "AmplitudeToDb", "SpecAugment", "Standardize"])
+                                  "PowerToDb", "AmplitudeToDb", "SpecAugment", "Standardize",
+                                  "FeedForwardAttention", "MaskedGlobalPooling1D",
+                                  "VLADPooling"])
 def test_layer_docstrings_have_args_and_reference(name):
     doc = inspect.getdoc(getattr(importlib.import_module("kerasaudio.layers"), name))
     for section in ("Args:", "Example:", "Reference:"):

@@ -32,6 +32,9 @@ AUDIO_SAMPLES = {
     "vggvox_v2": 16000, "deep_speaker": 16000,
 }
 NAMES = kerasaudio.list_models()
+#: Deep Speaker's reference head feeds 2,048 unnormalised, all-positive averages into its
+#: affine layer; Adam at 1e-3 overshoots on a batch of 8 random inputs.
+LEARNING_RATES = {"deep_speaker": 1e-4}
 
 
 def features_for(model, batch=4, seed=0):
@@ -73,7 +76,7 @@ def test_training_steps_lower_the_loss(name):
     model = kerasaudio.create_model(name, **CONFIGS[name])
     x = features_for(model, batch=8)
     y = np.arange(8) % CONFIGS[name]["classes"]
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATES.get(name, 1e-3)),
                   loss="sparse_categorical_crossentropy")
     losses = [float(model.train_on_batch(x, y)) for _ in range(6)]
     assert np.isfinite(losses).all()
@@ -131,7 +134,12 @@ def test_bad_arguments_fail_clearly(name, kwargs, match):
         kerasaudio.create_model(name, **config)
 
 
-@pytest.mark.parametrize("name", NAMES)
+#: Recurrent models with attention pooling have no strides or pools: any length works
+#: (their own tests run a 1-frame input).
+NO_MINIMUM_LENGTH = {"bilstm_attention"}
+
+
+@pytest.mark.parametrize("name", sorted(set(NAMES) - NO_MINIMUM_LENGTH))
 def test_input_too_short_for_pooling_fails_before_building(name):
     shape = list(CONFIGS[name]["input_shape"])
     shape[0] = 2  # far too few frames/samples for any of the networks

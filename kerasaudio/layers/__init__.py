@@ -1,26 +1,33 @@
-"""Audio front ends as Keras layers: STFT, complex spectrogram, mel, dB, MFCC, SpecAugment.
+"""Audio front ends as Keras layers (STFT, complex spectrogram, mel, dB, MFCC, SpecAugment,
+standardisation) and the pooling layers the zoo's models use (feed-forward attention,
+masked global pooling, NetVLAD/GhostVLAD).
 
-Every layer takes `(batch, samples)` or `(batch, samples, channels)` audio (or
+Every front-end layer takes `(batch, samples)` or `(batch, samples, channels)` audio (or
 `(batch, frames, bins[, channels])` features), matches librosa numerically, works on the
 TensorFlow and JAX backends and inside `tf.data`, and converts to TFLite builtins.
 """
 
+from kerasaudio.layers.attention import FeedForwardAttention, MaskedGlobalPooling1D
 from kerasaudio.layers.base import in_tflite_mode, tflite_mode
 from kerasaudio.layers.decibels import AmplitudeToDb, PowerToDb
 from kerasaudio.layers.mel import MFCC, MelSpectrogram
 from kerasaudio.layers.spec_augment import SpecAugment
 from kerasaudio.layers.standardize import Standardize
 from kerasaudio.layers.stft import STFT, ComplexSpectrogram
+from kerasaudio.layers.vlad import VLADPooling
 
 __all__ = [
     "MFCC",
     "STFT",
     "AmplitudeToDb",
     "ComplexSpectrogram",
+    "FeedForwardAttention",
+    "MaskedGlobalPooling1D",
     "MelSpectrogram",
     "PowerToDb",
     "SpecAugment",
     "Standardize",
+    "VLADPooling",
     "in_tflite_mode",
     "tflite_mode",
 ]

@@ -19,13 +19,9 @@ from kerasaudio.models.registry import (
 )
 
 # Family modules, imported for their registrations. A new family: one file + its name here.
-FAMILIES = ("complex_cnn", "mnets", "bilstm_attention", "vggvox", "deep_speaker")
+FAMILIES = ("bilstm_attention", "complex_cnn", "deep_speaker", "mnets", "vggvox")
 for _family in FAMILIES:
-    try:
-        importlib.import_module(f"kerasaudio.models.{_family}")
-    except ModuleNotFoundError as _exc:  # a family still being written
-        if _exc.name != f"kerasaudio.models.{_family}":
-            raise
+    importlib.import_module(f"kerasaudio.models.{_family}")
 
 __all__ = ["ModelInfo", "available_models", "create_model", "get_model_info",
            "list_models", "register_model"]

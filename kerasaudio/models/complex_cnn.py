@@ -19,6 +19,11 @@ from kerasaudio.models.registry import register_model
 
 __all__ = ["complex_cnn"]
 
+#: PyTorch's BatchNorm defaults (its momentum 0.1 is Keras' 0.9): the seed is a torch model,
+#: and Keras' 0.99 leaves the moving statistics far from the data after a few epochs on a
+#: small dataset (FSDD: validation at chance while training accuracy rose).
+TORCH_BN = {"momentum": 0.9, "epsilon": 1e-5}
+
 
 def default_frontend() -> list:
     """The seed's input: 16 kHz, n_fft 512, 30 ms window, 10 ms hop, torch-normalised."""
@@ -88,7 +93,7 @@ def complex_cnn(*, include_top: bool = True, weights=None, input_shape=None,
     check_min_size(name, x, (2**pools, 2**pools), f"{pools} 2x2 max-pools")
     for i, width in enumerate(filters):
         x = keras.layers.Conv2D(width, 3, padding="same", name=f"block{i + 1}_conv")(x)
-        x = keras.layers.BatchNormalization(name=f"block{i + 1}_bn")(x)
+        x = keras.layers.BatchNormalization(**TORCH_BN, name=f"block{i + 1}_bn")(x)
         x = keras.layers.ReLU(name=f"block{i + 1}_relu")(x)
         if i < pools:
             x = keras.layers.MaxPooling2D(2, name=f"block{i + 1}_pool")(x)
@@ -97,7 +102,7 @@ def complex_cnn(*, include_top: bool = True, weights=None, input_shape=None,
         x = global_pool(x, "avg", name="avg_pool")
         x = keras.layers.Dropout(dropout, name="top_dropout")(x)
         x = keras.layers.Dense(dense_units, name="fc")(x)
-        x = keras.layers.BatchNormalization(name="fc_bn")(x)
+        x = keras.layers.BatchNormalization(**TORCH_BN, name="fc_bn")(x)
         x = keras.layers.ReLU(name="fc_relu")(x)
         x = keras.layers.Dropout(dense_dropout, name="fc_dropout")(x)
         x = classifier(x, classes, classifier_activation)

@@ -22,6 +22,12 @@ class ModelInfo:
 
     `parameters` is the total parameter count of `builder(**defaults)` (checked by the
     test suite, so the table never drifts from the code).
+
+    Example:
+    ```python
+    info = kerasaudio.models.get_model_info("m5")
+    info.parameters, info.size_mb, info.paper
+    ```
     """
 
     name: str

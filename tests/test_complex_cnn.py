@@ -1,0 +1,68 @@
+import keras
+import numpy as np
+import pytest
+
+import kerasaudio
+from kerasaudio.errors import InvalidOptionError
+
+
+def trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def expected_trainable(filters, in_channels, dense_units, classes):
+    """Conv2D(3x3)+bias and BatchNorm(gamma, beta) per block, Dense+BN, Dense head."""
+    count, previous = 0, in_channels
+    for width in filters:
+        count += 9 * previous * width + width + 2 * width
+        previous = width
+    count += previous * dense_units + dense_units + 2 * dense_units
+    return count + dense_units * classes + classes
+
+
+def test_seed_parameter_count():
+    """The torch-for-R seed: (257, 101, 2) input, 30 classes -> 1,849,342 trainable."""
+    model = kerasaudio.create_model("complex_cnn", input_shape=(257, 101, 2), classes=30)
+    assert trainable(model) == 1_849_342
+    assert expected_trainable((32, 64, 128, 256, 512), 2, 512, 30) == 1_849_342
+    # BatchNorm moving statistics: 2 per channel of 5 conv blocks and the dense layer.
+    assert model.count_params() - trainable(model) == 2 * (32 + 64 + 128 + 256 + 512 + 512)
+
+
+@pytest.mark.parametrize(("filters", "dense_units", "classes"),
+                         [((16, 32), 64, 10), ((8, 8, 8), 32, 2)])
+def test_options_change_the_count_as_the_formula_says(filters, dense_units, classes):
+    model = kerasaudio.create_model("complex_cnn", input_shape=(64, 64, 2), classes=classes,
+                                    filters=filters, dense_units=dense_units)
+    assert trainable(model) == expected_trainable(filters, 2, dense_units, classes)
+
+
+def test_frontend_default_takes_one_second_at_16k():
+    model = kerasaudio.create_model("complex_cnn", frontend="default", input_shape=(16000,),
+                                    classes=30)
+    spectrogram = model.get_layer(index=1)
+    assert spectrogram.output.shape[1:] == (101, 257, 2)
+    assert trainable(model) == 1_849_342
+
+
+@pytest.mark.parametrize(("pooling", "shape"), [(None, (2, 4, 4, 512)), ("avg", (2, 512)),
+                                                ("max", (2, 512))])
+def test_headless(pooling, shape):
+    model = kerasaudio.create_model("complex_cnn", include_top=False, pooling=pooling,
+                                    input_shape=(64, 64, 2))
+    x = np.random.default_rng(0).normal(size=(2, 64, 64, 2)).astype("float32")
+    assert tuple(keras.ops.convert_to_numpy(model(x)).shape) == shape
+
+
+def test_sigmoid_head_for_multi_label():
+    model = kerasaudio.create_model("complex_cnn", input_shape=(32, 32, 2), classes=4,
+                                    classifier_activation="sigmoid")
+    y = keras.ops.convert_to_numpy(model(np.zeros((1, 32, 32, 2), "float32")))
+    assert ((y > 0) & (y < 1)).all() and not np.isclose(y.sum(), 1.0)
+
+
+def test_too_short_for_four_pools():
+    with pytest.raises(InvalidOptionError, match="at least 16"):
+        kerasaudio.create_model("complex_cnn", input_shape=(15, 257, 2))
+    with pytest.raises(InvalidOptionError, match="too short"):
+        kerasaudio.create_model("complex_cnn", frontend="default", input_shape=(2000,))
