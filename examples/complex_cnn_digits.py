@@ -6,7 +6,7 @@ hop_length=160, normalized=True)` and keeps the real and imaginary parts as two 
 (`frontend="default"`), so the trained model exports to TFLite end to end. FSDD is 8 kHz:
 `audio_dataset` resamples it to 16 kHz with soxr (as `librosa.load(sr=16000)` would).
 
-    python examples/complex_cnn_digits.py            # quick run (3 epochs)
+    python examples/complex_cnn_digits.py            # quick run (6 epochs, ~8 min on 2 cores)
     python examples/complex_cnn_digits.py --full     # the seed's schedule: 50 epochs,
                                                      # early stopping (patience 3)
     python examples/complex_cnn_digits.py --loso     # also leave-one-speaker-out
@@ -61,7 +61,7 @@ def train_and_evaluate(train, test, *, epochs: int, batch_size: int, seed: int) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--full", action="store_true", help="50 epochs, early stopping")
     parser.add_argument("--loso", action="store_true", help="also leave-one-speaker-out")
     parser.add_argument("--batch-size", type=int, default=64)
