@@ -1,21 +1,54 @@
-"""TFLite conversion with builtin ops only, and a LiteRT runner.
+"""TFLite export: builtin ops only, float / float16 / dynamic-range / full int8, verified.
 
-This module holds the float conversion the front end needs today; quantization
-(float16, dynamic range, int8), verification reports and metadata build on it.
+- `convert(model, ...)` converts in this process and returns the flatbuffer.
+- `to_tflite(model, path, ...)` converts in a child process (a converter crash becomes a
+  `ConversionError`, never a dead parent), runs the result in LiteRT against the Keras
+  model on representative audio, and writes the file only if it agrees within tolerance.
+  It returns an `ExportReport`.
+- `run_tflite(flatbuffer, *inputs)` and `op_names(flatbuffer)` run and inspect files.
+
+Quantization modes (`quantization=`):
+`None` float32; `"float16"` float16 weights; `"dynamic"` int8 weights, float activations
+(dynamic range); `"int8"` int8 weights and activations, calibrated on representative audio,
+with float32 input and output so the model still takes raw audio.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+
 import numpy as np
 
-from kerasaudio.errors import KerasAudioError
+from kerasaudio.errors import InvalidOptionError, KerasAudioError
 from kerasaudio.layers.base import tflite_mode
 
-__all__ = ["ConversionError", "convert", "op_names", "run_tflite"]
+__all__ = [
+    "QUANTIZATIONS",
+    "ConversionError",
+    "ExportReport",
+    "VerificationError",
+    "convert",
+    "op_names",
+    "run_tflite",
+    "to_tflite",
+]
+
+QUANTIZATIONS = (None, "float16", "dynamic", "int8")
+#: Default verification tolerances: largest |TFLite - Keras| on any output value.
+DEFAULT_TOLERANCE = {None: 1e-4, "float16": 1e-2, "dynamic": 5e-2, "int8": 1e-1}
+#: Largest number of representative clips kept (calibration and verification).
+MAX_REPRESENTATIVE = 256
 
 
 class ConversionError(KerasAudioError):
-    """The TFLite converter refused the model (e.g. it needs ops that are not builtins).
+    """The TFLite converter refused or crashed on the model.
 
     Example:
     ```python
@@ -27,18 +60,53 @@ class ConversionError(KerasAudioError):
     """
 
 
-def convert(model, *, batch_size: int | None = 1) -> bytes:
-    """Convert a Keras model to a float TFLite flatbuffer with builtin ops only (no Flex).
+class VerificationError(KerasAudioError):
+    """The converted model disagrees with the Keras model; nothing was written.
+
+    `report` holds the measurements (an `ExportReport`).
+
+    Example:
+    ```python
+    try:
+        kerasaudio.export.to_tflite(model, "m.tflite", quantization="int8",
+                                    representative_data=clips, tolerance=1e-6)
+    except kerasaudio.export.VerificationError as e:
+        print(e.report)
+    ```
+    """
+
+    def __init__(self, message: str, report: ExportReport):
+        super().__init__(message)
+        self.report = report
+
+
+# ----------------------------------------------------------------------------- converting
+
+
+def _check_quantization(quantization):
+    if quantization not in QUANTIZATIONS:
+        raise InvalidOptionError(
+            f"quantization={quantization!r}: use one of {list(QUANTIZATIONS)}."
+        )
+
+
+def convert(model, *, batch_size: int | None = 1, quantization: str | None = None,
+            representative_data: np.ndarray | None = None) -> bytes:
+    """Convert a Keras model to a TFLite flatbuffer with builtin ops only (no Flex).
 
     The model is traced inside `kerasaudio.layers.tflite_mode()`, so kerasaudio front-end
     layers pick TFLite-friendly ops (RFFT2D for power-of-two `n_fft`, a DFT convolution
     otherwise). Flex (`SELECT_TF_OPS`) is never enabled: from TF 2.19 Flex models cannot
-    run in Python and phones need a special build for them.
+    run in Python and phones need a special build for them. This runs the converter in
+    the calling process; `to_tflite` isolates it in a child process and verifies.
 
     Args:
-        model: a built Keras model with one or more inputs.
+        model: a built Keras model.
         batch_size: fixed batch size of the converted model, or None for a dynamic batch
             (resize the input before running).
+        quantization: None, `"float16"`, `"dynamic"` or `"int8"` (see the module doc).
+        representative_data: for `"int8"`: calibration inputs, an array
+            `(clips, *input_shape)`.
 
     Returns:
         The `.tflite` file contents.
@@ -57,6 +125,9 @@ def convert(model, *, batch_size: int | None = 1) -> bytes:
     """
     import tensorflow as tf
 
+    _check_quantization(quantization)
+    if quantization == "int8" and representative_data is None:
+        raise InvalidOptionError("quantization='int8' needs representative_data.")
     specs = [tf.TensorSpec((batch_size, *t.shape[1:]), t.dtype, name=t.name.split(":")[0])
              for t in model.inputs]
 
@@ -72,6 +143,21 @@ def convert(model, *, batch_size: int | None = 1) -> bytes:
         concrete = tf.function(call, autograph=False).get_concrete_function(*specs)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "int8":
+        calibration = np.asarray(representative_data, np.float32)
+
+        def samples():
+            for clip in calibration:
+                yield [clip[None]]
+
+        converter.representative_dataset = samples
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.float32
+        converter.inference_output_type = tf.float32
     try:
         flatbuffer = converter.convert()
     except Exception as exc:  # the converter raises ConverterError and others
@@ -95,6 +181,71 @@ def _check_prepares(flatbuffer: bytes) -> None:
         ) from exc
 
 
+def _convert_in_child(model, *, batch_size, quantization, representative_data,
+                      timeout: float) -> bytes:
+    """Run `convert` in a fresh Python process: a converter crash cannot kill the caller.
+
+    The model travels as a `.keras` file (loaded back in safe mode) and the calibration
+    clips as a `.npy` file (no pickle).
+    """
+    with tempfile.TemporaryDirectory(prefix="kerasaudio-export-") as tmp:
+        model_path = os.path.join(tmp, "model.keras")
+        model.save(model_path)
+        args = {"model": model_path, "output": os.path.join(tmp, "model.tflite"),
+                "batch_size": batch_size, "quantization": quantization,
+                "representative": None}
+        if representative_data is not None:
+            args["representative"] = os.path.join(tmp, "representative.npy")
+            np.save(args["representative"], np.asarray(representative_data, np.float32),
+                    allow_pickle=False)
+        env = {**os.environ, "KERAS_BACKEND": "tensorflow",
+               "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "kerasaudio.export", json.dumps(args)],
+                capture_output=True, text=True, timeout=timeout, env=env, check=False)
+        except subprocess.TimeoutExpired:
+            raise ConversionError(
+                f"TFLite conversion did not finish within {timeout:.0f} s (child process "
+                "killed)."
+            ) from None
+        if done.returncode != 0:
+            tail = "\n".join(done.stderr.strip().splitlines()[-12:])
+            if done.returncode < 0:
+                name = signal.Signals(-done.returncode).name
+                raise ConversionError(
+                    f"the TFLite converter crashed ({name}, exit code {done.returncode}) "
+                    f"converting with quantization={quantization!r}; this process is "
+                    f"unharmed. Last converter output:\n{tail}"
+                )
+            raise ConversionError(
+                f"TFLite conversion failed in the child process (exit code "
+                f"{done.returncode}):\n{tail}"
+            )
+        with open(args["output"], "rb") as f:
+            return f.read()
+
+
+def _child_main(arguments: str) -> None:
+    import keras
+
+    import kerasaudio  # noqa: F401  (registers the layers for deserialization)
+
+    args = json.loads(arguments)
+    model = keras.saving.load_model(args["model"], safe_mode=True)
+    representative = None
+    if args["representative"]:
+        representative = np.load(args["representative"], allow_pickle=False)
+    flatbuffer = convert(model, batch_size=args["batch_size"],
+                         quantization=args["quantization"],
+                         representative_data=representative)
+    with open(args["output"], "wb") as f:
+        f.write(flatbuffer)
+
+
+# ----------------------------------------------------------------------------- running
+
+
 def _interpreter(model_content: bytes):
     from ai_edge_litert.interpreter import Interpreter
 
@@ -113,6 +264,30 @@ def op_names(model_content: bytes) -> list[str]:
     return sorted({op["op_name"] for op in interpreter._get_ops_details()})
 
 
+def float_ops(model_content: bytes) -> list[str]:
+    """Ops of a quantized flatbuffer that still compute in float32.
+
+    `TFLITE_BUILTINS_INT8` does not enforce pure int8: ops without an int8 kernel (RFFT2D,
+    LOG, ...) stay float, wrapped in QUANTIZE/DEQUANTIZE. Returns their sorted names
+    (QUANTIZE/DEQUANTIZE themselves excluded).
+
+    Example:
+    ```python
+    kerasaudio.export.float_ops(int8_flatbuffer)  # e.g. ['LOG', 'RFFT2D']
+    ```
+    """
+    interpreter = _interpreter(model_content)
+    dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    names = set()
+    for op in interpreter._get_ops_details():
+        if op["op_name"] in ("QUANTIZE", "DEQUANTIZE"):
+            continue
+        tensors = [i for i in (*op["inputs"], *op["outputs"]) if i >= 0]
+        if any(dtypes.get(i) in (np.float32, np.complex64) for i in tensors):
+            names.add(op["op_name"])
+    return sorted(names)
+
+
 def run_tflite(model_content: bytes, *inputs: np.ndarray) -> list[np.ndarray]:
     """Run a TFLite flatbuffer in the LiteRT interpreter (`ai_edge_litert`).
 
@@ -127,14 +302,293 @@ def run_tflite(model_content: bytes, *inputs: np.ndarray) -> list[np.ndarray]:
     ```
     """
     interpreter = _interpreter(model_content)
+    return _invoke(interpreter, inputs)
+
+
+def _invoke(interpreter, inputs, *, allocated: list | None = None) -> list[np.ndarray]:
     details = interpreter.get_input_details()
     if len(details) != len(inputs):
         raise KerasAudioError(f"model has {len(details)} inputs; got {len(inputs)}.")
-    for detail, x in zip(details, inputs, strict=True):
-        if tuple(detail["shape"]) != x.shape:
-            interpreter.resize_tensor_input(detail["index"], x.shape)
-    interpreter.allocate_tensors()
+    shapes = [tuple(np.shape(x)) for x in inputs]
+    if allocated is None or allocated != [shapes]:
+        for detail, shape in zip(details, shapes, strict=True):
+            if tuple(detail["shape"]) != shape:
+                interpreter.resize_tensor_input(detail["index"], shape)
+        interpreter.allocate_tensors()
+        if allocated is not None:
+            allocated[:] = [shapes]
     for detail, x in zip(details, inputs, strict=True):
         interpreter.set_tensor(detail["index"], np.asarray(x, dtype=detail["dtype"]))
     interpreter.invoke()
     return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+
+
+# ----------------------------------------------------------------------------- verified export
+
+
+@dataclass
+class ExportReport:
+    """What `to_tflite` measured. `passed` is the verification verdict.
+
+    Example:
+    ```python
+    report = kerasaudio.export.to_tflite(model, "m5.tflite", quantization="dynamic",
+                                         representative_data=clips)
+    print(report)             # a readable summary
+    report.size_bytes, report.max_abs_diff, report.top1_agreement
+    ```
+    """
+
+    path: str | None
+    quantization: str | None
+    size_bytes: int
+    ops: list[str]
+    float_ops: list[str]
+    batch_size: int | None
+    clips: int
+    max_abs_diff: float
+    top1_agreement: float
+    decisive_top1_agreement: float
+    tolerance: float
+    passed: bool
+    litert_ms: float
+    keras_ms: float
+    keras_accuracy: float | None = None
+    tflite_accuracy: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        lines = [
+            f"TFLite export ({self.quantization or 'float32'}): "
+            f"{'PASSED' if self.passed else 'FAILED'} verification",
+            f"  file:            {self.path or '(not written)'}",
+            f"  size:            {self.size_bytes / 1e6:.3f} MB",
+            f"  ops:             {', '.join(self.ops)}",
+        ]
+        if self.quantization == "int8":
+            lines.append(f"  float ops:       {', '.join(self.float_ops) or 'none'}")
+        lines += [
+            f"  verified on:     {self.clips} clips, batch {self.batch_size}",
+            f"  max |diff|:      {self.max_abs_diff:.3g} (tolerance {self.tolerance:.3g})",
+            f"  top-1 agreement: {self.top1_agreement:.4f} "
+            f"(decisive clips: {self.decisive_top1_agreement:.4f})",
+            f"  latency:         LiteRT {self.litert_ms:.2f} ms/clip, "
+            f"Keras {self.keras_ms:.2f} ms/clip",
+        ]
+        if self.keras_accuracy is not None:
+            lines.append(f"  accuracy:        Keras {self.keras_accuracy:.4f}, "
+                         f"TFLite {self.tflite_accuracy:.4f}")
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def _fix_clip_length(clips: np.ndarray, length: int) -> np.ndarray:
+    """Centre-crop or zero-pad axis 1 (samples) to `length`."""
+    if clips.shape[1] >= length:
+        start = (clips.shape[1] - length) // 2
+        return clips[:, start:start + length]
+    total = length - clips.shape[1]
+    pad = [(0, 0), (total // 2, total - total // 2)] + [(0, 0)] * (clips.ndim - 2)
+    return np.pad(clips, pad)
+
+
+def _as_clip_array(data, name: str, length: int | None = None) -> np.ndarray:
+    """A float32 array `(clips, ...)` from an array, a list, a tf.data.Dataset or a generator
+    (elements may be `(x, y)` pairs; batched datasets are unbatched); at most
+    `MAX_REPRESENTATIVE` clips, each fixed to `length` samples when given."""
+    if isinstance(data, np.ndarray):
+        clips = np.asarray(data[:MAX_REPRESENTATIVE], np.float32)
+        return clips if length is None else _fix_clip_length(clips, length)
+    import tensorflow as tf
+
+    if isinstance(data, tf.data.Dataset):
+        data = data.as_numpy_iterator()
+    rows = []
+    for item in data:
+        x = np.asarray(item[0] if isinstance(item, (tuple, list)) else item, np.float32)
+        for row in (x if x.ndim >= 2 else [x]):
+            rows.append(row if length is None else _fix_clip_length(row[None], length)[0])
+        if len(rows) >= MAX_REPRESENTATIVE:
+            break
+    if not rows:
+        raise InvalidOptionError(f"{name} is empty.")
+    shapes = {r.shape for r in rows}
+    if len(shapes) > 1:
+        raise InvalidOptionError(
+            f"{name} holds clips of different shapes {sorted(shapes)}; pass clips of one "
+            "length, or set input_length= to centre-crop/pad them."
+        )
+    return np.stack(rows[:MAX_REPRESENTATIVE])
+
+
+def to_tflite(model, path: str | os.PathLike | None = None, *,
+              quantization: str | None = None, representative_data=None,
+              input_length: int | None = None, verify: bool = True,
+              tolerance: float | None = None, labels=None, batch_size: int | None = 1,
+              timeout: float = 900.0) -> ExportReport:
+    """Export a Keras model to TFLite (builtins only), verified against Keras in LiteRT.
+
+    The conversion runs in a child process, so a converter crash (the TFLite converter
+    segfaults on some graphs) raises `ConversionError` here instead of killing Python.
+    With `verify=True` (default) the converted model runs in `ai_edge_litert` on the
+    representative clips next to the Keras model; the file is written only if every
+    output value is within `tolerance` of Keras. Otherwise `VerificationError` is raised
+    with the report and nothing is written.
+
+    Args:
+        model: a Keras model taking raw audio (a front end inside) or features.
+        path: where to write the `.tflite` file (None: verify and report only).
+        quantization: None (float32), `"float16"`, `"dynamic"` or `"int8"`.
+        representative_data: clips for calibration (int8) and verification: an array
+            `(clips, samples)`, a list, a `tf.data.Dataset` or a generator (of clips or
+            `(clip, label)` pairs). Required for int8 (never random calibration) and for
+            verification. At most 256 clips are used.
+        input_length: fix the input length (samples) of a model with a variable-length
+            input; representative clips are centre-cropped or padded to it.
+        verify: compare with Keras in LiteRT before writing.
+        tolerance: largest accepted |TFLite - Keras| on any output value; default by
+            mode: 1e-4 float32, 1e-2 float16, 5e-2 dynamic, 1e-1 int8.
+        labels: integer labels of the representative clips, to report the accuracy of
+            both models.
+        batch_size: 1 (default), or None for a dynamic batch (models without recurrent
+            layers).
+        timeout: seconds allowed for the conversion.
+
+    Returns:
+        An `ExportReport` (size, ops, ops left in float, max difference, top-1
+        agreement, accuracies, LiteRT and Keras latency per clip).
+
+    Raises:
+        InvalidOptionError: bad options, or int8/verification without representative data.
+        ConversionError: the converter failed or crashed.
+        VerificationError: the converted model disagrees beyond `tolerance`.
+
+    Example:
+    ```python
+    model = kerasaudio.create_model("m5", frontend="default", input_shape=(8000,),
+                                    classes=10, n_channel=32)
+    report = kerasaudio.export.to_tflite(model, "m5_int8.tflite", quantization="int8",
+                                         representative_data=clips)  # (n, 8000) float32
+    print(report)
+    ```
+    """
+    _check_quantization(quantization)
+    if len(model.inputs) != 1:
+        raise InvalidOptionError("to_tflite exports single-input models.")
+    input_shape = tuple(model.inputs[0].shape[1:])
+    if input_length is not None:
+        if input_shape[0] is not None and input_shape[0] != input_length:
+            raise InvalidOptionError(
+                f"input_length={input_length} but the model's input is fixed at "
+                f"{input_shape[0]} samples."
+            )
+        input_shape = (int(input_length), *input_shape[1:])
+    if input_shape and input_shape[0] is None:
+        raise InvalidOptionError(
+            "the model takes variable-length input; pass input_length= (TFLite files "
+            "here have a fixed input length)."
+        )
+    clips = None
+    if representative_data is not None:
+        clips = _as_clip_array(representative_data, "representative_data",
+                               None if input_length is None else int(input_length))
+        if clips.shape[1:] != input_shape:
+            raise InvalidOptionError(
+                f"representative_data has shape {clips.shape}; the model takes "
+                f"{(None, *input_shape)} (pass clips of the model's input length, or set "
+                "input_length=)."
+            )
+        if not np.isfinite(clips).all():
+            raise InvalidOptionError("representative_data contains NaN or Inf.")
+    if quantization == "int8" and clips is None:
+        raise InvalidOptionError(
+            "quantization='int8' needs representative_data: calibrating on random input "
+            "gives wrong activation ranges. Pass real clips (for a pretrained preset, its "
+            "bundled sample clips)."
+        )
+    if verify and clips is None:
+        raise InvalidOptionError(
+            "verify=True needs representative_data (clips to compare TFLite and Keras on); "
+            "pass clips, or verify=False."
+        )
+    export_model = model
+    if input_length is not None and model.inputs[0].shape[1] is None:
+        import keras
+
+        inputs = keras.Input(input_shape, name=model.inputs[0].name.split(":")[0])
+        export_model = keras.Model(inputs, model(inputs), name=model.name)
+
+    flatbuffer = _convert_in_child(export_model, batch_size=batch_size,
+                                   quantization=quantization,
+                                   representative_data=clips, timeout=timeout)
+    tolerance = DEFAULT_TOLERANCE[quantization] if tolerance is None else float(tolerance)
+    report = ExportReport(
+        path=None, quantization=quantization, size_bytes=len(flatbuffer),
+        ops=op_names(flatbuffer),
+        float_ops=float_ops(flatbuffer) if quantization == "int8" else [],
+        batch_size=batch_size, clips=0 if clips is None else len(clips),
+        max_abs_diff=float("nan"), top1_agreement=float("nan"),
+        decisive_top1_agreement=float("nan"), tolerance=tolerance, passed=not verify,
+        litert_ms=float("nan"), keras_ms=float("nan"))
+    if quantization == "int8" and report.float_ops:
+        report.notes.append(
+            "TFLITE_BUILTINS_INT8 left these ops in float32 (no int8 kernel): "
+            + ", ".join(report.float_ops))
+    if clips is not None:
+        _measure(report, export_model, flatbuffer, clips, labels)
+        if verify:
+            report.passed = bool(report.max_abs_diff <= tolerance)
+            if not report.passed:
+                raise VerificationError(
+                    f"the {quantization or 'float32'} TFLite model differs from Keras by up "
+                    f"to {report.max_abs_diff:.3g} (tolerance {tolerance:.3g}); nothing was "
+                    f"written.\n{report}", report)
+    if path is not None:
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as f:
+            f.write(flatbuffer)
+        os.replace(f.name, path)
+        report.path = path
+    return report
+
+
+def _measure(report: ExportReport, model, flatbuffer: bytes, clips: np.ndarray,
+             labels) -> None:
+    """Fill in differences, agreement, accuracy and latency (batch 1, clip by clip)."""
+    import keras
+
+    interpreter = _interpreter(flatbuffer)
+    allocated: list = []
+    lite, elapsed = [], 0.0
+    for clip in clips:
+        start = time.perf_counter()
+        (out,) = _invoke(interpreter, [clip[None]], allocated=allocated)[:1]
+        elapsed += time.perf_counter() - start
+        lite.append(out[0])
+    lite = np.stack(lite)
+    predict = keras.Model(model.inputs, model.outputs)
+    start = time.perf_counter()
+    ref = np.concatenate([np.asarray(predict.predict_on_batch(clip[None])) for clip in clips])
+    report.keras_ms = (time.perf_counter() - start) / len(clips) * 1e3
+    report.litert_ms = elapsed / len(clips) * 1e3
+    report.max_abs_diff = float(np.abs(lite - ref).max())
+    if ref.ndim == 2 and ref.shape[1] > 1:
+        agree = lite.argmax(1) == ref.argmax(1)
+        report.top1_agreement = float(agree.mean())
+        top2 = np.sort(ref, axis=1)[:, -2:]
+        decisive = (top2[:, 1] - top2[:, 0]) > 2 * report.tolerance
+        report.decisive_top1_agreement = (float(agree[decisive].mean()) if decisive.any()
+                                          else float("nan"))
+        if labels is not None:
+            labels = np.asarray(labels)[: len(clips)]
+            report.keras_accuracy = float((ref.argmax(1) == labels).mean())
+            report.tflite_accuracy = float((lite.argmax(1) == labels).mean())
+
+
+if __name__ == "__main__":  # the child process of `_convert_in_child`
+    _child_main(sys.argv[1])

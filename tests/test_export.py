@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from conftest import db_error
 
+import kerasaudio
 from kerasaudio import export, layers
 
 
@@ -77,3 +78,87 @@ def test_non_builtin_graph_raises_conversion_error():
     model = model_of(layers.STFT(n_fft=400, hop_length=160, mode="power", dft="fft"))
     with pytest.raises(export.ConversionError, match="IsPowerOfTwo"):
         export.convert(model)
+
+
+# ----------------------------------------------------------------------------- to_tflite
+
+
+@pytest.fixture(scope="module")
+def m5_and_clips(clips, fsdd_sample):
+    import soundfile as sf
+
+    keras.utils.set_random_seed(0)
+    model = kerasaudio.create_model("m5", frontend="default", input_shape=(8000,),
+                                    classes=10, n_channel=32)
+    paths = list(fsdd_sample.path[:24])
+    audio = np.stack([np.resize(sf.read(p, dtype="float32")[0], 8000) for p in paths])
+    return model, audio
+
+
+@pytest.mark.parametrize(("quantization", "max_ratio"), [(None, 1.01), ("float16", 0.6),
+                                                         ("dynamic", 0.4), ("int8", 0.4)])
+def test_to_tflite_modes_verify_and_write(tmp_path, m5_and_clips, quantization, max_ratio):
+    model, audio = m5_and_clips
+    float_size = len(export.convert(model))
+    path = tmp_path / "m5.tflite"
+    report = export.to_tflite(model, path, quantization=quantization,
+                              representative_data=audio, labels=np.zeros(len(audio), int))
+    assert report.passed and path.exists()
+    assert report.size_bytes == path.stat().st_size <= max_ratio * float_size
+    assert report.max_abs_diff <= export.DEFAULT_TOLERANCE[quantization]
+    assert report.clips == len(audio) and report.litert_ms > 0 and report.keras_ms > 0
+    assert report.tflite_accuracy is not None
+    assert not [op for op in report.ops if "flex" in op.lower()]
+    (lite,) = export.run_tflite(path.read_bytes(), audio[:1])
+    assert lite.shape == (1, 10)
+    if quantization == "int8":
+        assert report.float_ops == []  # a conv-only model is fully int8
+    assert "PASSED" in str(report)
+
+
+def test_forced_mismatch_refuses_to_write(tmp_path, m5_and_clips):
+    model, audio = m5_and_clips
+    path = tmp_path / "m5_int8.tflite"
+    with pytest.raises(export.VerificationError, match="nothing was written") as info:
+        export.to_tflite(model, path, quantization="int8", representative_data=audio,
+                         tolerance=1e-9)
+    assert not path.exists() and not list(tmp_path.iterdir())
+    assert info.value.report.max_abs_diff > 1e-9 and not info.value.report.passed
+
+
+def test_converter_crash_is_isolated():
+    """Full int8 of a Keras 3 LSTM kills the converter (SIGSEGV): an error, not a dead test."""
+    inp = keras.Input((20, 8))
+    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(
+        keras.layers.LSTM(8)(inp)))
+    data = np.random.default_rng(0).normal(size=(4, 20, 8)).astype("float32")
+    with pytest.raises(export.ConversionError, match="crashed"):
+        export.to_tflite(model, None, quantization="int8", representative_data=data)
+
+
+def test_int8_needs_real_data(m5_and_clips):
+    model, _ = m5_and_clips
+    with pytest.raises(export.InvalidOptionError, match="representative_data"):
+        export.to_tflite(model, None, quantization="int8")
+    with pytest.raises(export.InvalidOptionError, match="quantization"):
+        export.to_tflite(model, None, quantization="int4")
+
+
+def test_representative_data_forms_and_float_ops(clips):
+    """A generator of (clip, label) pairs of any length, fixed to input_length; int8 leaves
+    the log-mel front end's RFFT2D and LOG in float (reported)."""
+    import tensorflow as tf
+
+    inp = keras.Input((None,))
+    x = layers.MelSpectrogram(sample_rate=8000, n_fft=512, hop_length=128, n_mels=40)(inp)
+    x = layers.PowerToDb()(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(inp, keras.layers.Dense(4, activation="softmax")(x))
+    pairs = ((np.resize(c, 6000 + 500 * i), i) for i, c in enumerate(clips))
+    report = export.to_tflite(model, None, quantization="int8", representative_data=pairs,
+                              input_length=8000, tolerance=0.5)
+    assert report.clips == len(clips)
+    assert "RFFT2D" in report.float_ops  # no int8 FFT kernel
+    ds = tf.data.Dataset.from_tensor_slices(np.stack([np.resize(c, 8000) for c in clips]))
+    report = export.to_tflite(model, None, representative_data=ds.batch(2), input_length=8000)
+    assert report.passed and report.max_abs_diff < 1e-4
