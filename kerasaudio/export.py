@@ -317,6 +317,9 @@ def _invoke(interpreter, inputs, *, allocated: list | None = None) -> list[np.nd
         interpreter.allocate_tensors()
         if allocated is not None:
             allocated[:] = [shapes]
+    # Fused LSTM ops keep their state in variable tensors that persist across invocations:
+    # start every clip from zeros, as the Keras model does.
+    interpreter.reset_all_variables()
     for detail, x in zip(details, inputs, strict=True):
         interpreter.set_tensor(detail["index"], np.asarray(x, dtype=detail["dtype"]))
     interpreter.invoke()

@@ -11,12 +11,14 @@ from kerasaudio.layers.attention import FeedForwardAttention, MaskedGlobalPoolin
 from kerasaudio.layers.base import in_tflite_mode, tflite_mode
 from kerasaudio.layers.decibels import AmplitudeToDb, PowerToDb
 from kerasaudio.layers.mel import MFCC, MelSpectrogram
+from kerasaudio.layers.recurrent import LSTM
 from kerasaudio.layers.spec_augment import SpecAugment
 from kerasaudio.layers.standardize import Standardize
 from kerasaudio.layers.stft import STFT, ComplexSpectrogram
 from kerasaudio.layers.vlad import VLADPooling
 
 __all__ = [
+    "LSTM",
     "MFCC",
     "STFT",
     "AmplitudeToDb",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from kerasaudio.errors import InvalidOptionError
-from kerasaudio.layers import MelSpectrogram, PowerToDb, Standardize
+from kerasaudio.layers import LSTM, MelSpectrogram, PowerToDb, Standardize
 from kerasaudio.layers.attention import FeedForwardAttention, MaskedGlobalPooling1D
 from kerasaudio.layers.base import check_choice
 from kerasaudio.models.common import (
@@ -74,6 +74,9 @@ def bilstm_attention(*, include_top: bool = True, weights=None, input_shape=None
     dense_units=400` gives exactly 1,026,908 parameters, the kernel's count: BiLSTM
     2 x 4 x (256 x (128 + 256) + 256) = 788,480; attention 512 weights + 636 per-step
     biases = 1,148; Dense 512 x 400 + 400 = 205,200; Dense 400 x 80 + 80 = 32,080.
+
+    The LSTMs are `kerasaudio.layers.LSTM` (a drop-in `keras.layers.LSTM` that the TFLite
+    converter fuses into its builtin LSTM op, so the model exports with full int8).
 
     Attention bias (`attention_bias`): the kernel learns one bias per time step, which
     ties the model to its 636 frames. `"auto"` (default) does that when the number of
@@ -169,7 +172,7 @@ def bilstm_attention(*, include_top: bool = True, weights=None, input_shape=None
 
     if mask_value is not None:
         x = keras.layers.Masking(mask_value=float(mask_value), name="masking")(x)
-    x = keras.layers.Bidirectional(keras.layers.LSTM(lstm_units, return_sequences=True),
+    x = keras.layers.Bidirectional(LSTM(lstm_units, return_sequences=True),
                                    name="bilstm")(x)
     if not include_top and pooling is not None:
         x = MaskedGlobalPooling1D(mode=pooling, name="pool")(x)

@@ -1,0 +1,100 @@
+"""An LSTM that TFLite fuses into its builtin UNIDIRECTIONAL_SEQUENCE_LSTM (so int8 works)."""
+
+from __future__ import annotations
+
+import uuid
+
+import keras
+
+from kerasaudio.layers.base import in_tflite_mode
+
+__all__ = ["LSTM"]
+
+
+def _lstm_sequence(inputs, init_h, init_c, kernel, recurrent_kernel, bias):
+    """Keras' LSTM recurrence over `(batch, time, features)`; the five results of the
+    "Keras LSTM" composite-function contract the TFLite converter fuses:
+    `(last_output, outputs, h, c, runtime)`."""
+    import tensorflow as tf
+
+    def step(carry, x):
+        h, c = carry
+        z = tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias
+        i, f, g, o = tf.split(z, 4, axis=1)
+        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+        return tf.sigmoid(o) * tf.tanh(c), c
+
+    hs, cs = tf.scan(step, tf.transpose(inputs, (1, 0, 2)), initializer=(init_h, init_c))
+    outputs = tf.transpose(hs, (1, 0, 2))
+    return outputs[:, -1], outputs, hs[-1], cs[-1], tf.constant(0.0)
+
+
+@keras.saving.register_keras_serializable(package="kerasaudio")
+class LSTM(keras.layers.LSTM):
+    """`keras.layers.LSTM` that converts to TFLite's fused LSTM op, so full int8 works.
+
+    Identical to `keras.layers.LSTM` everywhere (same options, weights and results; a
+    drop-in replacement, also inside `keras.layers.Bidirectional`). Only while
+    `kerasaudio.export` traces a model for TFLite (`tflite_mode`), on the TensorFlow
+    backend, with a fixed batch size and the default activations, it computes the sequence
+    in a function marked with the converter's "Keras LSTM" interface
+    (`api_implements="lstm_..."`), which the converter replaces by the builtin
+    `UNIDIRECTIONAL_SEQUENCE_LSTM`. Keras 3's own LSTM becomes a WHILE loop instead, which
+    is larger, slower, and makes full-int8 conversion crash the converter (SIGSEGV, TF
+    2.16-2.21). The fused op clips the cell state to +-10, which Keras does not; export
+    verification measures any difference.
+
+    Args:
+        units: dimensionality of the output.
+        **kwargs: every `keras.layers.LSTM` option.
+
+    Example:
+    ```python
+    import keras, kerasaudio
+    x = keras.Input((100, 40))
+    h = keras.layers.Bidirectional(kerasaudio.layers.LSTM(64, return_sequences=True))(x)
+    ```
+
+    Reference:
+        Hochreiter & Schmidhuber, "Long Short-Term Memory", Neural Computation 9(8),
+        1997; TensorFlow Lite, "TensorFlow RNN conversion to TensorFlow Lite".
+    """
+
+    def _fusable(self, sequences, initial_state, mask) -> bool:
+        return (
+            in_tflite_mode()
+            and keras.backend.backend() == "tensorflow"
+            and initial_state is None
+            and mask is None
+            and not self.stateful
+            and not self.return_state
+            and self.use_bias
+            and keras.activations.serialize(self.activation) == "tanh"
+            and keras.activations.serialize(self.recurrent_activation) == "sigmoid"
+            and sequences.shape[0] is not None
+            and sequences.shape[1] is not None
+        )
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if not self._fusable(sequences, initial_state, mask):
+            return super().call(sequences, initial_state=initial_state, mask=mask,
+                                training=training)
+        import tensorflow as tf
+
+        attributes = {"api_implements": f"lstm_{uuid.uuid4().hex}",
+                      "api_preferred_device": "CPU", "time_major": False,
+                      "go_backwards": bool(self.go_backwards)}
+
+        def sequence(inputs, init_h, init_c, kernel, recurrent_kernel, bias):
+            if self.go_backwards:
+                inputs = tf.reverse(inputs, axis=[1])
+            return _lstm_sequence(inputs, init_h, init_c, kernel, recurrent_kernel, bias)
+
+        fused = tf.function(sequence, autograph=False, experimental_attributes=attributes)
+        zeros = tf.zeros((sequences.shape[0], self.units), sequences.dtype)
+        # Values, not variables: the converter reads arguments 3-5 as the weights.
+        _, outputs, _, _, _ = fused(
+            sequences, zeros, zeros, tf.convert_to_tensor(self.cell.kernel),
+            tf.convert_to_tensor(self.cell.recurrent_kernel),
+            tf.convert_to_tensor(self.cell.bias))
+        return outputs if self.return_sequences else outputs[:, -1]
