@@ -1,25 +1,38 @@
-"""kerasaudio: Keras audio models and front ends that match librosa and ship to TFLite."""
+"""kerasaudio: Keras audio models and front ends that match librosa and ship to TFLite.
+
+`import kerasaudio` registers the layers and models with Keras (so `.keras` files that use
+them load). Where Keras is not installed, the package still imports: `kerasaudio.export`'s
+`TFLiteModel` runs exported `.tflite` files with LiteRT, soundfile and soxr alone.
+"""
 
 import importlib
 
 __version__ = "0.1.0.dev0"
 
-from kerasaudio import errors, filters, layers
-
-# Imported on first use: they pull in TensorFlow (which a JAX-backend user may not
-# need) or build the model registry.
-_LAZY_SUBMODULES = ("data", "datasets", "export", "losses", "metrics", "models")
+_SUBMODULES = ("audio_io", "data", "datasets", "errors", "export", "filters", "layers",
+               "losses", "metrics", "models", "presets", "tflite_metadata")
 _REGISTRY_FUNCTIONS = ("available_models", "create_model", "list_models", "register_model")
 
-__all__ = ["__version__", "errors", "filters", "layers", *_LAZY_SUBMODULES,
-           *_REGISTRY_FUNCTIONS]
+__all__ = ["__version__", *_SUBMODULES, *_REGISTRY_FUNCTIONS]
+
+try:
+    import keras as _keras  # noqa: F401
+except ImportError:  # a runtime-only install (LiteRT): no layers, no models
+    pass
+else:
+    # Registers every layer and model family with Keras' serialization.
+    from kerasaudio import layers, models  # noqa: F401
+    from kerasaudio.models import (  # noqa: F401
+        available_models,
+        create_model,
+        list_models,
+        register_model,
+    )
 
 
 def __getattr__(name: str):
-    if name in _LAZY_SUBMODULES:
+    if name in _SUBMODULES:
         return importlib.import_module(f"kerasaudio.{name}")
-    if name in _REGISTRY_FUNCTIONS:
-        return getattr(importlib.import_module("kerasaudio.models"), name)
     raise AttributeError(f"module 'kerasaudio' has no attribute {name!r}")
 
 

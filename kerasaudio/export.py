@@ -27,12 +27,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from kerasaudio.errors import InvalidOptionError, KerasAudioError
-from kerasaudio.layers.base import tflite_mode
 
 __all__ = [
     "QUANTIZATIONS",
     "ConversionError",
     "ExportReport",
+    "TFLiteModel",
     "VerificationError",
     "convert",
     "op_names",
@@ -124,6 +124,8 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
     ```
     """
     import tensorflow as tf
+
+    from kerasaudio.layers.base import tflite_mode
 
     _check_quantization(quantization)
     if quantization == "int8" and representative_data is None:
@@ -431,7 +433,8 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
               quantization: str | None = None, representative_data=None,
               input_length: int | None = None, verify: bool = True,
               tolerance: float | None = None, labels=None, batch_size: int | None = 1,
-              timeout: float = 900.0) -> ExportReport:
+              sample_rate: int | None = None, class_names=None,
+              metadata: dict | None = None, timeout: float = 900.0) -> ExportReport:
     """Export a Keras model to TFLite (builtins only), verified against Keras in LiteRT.
 
     The conversion runs in a child process, so a converter crash (the TFLite converter
@@ -458,6 +461,13 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
             both models.
         batch_size: 1 (default), or None for a dynamic batch (models without recurrent
             layers).
+        sample_rate: the input's sample rate (Hz). When given, the file carries TFLite
+            Model Metadata (audio properties; class names as a labels file), so MediaPipe's
+            `AudioClassifier` loads it unchanged, and kerasaudio's metadata, which
+            `TFLiteModel` reads.
+        class_names: the output's class names (with `sample_rate`).
+        metadata: more fields for the metadata: `name`, `description`, `version`,
+            `author`, `license`, and anything else (kept in kerasaudio's entry).
         timeout: seconds allowed for the conversion.
 
     Returns:
@@ -527,6 +537,16 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
     flatbuffer = _convert_in_child(export_model, batch_size=batch_size,
                                    quantization=quantization,
                                    representative_data=clips, timeout=timeout)
+    if sample_rate is not None:
+        from kerasaudio.tflite_metadata import add_metadata
+
+        card = dict(metadata or {})
+        fields = {key: card.pop(key) for key in ("name", "description", "version", "author",
+                                                 "license") if key in card}
+        flatbuffer = add_metadata(
+            flatbuffer, sample_rate=sample_rate, class_names=class_names,
+            channels=1 if len(input_shape) == 1 else int(input_shape[-1]), **fields,
+            extra={"input_length": input_shape[0], "quantization": quantization, **card})
     tolerance = DEFAULT_TOLERANCE[quantization] if tolerance is None else float(tolerance)
     report = ExportReport(
         path=None, quantization=quantization, size_bytes=len(flatbuffer),
@@ -591,6 +611,102 @@ def _measure(report: ExportReport, model, flatbuffer: bytes, clips: np.ndarray,
             labels = np.asarray(labels)[: len(clips)]
             report.keras_accuracy = float((ref.argmax(1) == labels).mean())
             report.tflite_accuracy = float((lite.argmax(1) == labels).mean())
+
+
+class TFLiteModel:
+    """Run an exported kerasaudio `.tflite` classifier on audio: no Keras, no TensorFlow.
+
+    Reads the sample rate, input length and class names from the file's metadata (written
+    by `to_tflite(..., sample_rate=...)`), decodes files with soundfile, resamples with
+    soxr (as `kerasaudio.data.load_audio` does) and runs LiteRT (`ai_edge_litert`). A clip
+    shorter than the input length is centred and zero-padded; a longer one is cut into
+    windows (hop: half the input length; the last window padded) and classified window by
+    window, like the malaya-speech seed's frame pipeline.
+
+    Args:
+        model: path of a `.tflite` file, or its contents.
+        num_threads: LiteRT threads (None: LiteRT's default).
+
+    Example:
+    ```python
+    runner = kerasaudio.export.TFLiteModel("m5_fsdd_digits.tflite")
+    probabilities = runner.predict("7_jackson_32.wav")
+    runner.class_names[probabilities.argmax()]  # '7'
+    ```
+    """
+
+    def __init__(self, model: str | os.PathLike | bytes, *, num_threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        from kerasaudio.tflite_metadata import read_metadata
+
+        data = model if isinstance(model, (bytes, bytearray)) else open(model, "rb").read()
+        self.metadata = read_metadata(bytes(data))
+        self.sample_rate = int(self.metadata["sample_rate"])
+        self.input_length = int(self.metadata["input_length"])
+        self.class_names = self.metadata.get("class_names")
+        self._interpreter = Interpreter(model_content=bytes(data), num_threads=num_threads)
+        self._allocated: list = []
+
+    def _audio(self, audio, sample_rate: int | None) -> np.ndarray:
+        from kerasaudio.audio_io import _load, _probe, _resample
+
+        if isinstance(audio, (str, os.PathLike)):
+            info = _probe(os.fspath(audio), check_finite=False)
+            return _load(info, sample_rate=self.sample_rate, mono=True, offset=0.0,
+                         duration=None, use_tf=False)
+        audio = np.asarray(audio)
+        if audio.dtype.kind != "f":
+            raise InvalidOptionError(
+                f"audio has dtype {audio.dtype}; pass float samples in [-1, 1] (e.g. int16 "
+                "/ 32768) or a file path.")
+        if audio.ndim != 1 or audio.size == 0:
+            raise InvalidOptionError(f"audio must be one non-empty channel; got {audio.shape}.")
+        if not np.isfinite(audio).all():
+            raise InvalidOptionError("audio contains NaN or Inf.")
+        audio = audio.astype(np.float32)
+        rate = self.sample_rate if sample_rate is None else int(sample_rate)
+        return audio if rate == self.sample_rate else _resample(audio, rate, self.sample_rate)
+
+    def predict_windows(self, audio, *, sample_rate: int | None = None,
+                        hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """`(start_seconds, probabilities)` of every window, `(windows,)` and
+        `(windows, classes)`.
+
+        Example:
+        ```python
+        starts, probs = runner.predict_windows("long_recording.wav")
+        ```
+        """
+        audio = self._audio(audio, sample_rate)
+        n = self.input_length
+        hop = n // 2 if hop is None else int(hop)
+        if len(audio) <= n:
+            windows = _fix_clip_length(audio[None], n)
+            starts = np.zeros(1)
+        else:
+            count = 1 + int(np.ceil((len(audio) - n) / hop))
+            audio = np.pad(audio, (0, (count - 1) * hop + n - len(audio)))
+            windows = np.stack([audio[i * hop:i * hop + n] for i in range(count)])
+            starts = np.arange(count) * hop / self.sample_rate
+        probabilities = np.stack(
+            [_invoke(self._interpreter, [w[None]], allocated=self._allocated)[0][0]
+             for w in windows])
+        return starts, probabilities
+
+    def predict(self, audio, *, sample_rate: int | None = None) -> np.ndarray:
+        """Class probabilities of a waveform or file: the mean over its windows.
+
+        Args:
+            audio: a file path, or a 1-D float waveform.
+            sample_rate: the waveform's rate (default: the model's); it is resampled.
+
+        Example:
+        ```python
+        runner.predict(np.zeros(8000, "float32")).shape  # (10,)
+        ```
+        """
+        return self.predict_windows(audio, sample_rate=sample_rate)[1].mean(axis=0)
 
 
 if __name__ == "__main__":  # the child process of `_convert_in_child`

@@ -10,7 +10,8 @@ MODULES = ["kerasaudio.layers", "kerasaudio.filters", "kerasaudio.data",
            "kerasaudio.metrics", "kerasaudio.losses", "kerasaudio.models",
            "kerasaudio.models.mnets", "kerasaudio.models.bilstm_attention",
            "kerasaudio.models.complex_cnn", "kerasaudio.models.vggvox",
-           "kerasaudio.models.deep_speaker"]
+           "kerasaudio.models.deep_speaker", "kerasaudio.tflite_metadata",
+           "kerasaudio.audio_io"]
 
 
 def public_objects():
