@@ -11,7 +11,7 @@ MODULES = ["kerasaudio.layers", "kerasaudio.filters", "kerasaudio.data",
            "kerasaudio.models.mnets", "kerasaudio.models.bilstm_attention",
            "kerasaudio.models.complex_cnn", "kerasaudio.models.vggvox",
            "kerasaudio.models.deep_speaker", "kerasaudio.tflite_metadata",
-           "kerasaudio.audio_io"]
+           "kerasaudio.audio_io", "kerasaudio.presets"]
 
 
 def public_objects():

@@ -44,10 +44,11 @@ def check_arguments(name: str, *, include_top: bool, weights, classes: int, pool
         path = os.fspath(weights)
         if not path.endswith(".weights.h5"):
             raise InvalidOptionError(
-                f"{name}: weights={path!r} is neither None nor a .weights.h5 file; "
-                f"{name} has no pretrained weights named {path!r} (there are no "
-                "ImageNet audio weights; kerasaudio.list_models(pretrained=True) lists "
-                "the published presets)."
+                f"{name}: weights={path!r} is neither None nor a .weights.h5 file. A "
+                "builder takes paths only; pretrained presets load through "
+                f"kerasaudio.create_model({name!r}, weights='<tag>') or "
+                "create_model('<preset name>') (there are no ImageNet audio weights; "
+                "kerasaudio.list_models(pretrained=True) lists the presets)."
             )
         if not os.path.isfile(path):
             raise InvalidOptionError(f"{name}: weights file {path!r} does not exist.")
