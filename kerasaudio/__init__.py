@@ -6,6 +6,11 @@ them load). Where Keras is not installed, the package still imports: `kerasaudio
 """
 
 import importlib
+import os
+
+# TensorFlow's C++ INFO/WARNING lines (oneDNN notices, CPU feature guard) drown the CLI's
+# output; quiet them unless the user chose a level (effective if TF is not yet loaded).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0.dev0"
 

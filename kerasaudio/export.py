@@ -451,7 +451,9 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
         representative_data: clips for calibration (int8) and verification: an array
             `(clips, samples)`, a list, a `tf.data.Dataset` or a generator (of clips or
             `(clip, label)` pairs). Required for int8 (never random calibration) and for
-            verification. At most 256 clips are used.
+            verification. At most 256 clips are used. Default for a pretrained preset:
+            its bundled FSDD sample clips (with their labels, and the preset's sample
+            rate and class names for the metadata).
         input_length: fix the input length (samples) of a model with a variable-length
             input; representative clips are centre-cropped or padded to it.
         verify: compare with Keras in LiteRT before writing.
@@ -505,6 +507,15 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
             "here have a fixed input length)."
         )
     clips = None
+    if representative_data is None:
+        from kerasaudio.presets import preset_of, representative_clips
+
+        preset = preset_of(model)
+        if preset is not None:  # a pretrained preset calibrates on its bundled clips
+            representative_data, preset_labels = representative_clips(preset)
+            labels = preset_labels if labels is None else labels
+            if sample_rate is None:
+                sample_rate, class_names = preset.sample_rate, list(preset.class_names)
     if representative_data is not None:
         clips = _as_clip_array(representative_data, "representative_data",
                                None if input_length is None else int(input_length))
@@ -678,21 +689,13 @@ class TFLiteModel:
         starts, probs = runner.predict_windows("long_recording.wav")
         ```
         """
-        audio = self._audio(audio, sample_rate)
-        n = self.input_length
-        hop = n // 2 if hop is None else int(hop)
-        if len(audio) <= n:
-            windows = _fix_clip_length(audio[None], n)
-            starts = np.zeros(1)
-        else:
-            count = 1 + int(np.ceil((len(audio) - n) / hop))
-            audio = np.pad(audio, (0, (count - 1) * hop + n - len(audio)))
-            windows = np.stack([audio[i * hop:i * hop + n] for i in range(count)])
-            starts = np.arange(count) * hop / self.sample_rate
+        from kerasaudio.audio_io import windows
+
+        starts, clips = windows(self._audio(audio, sample_rate), self.input_length, hop=hop)
         probabilities = np.stack(
             [_invoke(self._interpreter, [w[None]], allocated=self._allocated)[0][0]
-             for w in windows])
-        return starts, probabilities
+             for w in clips])
+        return starts / self.sample_rate, probabilities
 
     def predict(self, audio, *, sample_rate: int | None = None) -> np.ndarray:
         """Class probabilities of a waveform or file: the mean over its windows.

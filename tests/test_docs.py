@@ -11,7 +11,7 @@ MODULES = ["kerasaudio.layers", "kerasaudio.filters", "kerasaudio.data",
            "kerasaudio.models.mnets", "kerasaudio.models.bilstm_attention",
            "kerasaudio.models.complex_cnn", "kerasaudio.models.vggvox",
            "kerasaudio.models.deep_speaker", "kerasaudio.tflite_metadata",
-           "kerasaudio.audio_io", "kerasaudio.presets"]
+           "kerasaudio.audio_io", "kerasaudio.presets", "kerasaudio.cli"]
 
 
 def public_objects():

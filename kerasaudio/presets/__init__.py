@@ -121,6 +121,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from kerasaudio.errors import InvalidOptionError, KerasAudioError
 
 __all__ = [
@@ -141,6 +143,7 @@ __all__ = [
     "preset_of",
     "presets_table",
     "publish",
+    "representative_clips",
     "weights_path",
 ]
 
@@ -529,6 +532,46 @@ def preset_of(model) -> Preset | None:
         return preset
     presets = load_manifest()
     return presets.get(getattr(model, "name", None))
+
+
+def representative_clips(preset: Preset) -> tuple[np.ndarray, np.ndarray]:
+    """The FSDD sample shipped in the package, ready for a preset: `(clips, labels)`.
+
+    Every bundled clip, loaded at the preset's sample rate and centred in its input length
+    (cropped or zero-padded), with its label's index in `class_names` (the digit or the
+    speaker, by the preset's task). Calibrates int8 export and verifies exported files
+    without any external data.
+
+    Example:
+    ```python
+    clips, labels = kerasaudio.presets.representative_clips(
+        kerasaudio.presets.get_preset("m5_fsdd_digits"))
+    clips.shape  # (120, 8000)
+    ```
+    """
+    from kerasaudio.audio_io import load_audio
+    from kerasaudio.datasets import fsdd
+
+    frame = fsdd.load(sample=True)
+    column = "speaker" if preset.task == "speakers" else "digit"
+    index = {name: i for i, name in enumerate(preset.class_names)}
+    n = preset.input_length
+    clips, labels = [], []
+    for path, label in zip(frame["path"], frame[column].astype(str), strict=True):
+        if label not in index:
+            continue
+        audio, _ = load_audio(path, sample_rate=preset.sample_rate)
+        if len(audio) >= n:
+            start = (len(audio) - n) // 2
+            audio = audio[start:start + n]
+        else:
+            total = n - len(audio)
+            audio = np.pad(audio, (total // 2, total - total // 2))
+        clips.append(audio)
+        labels.append(index[label])
+    if not clips:
+        raise ManifestError(f"no bundled sample clip has a label of preset {preset.name}.")
+    return np.stack(clips).astype(np.float32), np.asarray(labels)
 
 
 # --------------------------------------------------------------------------- validation

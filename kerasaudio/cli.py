@@ -1,0 +1,368 @@
+"""The `kerasaudio` command: list models, classify audio files, train, evaluate, export.
+
+    kerasaudio models [--pretrained] [--format text|json|csv]
+    kerasaudio predict FILE... --model NAME [--top-k 3] [--format text|json|csv]
+    kerasaudio train RECIPE [recipe options...]
+    kerasaudio evaluate NAME [--data DIR | --sample] [--out DIR]
+    kerasaudio export NAME [--quantization int8] -o model.tflite
+
+`NAME` is a pretrained preset (`kerasaudio models --pretrained`), a `.keras` file or
+(for `predict`) an exported `.tflite` file. `kerasaudio COMMAND --help` explains every
+option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import pathlib
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["main"]
+
+FORMATS = ("text", "json", "csv")
+
+
+# ----------------------------------------------------------------------------- classifiers
+
+
+class _Classifier:
+    """A preset, `.keras` or `.tflite` model behind one interface: windows -> probabilities."""
+
+    def __init__(self, name: str):
+        if name.endswith(".tflite"):
+            from kerasaudio.export import TFLiteModel
+
+            self._lite = TFLiteModel(name)
+            self.class_names = self._lite.class_names
+            self.sample_rate = self._lite.sample_rate
+            self.input_length = self._lite.input_length
+            self.model = None
+            return
+        import keras
+
+        import kerasaudio
+        from kerasaudio.presets import preset_of
+
+        self._lite = None
+        if name.endswith(".keras"):
+            self.model = keras.saving.load_model(name, safe_mode=True)
+        else:
+            self.model = kerasaudio.create_model(name)
+        preset = preset_of(self.model)
+        if preset is None:
+            raise SystemExit(
+                f"kerasaudio: {name} is not a pretrained preset (no class names or sample "
+                "rate known); see `kerasaudio models --pretrained`.")
+        self.preset = preset
+        self.class_names = list(preset.class_names)
+        self.sample_rate = preset.sample_rate
+        self.input_length = preset.input_length
+
+    def predict_windows(self, path: str, hop: int | None):
+        """`(start_seconds, probabilities (windows, classes))` of one file."""
+        if self._lite is not None:
+            return self._lite.predict_windows(path, hop=hop)
+        from kerasaudio.audio_io import load_audio, windows
+
+        audio, _ = load_audio(path, sample_rate=self.sample_rate)
+        starts, clips = windows(audio, self.input_length, hop=hop)
+        probabilities = np.asarray(self.model.predict(clips, verbose=0))
+        return starts / self.sample_rate, probabilities
+
+
+def _top(probabilities: np.ndarray, names: list[str], k: int) -> list[dict]:
+    order = np.argsort(-probabilities)[:k]
+    return [{"label": names[i], "probability": round(float(probabilities[i]), 6)}
+            for i in order]
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def _models(args) -> int:
+    import kerasaudio
+
+    table = kerasaudio.available_models(pretrained=args.pretrained)
+    if args.format == "json":
+        print(table.reset_index().to_json(orient="records", indent=2))
+    elif args.format == "csv":
+        table.to_csv(sys.stdout)
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.width", 200, "display.max_columns", None,
+                               "display.max_colwidth", 60):
+            print(table.to_string() if len(table) else "(no presets published)")
+    return 0
+
+
+def _predict(args) -> int:
+    classifier = _Classifier(args.model)
+    hop = None if args.hop is None else max(1, round(args.hop * classifier.sample_rate))
+    results = []
+    for path in _progress(args.files, "classifying", enabled=len(args.files) > 1):
+        starts, probabilities = classifier.predict_windows(path, hop)
+        result = {"file": path,
+                  "predictions": _top(probabilities.mean(axis=0), classifier.class_names,
+                                      args.top_k)}
+        if len(starts) > 1:
+            result["windows"] = [
+                {"start": round(float(start), 3),
+                 "end": round(float(start) + classifier.input_length
+                              / classifier.sample_rate, 3),
+                 "predictions": _top(p, classifier.class_names, args.top_k)}
+                for start, p in zip(starts, probabilities, strict=True)]
+        results.append(result)
+    if args.format == "json":
+        for result in results:
+            print(json.dumps(result))
+    elif args.format == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["file", "window_start", "rank", "label", "probability"])
+        for result in results:
+            for rank, p in enumerate(result["predictions"], 1):
+                writer.writerow([result["file"], "", rank, p["label"], p["probability"]])
+            for window in result.get("windows", []):
+                for rank, p in enumerate(window["predictions"], 1):
+                    writer.writerow([result["file"], window["start"], rank, p["label"],
+                                     p["probability"]])
+    else:
+        for result in results:
+            best = ", ".join(f"{p['label']} {p['probability']:.3f}"
+                             for p in result["predictions"])
+            print(f"{result['file']}: {best}")
+            for window in result.get("windows", []):
+                top = window["predictions"][0]
+                print(f"    {window['start']:7.2f}-{window['end']:7.2f} s  "
+                      f"{top['label']} {top['probability']:.3f}")
+    return 0
+
+
+def _find_recipe(name: str) -> pathlib.Path:
+    candidates = [pathlib.Path(name)]
+    roots = [pathlib.Path.cwd(), pathlib.Path(__file__).resolve().parents[1]]
+    for root in roots:
+        candidates += [root / "zoo" / "recipes" / f"{name}.json",
+                       root / "zoo" / "recipes" / name]
+    for path in candidates:
+        if path.is_file() and path.suffix == ".json":
+            return path.resolve()
+    looked = "\n  ".join(str(p) for p in candidates)
+    raise SystemExit(f"kerasaudio: no recipe {name!r}; looked for:\n  {looked}\n"
+                     "Recipes live in the repository's zoo/recipes/ (a source checkout).")
+
+
+def _train(args) -> int:
+    recipe = _find_recipe(args.recipe)
+    repository = recipe.parents[2]
+    sys.path.insert(0, str(repository))
+    from zoo.common import main as run_recipe
+
+    run_recipe(recipe, argv=args.recipe_args)
+    return 0
+
+
+def _evaluation_clips(args, classifier):
+    from kerasaudio.datasets import fsdd
+
+    frame = fsdd.load(sample=True) if args.sample else fsdd.load(args.data)
+    if not args.sample:
+        frame = fsdd.official_split(frame)[1]
+    task = getattr(getattr(classifier, "preset", None), "task", "digits")
+    labels = frame["speaker"] if task == "speakers" else frame["digit"].astype(str)
+    return list(frame["path"]), list(labels)
+
+
+def _evaluate(args) -> int:
+    classifier = _Classifier(args.name)
+    paths, labels = _evaluation_clips(args, classifier)
+    names = classifier.class_names
+    index = {name: i for i, name in enumerate(names)}
+    unknown = sorted(set(labels) - set(index))
+    if unknown:
+        raise SystemExit(f"kerasaudio: labels {unknown} are not among the model's classes.")
+    predicted = []
+    for path in _progress(paths, "evaluating", enabled=True):
+        predicted.append(int(classifier.predict_windows(path, None)[1].mean(axis=0).argmax()))
+    truth = np.array([index[label] for label in labels])
+    predicted = np.array(predicted)
+    confusion = np.zeros((len(names), len(names)), np.int64)
+    np.add.at(confusion, (truth, predicted), 1)
+    accuracy = float((truth == predicted).mean())
+    split = "bundled sample" if args.sample else "official test split (takes 0-4)"
+    print(f"{args.name}: accuracy {accuracy:.4f} on {len(paths)} FSDD clips ({split})")
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = pathlib.Path(args.name).stem
+    png = out / f"{stem}_confusion.png"
+    _plot_confusion(confusion, names, f"{args.name}: accuracy {accuracy:.4f}", png)
+    with open(out / f"{stem}_evaluation.json", "w") as f:
+        json.dump({"model": args.name, "accuracy": accuracy, "clips": len(paths),
+                   "split": split, "class_names": names,
+                   "confusion": confusion.tolist()}, f, indent=2)
+    print(f"wrote {png} and {out / f'{stem}_evaluation.json'}")
+    return 0
+
+
+def _plot_confusion(confusion: np.ndarray, names: list[str], title: str,
+                    path: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    size = max(4.0, 0.45 * len(names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    peak = confusion.max() or 1
+    for (i, j), count in np.ndenumerate(confusion):
+        if count:
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
+                    color="white" if count > peak / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _export(args) -> int:
+    from kerasaudio.export import to_tflite
+    from kerasaudio.presets import representative_clips
+
+    classifier = _Classifier(args.name)
+    if classifier.model is None:
+        raise SystemExit("kerasaudio: export takes a preset or a .keras model.")
+    clips, labels = representative_clips(classifier.preset)
+    preset = classifier.preset
+    report = to_tflite(
+        classifier.model, args.output, quantization=args.quantization,
+        representative_data=clips, labels=labels, sample_rate=preset.sample_rate,
+        class_names=list(preset.class_names),
+        metadata={"name": preset.name, "preset": preset.name, "license": preset.license,
+                  "description": preset.training_data})
+    print(report)
+    return 0
+
+
+def _progress(items: Sequence, label: str, *, enabled: bool):
+    """Yield `items`, drawing a progress bar on stderr when it is a terminal."""
+    show = enabled and sys.stderr.isatty()
+    total = len(items)
+    for i, item in enumerate(items, 1):
+        yield item
+        if show:
+            width = 30
+            done = int(width * i / total)
+            sys.stderr.write(f"\r{label} [{'#' * done}{'.' * (width - done)}] {i}/{total}")
+            sys.stderr.flush()
+    if show:
+        sys.stderr.write("\n")
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kerasaudio", description="Keras audio models: list, classify, train, "
+        "evaluate and export.", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run `kerasaudio COMMAND --help` for a command's options.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    models = commands.add_parser("models", help="the table of models (or presets)",
+                                 description="Print kerasaudio.available_models(): one "
+                                 "row per architecture, or per pretrained preset.")
+    models.add_argument("--pretrained", action="store_true",
+                        help="list the pretrained presets (with their metrics)")
+    models.add_argument("--format", choices=FORMATS, default="text",
+                        help="output format (default: text)")
+    models.set_defaults(run=_models)
+
+    predict = commands.add_parser(
+        "predict", help="classify audio files",
+        description="Classify audio files (any format soundfile reads, any sample rate: "
+        "resampled to the model's). A file longer than the model's input is cut into "
+        "windows (hop: half the input length) and each window classified; the file's "
+        "result is the mean over windows.")
+    predict.add_argument("files", nargs="+", metavar="FILE", help="audio files")
+    predict.add_argument("--model", required=True,
+                         help="a pretrained preset (see `kerasaudio models --pretrained`), "
+                         "a .keras file of a preset model, or an exported .tflite file")
+    predict.add_argument("--top-k", type=int, default=3,
+                         help="labels to show per file and window (default: 3)")
+    predict.add_argument("--hop", type=float, default=None,
+                         help="seconds between windows of long files (default: half the "
+                         "model's input length)")
+    predict.add_argument("--format", choices=FORMATS, default="text",
+                         help="text (default); json: one object per line, {'file', "
+                         "'predictions': [{'label', 'probability'}...] best first, "
+                         "'windows' for long files}; csv: file, window_start, rank, label, "
+                         "probability")
+    predict.set_defaults(run=_predict)
+
+    train = commands.add_parser(
+        "train", help="run a training recipe from zoo/",
+        description="Run a training recipe (zoo/recipes/RECIPE.json, in a source checkout). "
+        "Options after RECIPE go to the recipe: --protocol official,loso, --strategy "
+        "default|mirrored|multiworker, --epochs N, --set key=value, ... (see `kerasaudio "
+        "train RECIPE --help`).")
+    train.add_argument("recipe", help="preset name (e.g. m5_fsdd_digits) or recipe JSON")
+    train.add_argument("recipe_args", nargs=argparse.REMAINDER,
+                       help="options passed to the recipe")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="accuracy on FSDD and a confusion-matrix PNG",
+        description="Evaluate a preset (or its .keras/.tflite file) on FSDD's official "
+        "test split (takes 0-4; digits or speakers, as the preset's task), print the "
+        "accuracy and write a confusion-matrix PNG and a JSON summary.")
+    evaluate.add_argument("name", help="preset name, .keras or .tflite file")
+    evaluate.add_argument("--data", default=None,
+                          help="FSDD directory (default: $KERASAUDIO_DATA or "
+                          "../shared/data/fsdd)")
+    evaluate.add_argument("--sample", action="store_true",
+                          help="use the 120-clip sample shipped in the package instead")
+    evaluate.add_argument("--out", default="out", help="output directory (default: out)")
+    evaluate.set_defaults(run=_evaluate)
+
+    export = commands.add_parser(
+        "export", help="export a preset to TFLite (verified in LiteRT)",
+        description="Convert a preset to a .tflite file with builtin ops only, calibrated "
+        "(int8) and verified against Keras on the preset's bundled sample clips, with "
+        "metadata that MediaPipe's AudioClassifier reads. Prints the report.")
+    export.add_argument("name", help="preset name or .keras file of a preset model")
+    export.add_argument("--quantization", choices=["float32", "float16", "dynamic", "int8"],
+                        default="float32", help="weights/activations (default: float32)")
+    export.add_argument("-o", "--output", required=True, help="the .tflite file to write")
+    export.set_defaults(run=_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `kerasaudio` console script.
+
+    Example:
+    ```python
+    from kerasaudio.cli import main
+    main(["predict", "7_jackson_32.wav", "--model", "m5_fsdd_digits", "--format", "json"])
+    ```
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = _parser().parse_args(argv)
+    if getattr(args, "quantization", None) == "float32":
+        args.quantization = None
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

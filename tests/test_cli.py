@@ -1,0 +1,125 @@
+"""The `kerasaudio` command, on a preset published into a temporary manifest."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import soundfile as sf
+
+import kerasaudio
+from kerasaudio import cli, presets
+from kerasaudio.datasets import fsdd
+
+DIGITS = [str(d) for d in range(10)]
+
+
+@pytest.fixture(scope="module")
+def preset_env(tmp_path_factory):
+    """A real (briefly trained) M5 preset published into a temporary manifest."""
+    root = tmp_path_factory.mktemp("presets")
+    manifest = root / "manifest.json"
+    manifest.write_text(json.dumps({"format": 1, "presets": {}}))
+    keras.utils.set_random_seed(0)
+    model = kerasaudio.create_model("m5", frontend="default", input_shape=(8000,),
+                                    classes=10, n_channel=16)
+    frame = fsdd.load(sample=True)
+    x = np.stack([kerasaudio.data.fix_length(sf.read(p, dtype="float32")[0], 8000)
+                  for p in frame.path])
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    model.fit(x, frame.digit.to_numpy(), epochs=3, batch_size=32, verbose=0)
+    presets.publish(model, "m5_fsdd_digits", class_names=DIGITS, sample_rate=8000,
+                    input_length=8000, metrics={"official_accuracy": 0.0},
+                    recipe="zoo/recipes/m5_fsdd_digits.py", training_data="test",
+                    license=fsdd.LICENSE, manifest_path=manifest, weights_dir=root / "weights")
+    return {"KERASAUDIO_MANIFEST": str(manifest), "KERASAUDIO_HOME": str(root / "home"),
+            "KERASAUDIO_OFFLINE": "1"}, model, frame
+
+
+@pytest.fixture
+def env(preset_env, monkeypatch):
+    variables, model, frame = preset_env
+    for key, value in variables.items():
+        monkeypatch.setenv(key, value)
+    return model, frame
+
+
+def run(capsys, *argv) -> str:
+    assert cli.main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
+def test_models_table(env, capsys):
+    out = run(capsys, "models", "--format", "json")
+    names = [row["name"] for row in json.loads(out)]
+    assert names == kerasaudio.list_models()
+    out = run(capsys, "models", "--pretrained", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r[next(iter(r))] for r in rows] == ["m5_fsdd_digits"]
+
+
+def test_predict_formats_agree_with_keras(env, capsys):
+    model, frame = env
+    paths = list(frame.path[:3])
+    out = run(capsys, "predict", *paths, "--model", "m5_fsdd_digits", "--format", "json",
+              "--top-k", "10")
+    results = [json.loads(line) for line in out.strip().splitlines()]
+    assert [r["file"] for r in results] == paths
+    for result, path in zip(results, paths, strict=True):
+        expected = model.predict(kerasaudio.data.fix_length(
+            sf.read(path, dtype="float32")[0], 8000)[None], verbose=0)[0]
+        got = {p["label"]: p["probability"] for p in result["predictions"]}
+        np.testing.assert_allclose([got[d] for d in DIGITS], expected, atol=1e-5)
+        probabilities = [p["probability"] for p in result["predictions"]]
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert "windows" not in result
+    out = run(capsys, "predict", paths[0], "--model", "m5_fsdd_digits", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 3 and rows[0]["label"] == results[0]["predictions"][0]["label"]
+    out = run(capsys, "predict", paths[0], "--model", "m5_fsdd_digits")
+    assert out.startswith(f"{paths[0]}: {results[0]['predictions'][0]['label']} ")
+
+
+def test_long_file_is_windowed(env, capsys, tmp_path):
+    _, frame = env
+    audio = np.concatenate([sf.read(p, dtype="float32")[0] for p in frame.path[:8]])
+    long = tmp_path / "long.wav"
+    sf.write(long, audio, 8000)
+    out = run(capsys, "predict", str(long), "--model", "m5_fsdd_digits", "--format", "json")
+    result = json.loads(out)
+    expected = 1 + int(np.ceil((len(audio) - 8000) / 4000))
+    assert len(result["windows"]) == expected
+    assert result["windows"][1]["start"] == 0.5 and result["windows"][1]["end"] == 1.5
+
+
+def test_evaluate_writes_confusion_matrix(env, capsys, tmp_path):
+    out = run(capsys, "evaluate", "m5_fsdd_digits", "--sample", "--out", str(tmp_path))
+    accuracy = float(out.split("accuracy ")[1].split()[0])
+    summary = json.loads((tmp_path / "m5_fsdd_digits_evaluation.json").read_text())
+    confusion = np.array(summary["confusion"])
+    assert confusion.sum() == 120 and summary["accuracy"] == pytest.approx(accuracy, abs=1e-4)
+    assert np.trace(confusion) / 120 == pytest.approx(summary["accuracy"])
+    assert (tmp_path / "m5_fsdd_digits_confusion.png").stat().st_size > 5000
+
+
+def test_export_int8_calibrates_on_bundled_clips(env, capsys, tmp_path):
+    target = tmp_path / "m5.tflite"
+    out = run(capsys, "export", "m5_fsdd_digits", "--quantization", "int8", "-o", str(target))
+    assert "PASSED" in out and "verified on:     120 clips" in out
+    runner = kerasaudio.export.TFLiteModel(target)
+    assert runner.class_names == DIGITS and runner.sample_rate == 8000
+    out = run(capsys, "predict", env[1].path[0], "--model", str(target), "--format", "json")
+    assert json.loads(out)["predictions"][0]["label"] in DIGITS
+
+
+def test_console_script_help_and_errors(env):
+    done = subprocess.run([sys.executable, "-m", "kerasaudio.cli", "predict", "--help"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "--top-k" in done.stdout and "windows" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "kerasaudio.cli", "train", "no_such_recipe"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode != 0 and "no recipe 'no_such_recipe'" in done.stderr
