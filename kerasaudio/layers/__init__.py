@@ -1,5 +1,6 @@
 """Audio front ends as Keras layers (STFT, complex spectrogram, mel, dB, MFCC, SpecAugment,
-standardisation) and the pooling layers the zoo's models use (feed-forward attention,
+standardisation), augmentation layers (gain, noise, time shift, speed, frequency
+warping, mixup) and the pooling layers the zoo's models use (feed-forward attention,
 masked global pooling, NetVLAD/GhostVLAD).
 
 Every front-end layer takes `(batch, samples)` or `(batch, samples, channels)` audio (or
@@ -8,6 +9,14 @@ TensorFlow and JAX backends and inside `tf.data`, and converts to TFLite builtin
 """
 
 from kerasaudio.layers.attention import FeedForwardAttention, MaskedGlobalPooling1D
+from kerasaudio.layers.augment import (
+    AddNoise,
+    FrequencyWarp,
+    MixUp,
+    RandomGain,
+    RandomTimeShift,
+    SpeedPerturbation,
+)
 from kerasaudio.layers.base import in_tflite_mode, tflite_mode
 from kerasaudio.layers.decibels import AmplitudeToDb, PowerToDb
 from kerasaudio.layers.mel import MFCC, MelSpectrogram
@@ -21,13 +30,19 @@ __all__ = [
     "LSTM",
     "MFCC",
     "STFT",
+    "AddNoise",
     "AmplitudeToDb",
     "ComplexSpectrogram",
     "FeedForwardAttention",
+    "FrequencyWarp",
     "MaskedGlobalPooling1D",
     "MelSpectrogram",
+    "MixUp",
     "PowerToDb",
+    "RandomGain",
+    "RandomTimeShift",
     "SpecAugment",
+    "SpeedPerturbation",
     "Standardize",
     "VLADPooling",
     "in_tflite_mode",

@@ -1,0 +1,173 @@
+"""The training recipes (zoo/): configs, a tiny end-to-end run, seeding, tf.distribute.
+
+Full trainings are run by hand (zoo/README.md); these tests run a few steps on the bundled
+120-clip FSDD sample.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import kerasaudio
+from kerasaudio.datasets import fsdd
+from kerasaudio.errors import InvalidOptionError
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from zoo import common  # noqa: E402
+
+RECIPES = sorted((ROOT / "zoo" / "recipes").glob("*.json"))
+NAMES = [path.stem for path in RECIPES]
+#: A few steps of batch 8, one epoch: the smallest run that exercises everything.
+TINY = ["training.epochs=1", "training.batch_size=8", "training.warmup_epochs=0"]
+
+
+def recipe(name: str, *overrides: str) -> common.Recipe:
+    return common.load_recipe(ROOT / "zoo" / "recipes" / f"{name}.json", [*TINY, *overrides])
+
+
+def test_the_digit_presets_have_recipes():
+    assert {"m5_fsdd_digits", "complex_cnn_fsdd_digits"} <= set(NAMES)
+    assert any(name.startswith(("logmel_", "bilstm_attention_")) for name in NAMES)
+    for path in RECIPES:
+        assert path.with_suffix(".py").is_file(), f"{path.stem}: no script"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recipe_builds_an_end_to_end_8khz_model(name):
+    r = recipe(name)
+    assert r.preset == name and r.sample_rate == 8000 and r.samples == 8000
+    assert r.architecture in kerasaudio.list_models()
+    model = common.build_model(r)
+    assert tuple(model.inputs[0].shape) == (None, 8000)
+    assert tuple(model.outputs[0].shape) == (None, 10)
+    twin = common.build_model(r, training=True)
+    assert [w.shape for w in twin.weights] == [w.shape for w in model.weights]
+    config = json.loads(json.dumps(common.builder_config(r)))
+    rebuilt = common.build_from_config(config)
+    assert rebuilt.count_params() == model.count_params()
+    audio = np.random.default_rng(0).normal(size=(2, 8000)).astype("float32") * 0.1
+    rebuilt.set_weights(model.get_weights())
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(rebuilt(audio)),
+                               keras.ops.convert_to_numpy(model(audio)), atol=1e-6)
+
+
+def test_overrides_set_nested_keys_with_json_values():
+    data = {"training": {"epochs": 30}, "frontend": [{"config": {"axis": None}}]}
+    out = common.apply_overrides(data, ["training.epochs=5", "frontend.0.config.axis=1",
+                                        "augment.mixup_alpha=null", "preset=x_y",
+                                        'augment.waveform=[{"class_name": "RandomGain"}]'])
+    assert out == {"training": {"epochs": 5}, "frontend": [{"config": {"axis": 1}}],
+                   "augment": {"mixup_alpha": None,
+                               "waveform": [{"class_name": "RandomGain"}]},
+                   "preset": "x_y"}
+    assert data["training"]["epochs"] == 30  # the input is not changed
+
+
+@pytest.mark.parametrize(("overrides", "match"), [
+    (["model.architecture=no_such_net"], "no_such_net"),
+    (["model.options.classes=3"], "classes"),
+    (['frontend=[{"class_name": "NoSuchLayer"}]'], "NoSuchLayer"),
+    (["augment.length_mode=middle"], "length_mode"),
+    (["epochs=3"], "epochs"),
+])
+def test_bad_recipes_fail_before_training(overrides, match):
+    path = ROOT / "zoo" / "recipes" / f"{NAMES[0]}.json"
+    with pytest.raises((InvalidOptionError, TypeError), match=match):
+        common.load_recipe(path, overrides)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tiny_official_run_writes_weights_config_and_metrics(name, tmp_path):
+    r = recipe(name)
+    metrics = common.run(r, protocols=["official"], out=tmp_path, sample=True, max_steps=2,
+                         log=lambda line: None)
+    official = metrics["official"]
+    assert official["total"] == 60 and official["train_clips"] == 60
+    assert official["steps"] == 2 and len(official["history"]["loss"]) == 1
+    assert 0 <= official["accuracy"] <= 1
+    assert np.sum(official["confusion"]) == 60
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "config.json", "metrics.json", f"{name}.weights.h5", "recipe.json"}
+    on_disk = json.loads((tmp_path / "metrics.json").read_text())
+    assert on_disk["official"]["accuracy"] == official["accuracy"]
+    assert on_disk["recipe"] == r.to_dict()
+    # The weights and config.json rebuild the model that was evaluated.
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["architecture"] == r.architecture and config["samples"] == 8000
+    model = common.build_from_config(config, weights=tmp_path / f"{name}.weights.h5")
+    _, test = fsdd.official_split(common.load_index(sample=True))
+    again = common.evaluate(model, r, test)
+    assert again["confusion"] == official["confusion"]
+    assert again["correct"] == np.trace(official["confusion"]) == official["correct"]
+
+
+def test_loso_fold_then_resume_keeps_it(tmp_path):
+    r = recipe("m5_fsdd_digits")
+    metrics = common.run(r, protocols=["loso"], folds=["george"], out=tmp_path, sample=True,
+                         max_steps=1, log=lambda line: None)
+    fold = metrics["loso"]["per_speaker"]["george"]
+    assert fold["total"] == 20 and fold["train_clips"] == 100
+    assert metrics["loso"]["mean_accuracy"] == fold["accuracy"]
+    assert metrics["loso"]["speakers"] == ["george"] and metrics["loso"]["complete"] is False
+    lines = []
+    again = common.run(r, protocols=["loso"], folds=["george"], out=tmp_path, sample=True,
+                       max_steps=1, resume=True, log=lines.append)
+    assert again["loso"]["per_speaker"]["george"] == fold and lines == []  # not retrained
+    with pytest.raises(InvalidOptionError, match="different recipe"):
+        common.run(recipe("m5_fsdd_digits", "seed=5"), protocols=["loso"], out=tmp_path,
+                   sample=True, resume=True)
+
+
+def test_training_is_reproducible_with_every_augmentation():
+    layers = json.dumps([{"class_name": "RandomGain", "config": {}},
+                         {"class_name": "AddNoise", "config": {}},
+                         {"class_name": "RandomTimeShift", "config": {"max_shift": 400}},
+                         {"class_name": "SpeedPerturbation", "config": {}}])
+    features = json.dumps([{"class_name": "FrequencyWarp", "config": {}},
+                           {"class_name": "SpecAugment",
+                            "config": {"freq_mask_param": 4, "time_mask_param": 8}}])
+    r = recipe("logmel_cnn_fsdd_digits", f"augment.waveform={layers}",
+               f"augment.features={features}", "augment.mixup_alpha=0.3",
+               "augment.length_mode=random")
+    frame = common.load_index(sample=True)
+    a, _ = common.train(r, frame, max_steps=2)
+    b, _ = common.train(r, frame, max_steps=2)
+    for x, y in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_recipe_script_trains_under_mirrored_strategy_on_two_cpus(tmp_path):
+    """Logical devices must be set before TensorFlow starts: a fresh interpreter."""
+    name = "logmel_cnn_fsdd_digits"
+    script = ROOT / "zoo" / "recipes" / f"{name}.py"
+    code = textwrap.dedent(f"""
+        import runpy, sys
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        sys.argv = [{str(script)!r}, "--strategy", "mirrored", "--sample", "--max-steps",
+                    "2", "--protocol", "official", "--out", {str(tmp_path)!r},
+                    "--verbose", "0", "--set", "training.epochs=1",
+                    "--set", "training.batch_size=8"]
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    """)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["environment"]["strategy"] == "MirroredStrategy"
+    assert metrics["environment"]["replicas"] == 2
+    assert metrics["official"]["replicas"] == 2 and metrics["official"]["steps"] == 2
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["preset"] == name and summary["official"] == metrics["official"]["accuracy"]

@@ -1,0 +1,729 @@
+"""Shared machinery of the training recipes: one JSON config + a three-line script each.
+
+A recipe (`zoo/recipes/<preset>.json`) says what to train; this module does the rest:
+
+- builds the end-to-end model (raw audio in, the front end inside) from a registered
+  architecture (`kerasaudio.create_model`), and a *training twin* of it with the
+  augmentation layers around the front end (waveform layers before it, feature layers
+  after it; all are the identity outside training); the trained weights go back into the
+  plain model, which is what is saved and evaluated;
+- reads FSDD through `kerasaudio.data.audio_dataset` (decoded once per run and cached in
+  memory), one-hot labels, optional mixup in the input pipeline;
+- trains with AdamW, linear warm-up then cosine decay, label smoothing, a fixed number of
+  epochs (no early stopping: nothing is chosen on the test clips), under any
+  `tf.distribute` strategy;
+- runs the protocols: `official` (train on takes 5-49 of every speaker, test on takes
+  0-4; this model is the preset) and `loso` (six retrainings, each speaker held out in
+  turn), and writes under `zoo/runs/<preset>/`: `<preset>.weights.h5`, `config.json` (the
+  exact builder call: `build_from_config` rebuilds the model), `metrics.json` (official
+  and per-speaker accuracy, confusion matrices, histories, times, versions) and
+  `recipe.json` (the recipe as run, overrides included).
+
+Recipe format (JSON; every key but `preset`, `model` and `frontend` has a default):
+
+```json
+{
+  "preset": "logmel_cnn_fsdd_digits",
+  "description": "what and why",
+  "data": {"sample_rate": 8000, "duration": 1.0},
+  "model": {"architecture": "complex_cnn", "options": {"filters": [16, 32, 64, 128, 256]}},
+  "frontend": [{"class_name": "MelSpectrogram", "config": {"sample_rate": 8000}}],
+  "augment": {"length_mode": "random", "waveform": [], "features": [], "mixup_alpha": null},
+  "training": {"epochs": 30, "batch_size": 64, "learning_rate": 0.003,
+               "weight_decay": 0.0001, "warmup_epochs": 1, "label_smoothing": 0.1},
+  "seed": 0
+}
+```
+
+Layers are `{"class_name": ..., "config": {...}}`, looked up in `kerasaudio.layers`,
+`kerasaudio.layers.augment`, then `keras.layers`.
+
+A new recipe is a JSON file and `zoo/recipes/<preset>.py`:
+
+```python
+import sys, pathlib
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
+from zoo.common import main
+main(pathlib.Path(__file__).with_suffix(".json"))
+```
+
+Run: `python zoo/recipes/<preset>.py [--protocol official,loso] [--strategy mirrored]
+[--set training.epochs=5] [--tag quick]` (see `--help`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import kerasaudio
+from kerasaudio.data import LENGTH_MODES, audio_dataset
+from kerasaudio.datasets import fsdd
+from kerasaudio.errors import InvalidOptionError
+from kerasaudio.layers import augment as augment_layers
+
+__all__ = [
+    "PROTOCOLS",
+    "RUNS_DIR",
+    "STRATEGIES",
+    "Recipe",
+    "apply_overrides",
+    "build_from_config",
+    "build_model",
+    "builder_config",
+    "evaluate",
+    "load_recipe",
+    "main",
+    "make_layer",
+    "make_strategy",
+    "run",
+    "train",
+]
+
+#: Where runs are written by default (git-ignored).
+RUNS_DIR = Path(__file__).resolve().parent / "runs"
+#: `--protocol` choices.
+PROTOCOLS = ("official", "loso")
+#: `--strategy` choices.
+STRATEGIES = ("default", "mirrored", "multiworker")
+#: Version of the `config.json` layout (bump when it changes incompatibly).
+CONFIG_FORMAT = 1
+
+
+# ----------------------------------------------------------------------------- recipes
+
+
+@dataclass
+class Training:
+    """Optimisation settings of a recipe (the `training` section)."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    jit_compile: bool | str = "auto"
+
+
+@dataclass
+class Augment:
+    """Augmentation of a recipe (the `augment` section).
+
+    `length_mode`: how training clips are fitted into the window (`"random"`: random
+    crop offset and random split of the padding, a time-shift augmentation in itself;
+    `"center"` as at test time). `waveform` layers go before the front end, `features`
+    layers after it, `mixup_alpha` (None: off) mixes pairs in the input pipeline.
+    """
+
+    length_mode: str = "random"
+    waveform: list = field(default_factory=list)
+    features: list = field(default_factory=list)
+    mixup_alpha: float | None = None
+
+
+@dataclass
+class Recipe:
+    """A parsed, checked recipe. `Recipe.from_dict(json.load(f))`; `to_dict()` inverts it."""
+
+    preset: str
+    architecture: str
+    options: dict
+    frontend: list
+    sample_rate: int = fsdd.SAMPLE_RATE
+    duration: float = 1.0
+    augment: Augment = field(default_factory=Augment)
+    training: Training = field(default_factory=Training)
+    seed: int = 0
+    description: str = ""
+
+    @property
+    def samples(self) -> int:
+        """Input length of the model, in samples."""
+        return round(self.duration * self.sample_rate)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Recipe:
+        data = copy.deepcopy(data)
+        known = {"preset", "description", "data", "model", "frontend", "augment",
+                 "training", "seed"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidOptionError(f"recipe: unknown key(s) {unknown}; known: {sorted(known)}.")
+        for key in ("preset", "model", "frontend"):
+            if key not in data:
+                raise InvalidOptionError(f"recipe: missing {key!r}.")
+        model = data["model"]
+        if "architecture" not in model:
+            raise InvalidOptionError("recipe: model.architecture is missing.")
+        kerasaudio.models.get_model_info(model["architecture"])  # a registered name
+        extra = sorted(set(model) - {"architecture", "options"})
+        if extra:
+            raise InvalidOptionError(f"recipe: unknown model key(s) {extra}.")
+        options = dict(model.get("options") or {})
+        reserved = sorted({"frontend", "input_shape", "classes", "weights"} & set(options))
+        if reserved:
+            raise InvalidOptionError(
+                f"recipe: model.options may not set {reserved}: the recipe sets them."
+            )
+        sampling = data.get("data", {})
+        extra = sorted(set(sampling) - {"sample_rate", "duration"})
+        if extra:
+            raise InvalidOptionError(f"recipe: unknown data key(s) {extra}.")
+        augment = Augment(**data.get("augment", {}))
+        if augment.length_mode not in LENGTH_MODES:
+            raise InvalidOptionError(
+                f"recipe: augment.length_mode={augment.length_mode!r}; use one of "
+                f"{LENGTH_MODES}.")
+        training = Training(**data.get("training", {}))
+        recipe = cls(preset=data["preset"], architecture=model["architecture"],
+                     options=options, frontend=list(data["frontend"]),
+                     sample_rate=int(sampling.get("sample_rate", fsdd.SAMPLE_RATE)),
+                     duration=float(sampling.get("duration", 1.0)), augment=augment,
+                     training=training, seed=int(data.get("seed", 0)),
+                     description=data.get("description", ""))
+        for spec in [*recipe.frontend, *augment.waveform, *augment.features]:
+            make_layer(spec)  # fail on a bad layer now, not after hours of training
+        if not recipe.frontend:
+            module = sys.modules[kerasaudio.models.get_model_info(
+                recipe.architecture).builder.__module__]
+            if module.default_frontend():
+                raise InvalidOptionError(
+                    f"recipe: an empty frontend means raw audio straight into the network, "
+                    f"but {recipe.architecture} needs features; list its front-end layers.")
+        return recipe
+
+    def to_dict(self) -> dict:
+        return {
+            "preset": self.preset,
+            "description": self.description,
+            "data": {"sample_rate": self.sample_rate, "duration": self.duration},
+            "model": {"architecture": self.architecture, "options": self.options},
+            "frontend": self.frontend,
+            "augment": asdict(self.augment),
+            "training": asdict(self.training),
+            "seed": self.seed,
+        }
+
+
+def load_recipe(path: str | os.PathLike, overrides: Sequence[str] = ()) -> Recipe:
+    """Read a recipe JSON file and apply `key.path=value` overrides (see `apply_overrides`)."""
+    with open(path) as fh:
+        data = json.load(fh)
+    return Recipe.from_dict(apply_overrides(data, overrides))
+
+
+def apply_overrides(data: dict, overrides: Iterable[str]) -> dict:
+    """Set `dotted.key=value` entries of a recipe dict; values are JSON (else strings).
+
+    `training.epochs=5`, `augment.mixup_alpha=null`,
+    `augment.waveform=[{"class_name": "RandomGain", "config": {}}]`. A list index is a
+    number: `frontend.2.config.axis=1`.
+    """
+    data = copy.deepcopy(data)
+    for item in overrides:
+        if "=" not in item:
+            raise InvalidOptionError(f"override {item!r}: expected key.path=value.")
+        path, raw = item.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        keys = path.split(".")
+        node = data
+        for key in keys[:-1]:
+            if isinstance(node, list):
+                node = node[int(key)]
+            else:
+                node = node.setdefault(key, {})
+        last = keys[-1]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return data
+
+
+_LAYER_SOURCES = (kerasaudio.layers, augment_layers, keras.layers)
+
+
+def make_layer(spec: dict) -> keras.layers.Layer:
+    """A layer from `{"class_name": name, "config": {...}}` (kerasaudio, then Keras layers)."""
+    if not isinstance(spec, dict) or "class_name" not in spec:
+        raise InvalidOptionError(f"layer spec {spec!r}: expected {{'class_name', 'config'}}.")
+    name = spec["class_name"]
+    for source in _LAYER_SOURCES:
+        cls = getattr(source, name, None)
+        if isinstance(cls, type) and issubclass(cls, keras.layers.Layer):
+            return cls(**spec.get("config", {}))
+    raise InvalidOptionError(f"layer spec: no layer class named {name!r}.")
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def build_model(recipe: Recipe, *, training: bool = False) -> keras.Model:
+    """The recipe's model: raw audio `(samples,)` in, class probabilities out.
+
+    With `training=True`, the training twin: the same layers and weights with the
+    recipe's augmentation layers before (waveform) and after (features) the front end.
+    """
+    layers = [make_layer(spec) for spec in recipe.frontend]
+    if training:
+        layers = ([make_layer(spec) for spec in recipe.augment.waveform] + layers
+                  + [make_layer(spec) for spec in recipe.augment.features])
+    return kerasaudio.create_model(recipe.architecture, frontend=_frontend_argument(layers),
+                                   input_shape=(recipe.samples,),
+                                   classes=len(fsdd.CLASSES), **recipe.options)
+
+
+def _frontend_argument(layers: list):
+    """No layers: the family's own (empty) default front end, i.e. raw audio straight in."""
+    return layers if layers else "default"
+
+
+def _serialize_layer(spec: dict) -> dict:
+    config = keras.saving.serialize_keras_object(make_layer(spec))
+    config["config"].pop("name", None)  # auto-generated; a fresh one on rebuild
+    return config
+
+
+def builder_config(recipe: Recipe) -> dict:
+    """The exact `create_model` call of the preset, as JSON-ready data (`config.json`).
+
+    Keys: `format`, `preset`, `architecture`, `kwargs` (every builder option but
+    `frontend`), `frontend` (each layer as `keras.saving.serialize_keras_object` gives
+    it, with every option spelt out), `sample_rate`, `samples` (the fixed input length),
+    `length_mode` (how a clip is fitted to `samples` at inference: centred, cropped or
+    zero-padded), `class_names`.
+    """
+    return {
+        "format": CONFIG_FORMAT,
+        "preset": recipe.preset,
+        "architecture": recipe.architecture,
+        "kwargs": {"input_shape": [recipe.samples], "classes": len(fsdd.CLASSES),
+                   **recipe.options},
+        "frontend": [_serialize_layer(spec) for spec in recipe.frontend],
+        "sample_rate": recipe.sample_rate,
+        "samples": recipe.samples,
+        "length_mode": "center",
+        "class_names": list(fsdd.CLASSES),
+    }
+
+
+def build_from_config(config: dict, *, weights: str | os.PathLike | None = None) -> keras.Model:
+    """Rebuild a preset's model from its `config.json` (optionally with its weights).
+
+    Example:
+    ```python
+    config = json.load(open("zoo/runs/m5_fsdd_digits/config.json"))
+    model = build_from_config(config, weights="zoo/runs/m5_fsdd_digits/"
+                                              "m5_fsdd_digits.weights.h5")
+    ```
+    """
+    frontend = [keras.saving.deserialize_keras_object(copy.deepcopy(layer))
+                for layer in config["frontend"]]
+    kwargs = dict(config["kwargs"])
+    kwargs["input_shape"] = tuple(kwargs["input_shape"])
+    return kerasaudio.create_model(config["architecture"],
+                                   frontend=_frontend_argument(frontend),
+                                   weights=None if weights is None else os.fspath(weights),
+                                   **kwargs)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def _dataset(recipe: Recipe, frame, *, train: bool):
+    """`(waveform, one-hot digit)` batches of `frame` (a table from `fsdd.load`).
+
+    Training batches are full (the remainder is dropped: every replica of every worker
+    then runs the same number of steps); test batches keep every clip.
+    """
+    classes = len(fsdd.CLASSES)
+    ds = audio_dataset(
+        frame, classes=fsdd.CLASSES, label_column="digit", sample_rate=recipe.sample_rate,
+        duration=recipe.duration, batch_size=recipe.training.batch_size, shuffle=train,
+        seed=recipe.seed, cache=True, deterministic=True, drop_remainder=train,
+        length_mode=recipe.augment.length_mode if train else "center")
+    ds = ds.map(lambda x, y: (x, tf.one_hot(y, classes)))
+    if train and recipe.augment.mixup_alpha:
+        mixup = augment_layers.MixUp(alpha=recipe.augment.mixup_alpha, seed=recipe.seed)
+        # Sequential map: the draws come in batch order, the same in every run.
+        ds = ds.map(lambda x, y: mixup((x, y), training=True))
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def load_index(data: str | None = None, *, sample: bool = False):
+    """The FSDD table (`fsdd.load`): the full dataset, or the bundled 120-clip sample."""
+    return fsdd.load(sample=True) if sample else fsdd.load(data)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def make_strategy(name: str = "default") -> tf.distribute.Strategy:
+    """`"default"` (one device), `"mirrored"` (all local devices) or `"multiworker"`.
+
+    `"multiworker"` reads the cluster from the `TF_CONFIG` environment variable (see
+    zoo/README.md) and must be created before any other TensorFlow call.
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise InvalidOptionError(f"strategy={name!r}: use one of {STRATEGIES}.")
+
+
+def _schedule(recipe: Recipe, steps_per_epoch: int):
+    t = recipe.training
+    total = max(1, t.epochs * steps_per_epoch)
+    warmup = min(total - 1, round(t.warmup_epochs * steps_per_epoch))
+    if warmup <= 0:
+        return keras.optimizers.schedules.CosineDecay(t.learning_rate, total)
+    return keras.optimizers.schedules.CosineDecay(
+        t.learning_rate / 100, total - warmup, warmup_target=t.learning_rate,
+        warmup_steps=warmup)
+
+
+def _fit(model: keras.Model, optimizer, ds, *, strategy, epochs: int, steps: int,
+         global_batch: int, label_smoothing: float, jit_compile: bool,
+         log: Callable[[str], None] | None) -> dict:
+    """The training loop: `steps` full batches per epoch, under `strategy`.
+
+    A plain `strategy.run` loop rather than `model.fit`, because Keras 3's `fit` does not
+    run under `MultiWorkerMirroredStrategy` (it reduces the first batch and then every
+    scalar metric with `strategy.reduce(..., axis=0)`, which fails there;
+    keras-team/keras#20585, still so in Keras 3.15), and one loop for every strategy
+    means the test under `MirroredStrategy` covers the multi-worker path too. The loss is
+    the mean over the global batch (`sum / global_batch` per replica), as `fit`
+    computes it; gradients are summed across replicas by the optimizer.
+    """
+    loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing,
+                                                   reduction=None)
+    variables = model.trainable_variables
+
+    def replica_step(x, y):
+        with tf.GradientTape() as tape:
+            probs = model(x, training=True)
+            per_example = loss_fn(y, probs)
+            loss = tf.reduce_sum(per_example) / global_batch
+            if model.losses:
+                loss += tf.add_n(model.losses) / strategy.num_replicas_in_sync
+        grads = tape.gradient(loss, variables)
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+        hits = tf.cast(tf.equal(tf.argmax(probs, -1), tf.argmax(y, -1)), tf.float32)
+        return tf.reduce_sum(per_example), tf.reduce_sum(hits)
+
+    @tf.function(jit_compile=jit_compile)
+    def train_step(iterator):
+        loss, hits = strategy.run(replica_step, args=next(iterator))
+        return (strategy.reduce("SUM", loss, axis=None),
+                strategy.reduce("SUM", hits, axis=None))
+
+    iterator = iter(strategy.experimental_distribute_dataset(ds.repeat()))
+    history = {"loss": [], "accuracy": []}
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        loss_sum = hit_sum = 0.0
+        for _ in range(steps):
+            loss, hits = train_step(iterator)
+            loss_sum += float(loss)
+            hit_sum += float(hits)
+        seen = steps * global_batch
+        history["loss"].append(round(loss_sum / seen, 5))
+        history["accuracy"].append(round(hit_sum / seen, 5))
+        if log is not None:
+            log(f"epoch {epoch + 1}/{epochs}: loss {loss_sum / seen:.4f}, accuracy "
+                f"{hit_sum / seen:.4f} ({time.perf_counter() - start:.1f} s)")
+    return history
+
+
+def train(recipe: Recipe, frame, *, strategy: tf.distribute.Strategy | None = None,
+          max_steps: int | None = None,
+          log: Callable[[str], None] | None = None) -> tuple[keras.Model, dict]:
+    """Train the recipe's model on `frame`; return `(model, info)`.
+
+    Every epoch is `len(frame) // batch_size` full batches (the clips left over differ
+    from epoch to epoch, as the data are reshuffled), or `max_steps` (for tests). `model`
+    is the plain (inference) model holding the trained weights; `info` has `seconds`,
+    `steps`, `replicas` and the per-epoch `history` (loss and accuracy on the augmented
+    training batches). `log` gets a line per epoch. Seeded by `recipe.seed`: the same
+    recipe and data give the same weights.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    t = recipe.training
+    if len(frame) < t.batch_size:
+        raise InvalidOptionError(
+            f"{len(frame)} training clips, fewer than one batch of {t.batch_size}.")
+    keras.utils.set_random_seed(recipe.seed)
+    steps = len(frame) // t.batch_size
+    if max_steps is not None:
+        steps = min(steps, max_steps)
+    ds = _dataset(recipe, frame, train=True)
+    with strategy.scope():
+        model = build_model(recipe, training=True)
+        optimizer = keras.optimizers.AdamW(_schedule(recipe, steps),
+                                           weight_decay=t.weight_decay)
+        optimizer.build(model.trainable_variables)
+    start = time.perf_counter()
+    history = _fit(model, optimizer, ds, strategy=strategy, epochs=t.epochs, steps=steps,
+                   global_batch=t.batch_size, label_smoothing=t.label_smoothing,
+                   jit_compile=t.jit_compile is True, log=log)
+    seconds = time.perf_counter() - start
+    plain = build_model(recipe)
+    plain.set_weights(model.get_weights())
+    info = {"seconds": round(seconds, 1), "steps": steps * t.epochs,
+            "replicas": strategy.num_replicas_in_sync, "history": history}
+    return plain, info
+
+
+def evaluate(model: keras.Model, recipe: Recipe, frame) -> dict:
+    """Accuracy of `model` on `frame` (clips centred in the window, as at inference).
+
+    Returns `accuracy`, `correct`, `total`, the 10 x 10 `confusion` matrix (rows: true
+    digit) and the `errors` (file name, true and predicted digit).
+    """
+    ds = _dataset(recipe, frame, train=False)
+    probs = model.predict(ds.map(lambda x, y: x), verbose=0)
+    truth = np.asarray(frame["digit"], int)
+    predicted = probs.argmax(axis=1)
+    confusion = np.zeros((len(fsdd.CLASSES),) * 2, int)
+    np.add.at(confusion, (truth, predicted), 1)
+    correct = int((predicted == truth).sum())
+    errors = [[os.path.basename(p), int(t), int(q)]
+              for p, t, q in zip(frame["path"], truth, predicted, strict=True) if t != q]
+    return {"accuracy": round(correct / len(truth), 5), "correct": correct,
+            "total": len(truth), "confusion": confusion.tolist(), "errors": errors}
+
+
+# ----------------------------------------------------------------------------- protocols
+
+
+def _is_chief(strategy) -> bool:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not getattr(resolver, "task_type", None):
+        return True
+    return resolver.task_type == "chief" or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def _environment(strategy) -> dict:
+    return {"kerasaudio": kerasaudio.__version__, "keras": keras.version(),
+            "tensorflow": tf.__version__, "python": platform.python_version(),
+            "backend": keras.backend.backend(), "strategy": type(strategy).__name__,
+            "replicas": strategy.num_replicas_in_sync, "cpus": os.cpu_count()}
+
+
+def _same_training(old: dict | None, new: dict) -> bool:
+    """Whether two recipe dicts train the same thing (the description aside)."""
+    if old is None:
+        return False
+    strip = lambda d: {k: v for k, v in d.items() if k != "description"}  # noqa: E731
+    return strip(old) == strip(new)
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def run(recipe: Recipe, *, protocols: Sequence[str] = PROTOCOLS,
+        folds: Sequence[str] | None = None, out: str | os.PathLike | None = None,
+        strategy: tf.distribute.Strategy | None = None, data: str | None = None,
+        sample: bool = False, max_steps: int | None = None, resume: bool = False,
+        verbose: int = 0, log: Callable[[str], None] = print) -> dict:
+    """Run the recipe's protocols and write the outputs; return the metrics.
+
+    Args:
+        recipe: the recipe.
+        protocols: `"official"` (trains and saves the preset) and/or `"loso"`.
+        folds: LOSO speakers to run (default all six).
+        out: output directory (default `zoo/runs/<preset>`).
+        strategy: a `tf.distribute` strategy (default: the current one).
+        data: FSDD directory (default: found by `fsdd.find_root`).
+        sample: use the bundled 120-clip sample (tests).
+        max_steps: cap on the steps per epoch (tests).
+        resume: keep the results already in `out/metrics.json` and run only what is
+            missing (LOSO folds are written as they finish).
+        verbose: log a line per epoch of the official training.
+        log: where progress lines go.
+
+    Returns:
+        The metrics dict written to `metrics.json`.
+    """
+    unknown = sorted(set(protocols) - set(PROTOCOLS))
+    if unknown:
+        raise InvalidOptionError(f"protocols {unknown}: use {PROTOCOLS}.")
+    strategy = strategy or tf.distribute.get_strategy()
+    options = dict(protocols=protocols, folds=folds, strategy=strategy, data=data,
+                   sample=sample, max_steps=max_steps, resume=resume, verbose=verbose,
+                   log=log)
+    if not _is_chief(strategy):
+        # The other workers of a multi-worker run compute the same thing; their files go
+        # to a scratch directory, removed at the end.
+        scratch = Path(tempfile.mkdtemp(prefix=f"{recipe.preset}-worker-"))
+        try:
+            return _run(recipe, out=scratch, **options)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return _run(recipe, out=Path(out) if out is not None else RUNS_DIR / recipe.preset,
+                **options)
+
+
+def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample, max_steps,
+         resume, verbose, log) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    metrics_path = out / "metrics.json"
+    # Results of the same recipe already in `out` are kept (a LOSO run after an official
+    # one adds to it); a different recipe starts afresh.
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    if not _same_training(metrics.get("recipe"), recipe.to_dict()):
+        if resume and metrics:
+            raise InvalidOptionError(
+                f"--resume: {metrics_path} was written by a different recipe; use another "
+                "--out/--tag or drop --resume.")
+        metrics = {}
+    if "loso" in protocols and not resume and not folds:
+        metrics.pop("loso", None)
+    metrics.update({"preset": recipe.preset, "recipe": recipe.to_dict(),
+                    "environment": _environment(strategy), "sample": bool(sample)})
+    _write_json(out / "recipe.json", recipe.to_dict())
+    _write_json(out / "config.json", builder_config(recipe))
+    index = load_index(data, sample=sample)
+
+    if "official" in protocols and not (resume and "official" in metrics):
+        train_df, test_df = fsdd.official_split(index)
+        log(f"[{recipe.preset}] official split: train {len(train_df)} clips (takes 5-49), "
+            f"test {len(test_df)} (takes 0-4)")
+        model, info = train(recipe, train_df, strategy=strategy, max_steps=max_steps,
+                            log=log if verbose else None)
+        result = evaluate(model, recipe, test_df)
+        weights = out / f"{recipe.preset}.weights.h5"
+        model.save_weights(weights)
+        metrics["official"] = {**result, **info, "train_clips": len(train_df),
+                               "parameters": model.count_params(),
+                               "weights": weights.name}
+        metrics["date"] = datetime.date.today().isoformat()
+        _write_json(metrics_path, metrics)
+        log(f"[{recipe.preset}] official split: accuracy {result['accuracy']:.4f} "
+            f"({result['correct']}/{result['total']}) in {info['seconds']:.0f} s")
+
+    if "loso" in protocols:
+        loso = metrics.setdefault("loso", {"per_speaker": {}})
+        for speaker, train_df, test_df in fsdd.leave_one_speaker_out(index):
+            if folds and speaker not in folds:
+                continue
+            if resume and speaker in loso["per_speaker"]:
+                continue
+            model, info = train(recipe, train_df, strategy=strategy, max_steps=max_steps)
+            result = evaluate(model, recipe, test_df)
+            loso["per_speaker"][speaker] = {**result, **info, "train_clips": len(train_df)}
+            done = loso["per_speaker"]
+            loso["mean_accuracy"] = round(float(np.mean(
+                [r["accuracy"] for r in done.values()])), 5)
+            loso["speakers"] = sorted(done, key=fsdd.SPEAKERS.index)
+            loso["complete"] = set(done) == set(fsdd.SPEAKERS)
+            loso["seconds"] = round(sum(r["seconds"] for r in done.values()), 1)
+            _write_json(metrics_path, metrics)
+            log(f"[{recipe.preset}] LOSO held out {speaker:9s}: accuracy "
+                f"{result['accuracy']:.4f} ({result['correct']}/{result['total']}) in "
+                f"{info['seconds']:.0f} s; running mean {loso['mean_accuracy']:.4f} over "
+                f"{len(done)} fold(s)")
+    _write_json(metrics_path, metrics)
+    return metrics
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def _parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--protocol", default="official,loso",
+                        help="comma-separated: official, loso (default both)")
+    parser.add_argument("--folds", default=None,
+                        help="comma-separated LOSO speakers to run (default all six)")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="default",
+                        help="tf.distribute strategy (multiworker reads TF_CONFIG)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="override a recipe entry, e.g. training.epochs=5 (repeatable)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="shorthand for --set training.epochs=N")
+    parser.add_argument("--seed", type=int, default=None, help="shorthand for --set seed=N")
+    parser.add_argument("--tag", default=None,
+                        help="write to zoo/runs/<preset>-<tag> instead of zoo/runs/<preset>")
+    parser.add_argument("--out", default=None, help="output directory (overrides --tag)")
+    parser.add_argument("--data", default=None, help="FSDD directory (default: found)")
+    parser.add_argument("--sample", action="store_true",
+                        help="use the bundled 120-clip sample (smoke test)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="cap the steps per epoch (smoke test)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep finished results in the output's metrics.json")
+    parser.add_argument("--verbose", type=int, default=1,
+                        help="1: a line per epoch of the official training; 0: quiet")
+    return parser
+
+
+def main(recipe_path: str | os.PathLike | None = None,
+         argv: Sequence[str] | None = None) -> dict:
+    """Command line of a recipe script (`recipe_path`), or of `python -m zoo.common RECIPE`."""
+    parser = _parser((__doc__ or "").splitlines()[0])
+    if recipe_path is None:
+        parser.add_argument("recipe", help="recipe JSON file")
+    args = parser.parse_args(argv)
+    path = Path(recipe_path if recipe_path is not None else args.recipe)
+    # The strategy first: MultiWorkerMirroredStrategy must exist before other TF calls.
+    strategy = make_strategy(args.strategy)
+    overrides = list(args.overrides)
+    if args.epochs is not None:
+        overrides.append(f"training.epochs={args.epochs}")
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    recipe = load_recipe(path, overrides)
+    out = args.out
+    if out is None and args.tag:
+        out = RUNS_DIR / f"{recipe.preset}-{args.tag}"
+    protocols = [p.strip() for p in args.protocol.split(",") if p.strip()]
+    folds = [f.strip() for f in args.folds.split(",")] if args.folds else None
+    metrics = run(recipe, protocols=protocols, folds=folds, out=out, strategy=strategy,
+                  data=args.data, sample=args.sample, max_steps=args.max_steps,
+                  resume=args.resume, verbose=args.verbose)
+    summary = {"preset": recipe.preset}
+    if "official" in metrics:
+        summary["official"] = metrics["official"]["accuracy"]
+    if "loso" in metrics and "mean_accuracy" in metrics["loso"]:
+        summary["loso_mean"] = metrics["loso"]["mean_accuracy"]
+        summary["loso"] = {s: r["accuracy"] for s, r in
+                           metrics["loso"]["per_speaker"].items()}
+    print(json.dumps(summary))
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

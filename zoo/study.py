@@ -1,0 +1,90 @@
+"""Ablation studies on a recipe: variants (recipe overrides) run with the same protocols.
+
+Each variant is the recipe with some `--set`-style overrides; it is run (official split
+and the six leave-one-speaker-out folds, or what `--protocol` says) into
+`zoo/runs/<preset>-study-<variant>/`, resumably, and a Markdown table of the results is
+printed and written to `zoo/runs/<preset>-study.md`.
+
+    python zoo/study.py zoo/studies/logmel_augment.json             # every variant
+    python zoo/study.py zoo/studies/logmel_augment.json --only none speed
+    python zoo/study.py zoo/studies/logmel_augment.json --table     # table only
+
+A study file: `{"recipe": "zoo/recipes/<preset>.json", "base": [overrides applied to
+every variant], "variants": {"name": {"description": "...", "set": [overrides]}}}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from zoo import common  # noqa: E402
+
+SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+
+
+def _out(recipe: common.Recipe, variant: str) -> pathlib.Path:
+    return common.RUNS_DIR / f"{recipe.preset}-study-{variant}"
+
+
+def _cell(value) -> str:
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def table(study: dict, recipe_path: pathlib.Path) -> str:
+    """The Markdown table of every variant that has results."""
+    head = ("| variant | what | official | LOSO mean | " + " | ".join(SPEAKERS)
+            + " | train s |")
+    rows = [head, "|" + "---|" * (head.count("|") - 1)]
+    for name, variant in study["variants"].items():
+        recipe = common.load_recipe(recipe_path, [*study.get("base", []), *variant["set"]])
+        path = _out(recipe, name) / "metrics.json"
+        if not path.exists():
+            continue
+        metrics = json.loads(path.read_text())
+        official = metrics.get("official", {}).get("accuracy")
+        loso = metrics.get("loso", {})
+        per = loso.get("per_speaker", {})
+        mean = loso.get("mean_accuracy") if loso.get("complete") else None
+        seconds = sum(r["seconds"] for r in per.values()) + metrics.get(
+            "official", {}).get("seconds", 0)
+        cells = [_cell(per.get(s, {}).get("accuracy")) for s in SPEAKERS]
+        rows.append(f"| {name} | {variant.get('description', '')} | {_cell(official)} | "
+                    f"{'**' + _cell(mean) + '**' if mean is not None else ''} | "
+                    + " | ".join(cells) + f" | {seconds:.0f} |")
+    return "\n".join(rows)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("study", help="study JSON file")
+    parser.add_argument("--only", nargs="*", default=None, help="variants to run")
+    parser.add_argument("--protocol", default="official,loso")
+    parser.add_argument("--table", action="store_true", help="print the table only")
+    args = parser.parse_args(argv)
+    study = json.loads(pathlib.Path(args.study).read_text())
+    recipe_path = ROOT / study["recipe"]
+    protocols = [p for p in args.protocol.split(",") if p]
+    if not args.table:
+        for name, variant in study["variants"].items():
+            if args.only is not None and name not in args.only:
+                continue
+            recipe = common.load_recipe(recipe_path,
+                                        [*study.get("base", []), *variant["set"]])
+            print(f"== {name}: {variant.get('description', '')}", flush=True)
+            common.run(recipe, protocols=protocols, out=_out(recipe, name), resume=True,
+                       log=lambda line: print(line, flush=True))
+    text = table(study, recipe_path)
+    print(text)
+    preset = common.load_recipe(recipe_path).preset
+    (common.RUNS_DIR / f"{preset}-study-{pathlib.Path(args.study).stem}.md").write_text(
+        text + "\n")
+
+
+if __name__ == "__main__":
+    main()
