@@ -629,6 +629,38 @@ def test_publish_writes_every_manifest_identically_and_atomically(published, tmp
                         training_data="t", license="l", manifest_path=packaged)
 
 
+@pytest.mark.parametrize("manifests", [1, 2])
+def test_record_metrics_merges_into_every_manifest(published, tmp_path, manifests):
+    paths = [tmp_path / f"m{i}" / "manifest.json" for i in range(manifests)]
+    preset = presets.publish(
+        published["m5"], "m5_small_fsdd_digits", class_names=list("0123456789"),
+        sample_rate=8000, input_length=8000, metrics={"official_accuracy": 0.9},
+        recipe="zoo/x.py", training_data="t", license="l", manifest_path=paths,
+        weights_dir=tmp_path / "w")
+    before = {p: json.loads(p.read_text()) for p in paths}
+    updated = presets.record_metrics(
+        "m5_small_fsdd_digits", {"int8_size_mb": 0.031, "int8_official_accuracy": 0.89,
+                                 "quantized": {"int8": {"max_abs_diff": 0.004}}},
+        manifest_path=paths)
+    assert updated.metrics == {"official_accuracy": 0.9, "int8_size_mb": 0.031,
+                               "int8_official_accuracy": 0.89,
+                               "quantized": {"int8": {"max_abs_diff": 0.004}}}
+    assert updated.sha256 == preset.sha256 and updated.file == preset.file
+    for path in paths:
+        entry = json.loads(path.read_text())["presets"]["m5_small_fsdd_digits"]
+        old = before[path]["presets"]["m5_small_fsdd_digits"]
+        assert {k: v for k, v in entry.items() if k != "metrics"} == {
+            k: v for k, v in old.items() if k != "metrics"}
+        assert entry["metrics"]["int8_size_mb"] == 0.031
+        assert not [f for f in os.listdir(path.parent) if f.endswith(".tmp")]
+    table = presets.presets_table(paths[-1])
+    assert table.loc["m5_small_fsdd_digits", "int8_official_accuracy"] == 0.89
+    with pytest.raises(InvalidOptionError, match="no preset 'nope_fsdd_digits'"):
+        presets.record_metrics("nope_fsdd_digits", {"x": 1}, manifest_path=paths)
+    with pytest.raises(InvalidOptionError, match="JSON-able"):
+        presets.record_metrics("m5_small_fsdd_digits", {"x": object()}, manifest_path=paths)
+
+
 def test_repository_manifests_agree_and_are_valid():
     assert presets.load_manifest(presets.PACKAGED_MANIFEST) is not None
     if presets.ZOO_MANIFEST.is_file():  # a source checkout

@@ -143,6 +143,7 @@ __all__ = [
     "preset_of",
     "presets_table",
     "publish",
+    "record_metrics",
     "representative_clips",
     "weights_path",
 ]
@@ -1501,4 +1502,65 @@ def publish(model, name: str, *, class_names: Sequence[str], sample_rate: int,
             os.unlink(tmp)
     for path in manifests:
         _update_manifest(path, name, entry)
+    return _make_preset(name, entry, manifests[-1])
+
+
+def record_metrics(name: str, metrics: dict, *,
+                   manifest_path: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+                   ) -> Preset:
+    """Merge measured numbers into a published preset's `metrics`, in every manifest.
+
+    Top-level keys of `metrics` replace those of the entry (nested objects are replaced
+    whole); everything else in the entry, the weights file included, is untouched. The
+    update is atomic and under the same lock as `publish`. `benchmarks/tflite.py` records
+    each preset's quantized sizes and accuracies this way (`int8_size_mb`,
+    `int8_official_accuracy`, ...), and they become columns of
+    `kerasaudio.available_models(pretrained=True)`.
+
+    Args:
+        name: a published preset.
+        metrics: JSON-able numbers and objects to merge.
+        manifest_path: the manifest(s) to update (default: as `publish`).
+
+    Returns:
+        The updated `Preset` (from the last manifest written).
+
+    Raises:
+        InvalidOptionError: `name` is not in a manifest, or `metrics` is not JSON-able.
+
+    Example:
+    ```python
+    kerasaudio.presets.record_metrics("m5_fsdd_digits", {"int8_size_mb": 0.04})
+    ```
+    """
+    if not isinstance(metrics, dict):
+        raise InvalidOptionError(f"record_metrics: metrics must be a dict, got "
+                                 f"{type(metrics).__name__}.")
+    try:
+        metrics = _jsonable(metrics)
+        json.dumps(metrics)
+    except TypeError as exc:
+        raise InvalidOptionError(f"record_metrics: metrics are not JSON-able: {exc}") from None
+    if manifest_path is None:
+        manifests = _default_manifests()
+    elif isinstance(manifest_path, (str, os.PathLike)):
+        manifests = [Path(manifest_path)]
+    else:
+        manifests = [Path(p) for p in manifest_path]
+    entry = None
+    for path in manifests:
+        with _locked(path):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (FileNotFoundError, json.JSONDecodeError) as exc:
+                raise ManifestError(f"{path}: cannot read the manifest: {exc}") from None
+            presets = dict(_validate_manifest(data, str(path)))
+            if name not in presets:
+                raise InvalidOptionError(f"record_metrics: no preset {name!r} in {path}; "
+                                         f"published: {sorted(presets)}.")
+            entry = dict(presets[name])
+            entry["metrics"] = {**entry.get("metrics", {}), **metrics}
+            _validate_entry(name, entry, f"record_metrics({path})")
+            presets[name] = entry
+            _write_atomically(path, manifest_text(presets))
     return _make_preset(name, entry, manifests[-1])
