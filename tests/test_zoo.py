@@ -118,6 +118,14 @@ def test_loso_fold_then_resume_keeps_it(tmp_path):
     assert fold["total"] == 20 and fold["train_clips"] == 100
     assert metrics["loso"]["mean_accuracy"] == fold["accuracy"]
     assert metrics["loso"]["speakers"] == ["george"] and metrics["loso"]["complete"] is False
+    # The fold's model is saved where the ensembles look for it, and config.json rebuilds
+    # it: it predicts the held-out speaker exactly as evaluated.
+    assert fold["weights"] == "loso/george.weights.h5"
+    config = json.loads((tmp_path / "config.json").read_text())
+    model = common.build_from_config(config, weights=tmp_path / "loso" / "george.weights.h5")
+    index = common.load_index(sample=True)
+    again = common.evaluate(model, r, index[index["speaker"] == "george"])
+    assert again["confusion"] == fold["confusion"]
     lines = []
     again = common.run(r, protocols=["loso"], folds=["george"], out=tmp_path, sample=True,
                        max_steps=1, resume=True, log=lines.append)
@@ -171,3 +179,34 @@ def test_recipe_script_trains_under_mirrored_strategy_on_two_cpus(tmp_path):
     assert metrics["official"]["replicas"] == 2 and metrics["official"]["steps"] == 2
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["preset"] == name and summary["official"] == metrics["official"]["accuracy"]
+
+
+def test_publish_preset_writes_a_loadable_entry_with_the_run_metrics(tmp_path, monkeypatch):
+    r = recipe("m5_fsdd_digits")
+    out = tmp_path / "run"
+    metrics = common.run(r, protocols=["official", "loso"], folds=["theo"], out=out,
+                         sample=True, max_steps=1, log=lambda line: None)
+    manifests = [tmp_path / "a" / "manifest.json", tmp_path / "b" / "manifest.json"]
+    for path in manifests:
+        path.parent.mkdir()
+        path.write_text('{"format": 1, "presets": {}}\n')
+    with pytest.raises(InvalidOptionError, match="incomplete"):
+        common.publish_preset(r, out, manifest_path=manifests)
+    with pytest.raises(InvalidOptionError, match="different recipe"):
+        common.publish_preset(recipe("m5_fsdd_digits", "seed=3"), out,
+                              manifest_path=manifests, require_loso=False)
+    preset = common.publish_preset(r, out, manifest_path=manifests, require_loso=False)
+    assert manifests[0].read_bytes() == manifests[1].read_bytes()
+    entry = json.loads(manifests[0].read_text())["presets"]["m5_fsdd_digits"]
+    assert entry["metrics"]["official_accuracy"] == metrics["official"]["accuracy"]
+    assert entry["metrics"]["loso_per_speaker"] == {
+        "theo": metrics["loso"]["per_speaker"]["theo"]["accuracy"]}
+    assert entry["license"] == fsdd.LICENSE and entry["recipe"] == "zoo/recipes/m5_fsdd_digits.py"
+    assert (manifests[1].parent / "weights" / preset.file).is_file()
+    # The published preset loads through create_model and predicts what the run evaluated.
+    monkeypatch.setenv("KERASAUDIO_MANIFEST", str(manifests[1]))
+    monkeypatch.setenv("KERASAUDIO_OFFLINE", "1")
+    monkeypatch.setenv("KERASAUDIO_HOME", str(tmp_path / "home"))
+    model = kerasaudio.create_model("m5_fsdd_digits")
+    _, test = fsdd.official_split(common.load_index(sample=True))
+    assert common.evaluate(model, r, test)["confusion"] == metrics["official"]["confusion"]

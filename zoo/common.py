@@ -17,7 +17,11 @@ A recipe (`zoo/recipes/<preset>.json`) says what to train; this module does the 
   turn), and writes under `zoo/runs/<preset>/`: `<preset>.weights.h5`, `config.json` (the
   exact builder call: `build_from_config` rebuilds the model), `metrics.json` (official
   and per-speaker accuracy, confusion matrices, histories, times, versions) and
-  `recipe.json` (the recipe as run, overrides included).
+  `recipe.json` (the recipe as run, overrides included); each LOSO fold's model goes to
+  `loso/<held-out speaker>.weights.h5` (same `config.json`);
+- publishes the official model as a pretrained preset (`publish_preset`, `--publish`):
+  weights into `kerasaudio/presets/weights/`, the entry with its official and LOSO
+  metrics into `zoo/manifest.json` and `kerasaudio/presets/manifest.json`.
 
 Recipe format (JSON; every key but `preset`, `model` and `frontend` has a default):
 
@@ -48,7 +52,7 @@ main(pathlib.Path(__file__).with_suffix(".json"))
 ```
 
 Run: `python zoo/recipes/<preset>.py [--protocol official,loso] [--strategy mirrored]
-[--set training.epochs=5] [--tag quick]` (see `--help`).
+[--set training.epochs=5] [--tag quick] [--publish]` (see `--help`).
 """
 
 from __future__ import annotations
@@ -93,6 +97,7 @@ __all__ = [
     "main",
     "make_layer",
     "make_strategy",
+    "publish_preset",
     "run",
     "train",
 ]
@@ -642,7 +647,13 @@ def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample,
                 continue
             model, info = train(recipe, train_df, strategy=strategy, max_steps=max_steps)
             result = evaluate(model, recipe, test_df)
-            loso["per_speaker"][speaker] = {**result, **info, "train_clips": len(train_df)}
+            # Each fold's model is kept (the same config.json rebuilds it): ensembles and
+            # error analyses are studied on the folds without retraining.
+            fold_weights = out / "loso" / f"{speaker}.weights.h5"
+            fold_weights.parent.mkdir(exist_ok=True)
+            model.save_weights(fold_weights)
+            loso["per_speaker"][speaker] = {**result, **info, "train_clips": len(train_df),
+                                            "weights": f"loso/{fold_weights.name}"}
             done = loso["per_speaker"]
             loso["mean_accuracy"] = round(float(np.mean(
                 [r["accuracy"] for r in done.values()])), 5)
@@ -656,6 +667,84 @@ def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample,
                 f"{len(done)} fold(s)")
     _write_json(metrics_path, metrics)
     return metrics
+
+
+# ----------------------------------------------------------------------------- publishing
+
+
+def publish_preset(recipe: Recipe, out: str | os.PathLike | None = None, *,
+                   manifest_path: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+                   weights_dir: str | os.PathLike | None = None,
+                   require_loso: bool = True) -> kerasaudio.presets.Preset:
+    """Publish the official-split model of a finished run as the pretrained preset.
+
+    Reads `out` (default `zoo/runs/<preset>`): `metrics.json` must come from this very
+    recipe (the description aside), from the full dataset (not the bundled sample), with
+    the official protocol done and, unless `require_loso=False`, all six LOSO folds. The
+    model is rebuilt from `config.json` with `<preset>.weights.h5` and handed to
+    `kerasaudio.presets.publish` with metrics `official_accuracy`, `loso_accuracy` (mean
+    over the folds), `loso_per_speaker`, and the training details; FSDD's license.
+    `manifest_path` / `weights_dir` default to the repository's manifests and the
+    package's weights directory (see `publish`).
+
+    Example:
+    ```python
+    recipe = load_recipe("zoo/recipes/m5_fsdd_digits.json")
+    run(recipe)                 # official + LOSO, into zoo/runs/m5_fsdd_digits/
+    publish_preset(recipe)      # kerasaudio.create_model("m5_fsdd_digits") now loads it
+    ```
+    """
+    out = Path(out) if out is not None else RUNS_DIR / recipe.preset
+    metrics_path = out / "metrics.json"
+    if not metrics_path.exists():
+        raise InvalidOptionError(f"publish: no {metrics_path}; run the recipe first.")
+    metrics = json.loads(metrics_path.read_text())
+    if not _same_training(metrics.get("recipe"), recipe.to_dict()):
+        raise InvalidOptionError(
+            f"publish: {metrics_path} was written by a different recipe; rerun it.")
+    if metrics.get("sample") and manifest_path is None:
+        raise InvalidOptionError(
+            "publish: this run used the bundled 120-clip sample; refusing to publish it "
+            "into the package's manifest.")
+    if "official" not in metrics:
+        raise InvalidOptionError("publish: the official protocol has not been run.")
+    loso = metrics.get("loso", {})
+    if require_loso and not loso.get("complete"):
+        raise InvalidOptionError(
+            f"publish: leave-one-speaker-out is incomplete (done: "
+            f"{loso.get('speakers', [])}); run --protocol loso first.")
+    config = json.loads((out / "config.json").read_text())
+    official = metrics["official"]
+    model = build_from_config(config, weights=out / official["weights"])
+    per_speaker = {s: r["accuracy"] for s, r in loso.get("per_speaker", {}).items()}
+    published = {
+        "official_accuracy": official["accuracy"],
+        "loso_accuracy": loso.get("mean_accuracy"),
+        "loso_per_speaker": per_speaker,
+        "official_correct": f"{official['correct']}/{official['total']}",
+        "training": {"epochs": recipe.training.epochs,
+                     "official_seconds": official["seconds"],
+                     "loso_seconds": loso.get("seconds"), "date": metrics.get("date"),
+                     "environment": metrics.get("environment")},
+    }
+    augment = [spec["class_name"] for spec in
+               [*recipe.augment.waveform, *recipe.augment.features]]
+    if recipe.augment.mixup_alpha:
+        augment.append(f"mixup(alpha={recipe.augment.mixup_alpha})")
+    training_data = (
+        f"FSDD (Free Spoken Digit Dataset), {official['train_clips']} clips: the official "
+        f"split's training takes 5-49 of all six speakers, {recipe.sample_rate} Hz, "
+        f"{recipe.samples}-sample windows; augmentation: "
+        f"{', '.join(augment) or 'none'} (length mode {recipe.augment.length_mode}). "
+        f"Tested on takes 0-4; LOSO: six retrainings, each speaker held out.")
+    return kerasaudio.presets.publish(
+        model, recipe.preset, class_names=config["class_names"],
+        sample_rate=config["sample_rate"], input_length=config["samples"],
+        metrics=published, recipe=f"zoo/recipes/{recipe.preset}.py",
+        training_data=training_data, license=fsdd.LICENSE,
+        architecture=config["architecture"],
+        config={**config["kwargs"], "frontend": config["frontend"] or "default"},
+        manifest_path=manifest_path, weights_dir=weights_dir)
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -685,6 +774,12 @@ def _parser(description: str) -> argparse.ArgumentParser:
                         help="cap the steps per epoch (smoke test)")
     parser.add_argument("--resume", action="store_true",
                         help="keep finished results in the output's metrics.json")
+    parser.add_argument("--publish", action="store_true",
+                        help="after the run, publish the official model as the preset "
+                             "(weights into kerasaudio/presets/weights/, entry into both "
+                             "manifests); needs the official split and all six LOSO folds "
+                             "in the output directory (--protocol '' publishes a finished "
+                             "run without training)")
     parser.add_argument("--verbose", type=int, default=1,
                         help="1: a line per epoch of the official training; 0: quiet")
     return parser
@@ -714,6 +809,9 @@ def main(recipe_path: str | os.PathLike | None = None,
     metrics = run(recipe, protocols=protocols, folds=folds, out=out, strategy=strategy,
                   data=args.data, sample=args.sample, max_steps=args.max_steps,
                   resume=args.resume, verbose=args.verbose)
+    if args.publish and _is_chief(strategy):
+        preset = publish_preset(recipe, out)
+        print(f"[{recipe.preset}] published: {preset.file} (sha256 {preset.sha256[:12]}...)")
     summary = {"preset": recipe.preset}
     if "official" in metrics:
         summary["official"] = metrics["official"]["accuracy"]

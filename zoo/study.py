@@ -39,7 +39,7 @@ def _cell(value) -> str:
 def table(study: dict, recipe_path: pathlib.Path) -> str:
     """The Markdown table of every variant that has results."""
     head = ("| variant | what | official | LOSO mean | " + " | ".join(SPEAKERS)
-            + " | train s |")
+            + " | mean of folds run | train s |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, variant in study["variants"].items():
         recipe = common.load_recipe(recipe_path, [*study.get("base", []), *variant["set"]])
@@ -54,9 +54,11 @@ def table(study: dict, recipe_path: pathlib.Path) -> str:
         seconds = sum(r["seconds"] for r in per.values()) + metrics.get(
             "official", {}).get("seconds", 0)
         cells = [_cell(per.get(s, {}).get("accuracy")) for s in SPEAKERS]
+        partial = (f"{_cell(sum(r['accuracy'] for r in per.values()) / len(per))} "
+                   f"({len(per)})" if per else "")
         rows.append(f"| {name} | {variant.get('description', '')} | {_cell(official)} | "
                     f"{'**' + _cell(mean) + '**' if mean is not None else ''} | "
-                    + " | ".join(cells) + f" | {seconds:.0f} |")
+                    + " | ".join(cells) + f" | {partial} | {seconds:.0f} |")
     return "\n".join(rows)
 
 
@@ -65,6 +67,8 @@ def main(argv=None) -> None:
     parser.add_argument("study", help="study JSON file")
     parser.add_argument("--only", nargs="*", default=None, help="variants to run")
     parser.add_argument("--protocol", default="official,loso")
+    parser.add_argument("--folds", default=None,
+                        help="comma-separated LOSO speakers (screening; default all six)")
     parser.add_argument("--table", action="store_true", help="print the table only")
     args = parser.parse_args(argv)
     study = json.loads(pathlib.Path(args.study).read_text())
@@ -78,6 +82,7 @@ def main(argv=None) -> None:
                                         [*study.get("base", []), *variant["set"]])
             print(f"== {name}: {variant.get('description', '')}", flush=True)
             common.run(recipe, protocols=protocols, out=_out(recipe, name), resume=True,
+                       folds=args.folds.split(",") if args.folds else None,
                        log=lambda line: print(line, flush=True))
     text = table(study, recipe_path)
     print(text)
