@@ -91,7 +91,8 @@ def _check_quantization(quantization):
 
 
 def convert(model, *, batch_size: int | None = 1, quantization: str | None = None,
-            representative_data: np.ndarray | None = None) -> bytes:
+            representative_data: np.ndarray | None = None,
+            float_frontend: bool = True) -> bytes:
     """Convert a Keras model to a TFLite flatbuffer with builtin ops only (no Flex).
 
     The model is traced inside `kerasaudio.layers.tflite_mode()`, so kerasaudio front-end
@@ -107,6 +108,12 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
         quantization: None, `"float16"`, `"dynamic"` or `"int8"` (see the module doc).
         representative_data: for `"int8"`: calibration inputs, an array
             `(clips, *input_shape)`.
+        float_frontend: for `"int8"`: keep the ops of kerasaudio front-end layers (STFT,
+            mel, dB, standardisation, ...) in float32 and quantize the network after
+            them. A power spectrum spans far more than int8's 48 dB, so quantizing it
+            wipes out the quiet bins that a dB front end keeps (80 dB); the front end is
+            a small share of the compute. False quantizes everything the int8 kernels
+            allow.
 
     Returns:
         The `.tflite` file contents.
@@ -160,12 +167,66 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.float32
         converter.inference_output_type = tf.float32
+    scopes = _frontend_scopes(model) if quantization == "int8" and float_frontend else set()
     try:
-        flatbuffer = converter.convert()
+        if scopes:
+            flatbuffer = _quantize_around_frontend(converter, scopes)
+        else:
+            flatbuffer = converter.convert()
     except Exception as exc:  # the converter raises ConverterError and others
         raise ConversionError(f"TFLite conversion (builtins only) failed: {exc}") from exc
     _check_prepares(flatbuffer)
     return flatbuffer
+
+
+def _frontend_scopes(model) -> set[str]:
+    """Names of the kerasaudio front-end layers of `model`, nested models included."""
+    from kerasaudio.layers.base import FrontEndLayer
+
+    names: set[str] = set()
+
+    def walk(layer):
+        if isinstance(layer, FrontEndLayer):
+            names.add(layer.name)
+        for sub in getattr(layer, "layers", None) or ():
+            walk(sub)
+
+    for layer in model.layers:
+        walk(layer)
+    return names
+
+
+def _in_scopes(tensor_name: str, scopes: set[str]) -> bool:
+    """Whether a TFLite tensor name (`functional_1/mel_1/Tensordot;...`) comes from one of
+    the layers in `scopes` (TensorFlow name scopes add a `_<n>` suffix to layer names)."""
+    import re
+
+    for part in tensor_name.replace(";", "/").split("/"):
+        base = re.sub(r"_\d+$", "", part)
+        if part in scopes or base in scopes:
+            return True
+    return False
+
+
+def _quantize_around_frontend(converter, scopes: set[str]) -> bytes:
+    """Full-int8 conversion that leaves the front-end layers' ops in float32.
+
+    Calibrates the float model, then quantizes it with the front end's op outputs on the
+    deny list: TensorFlow's selective quantization, the mechanism behind
+    `tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=...)`.
+    """
+    from tensorflow.lite.python import convert as lite_convert
+
+    converter._experimental_calibrate_only = True
+    calibrated = converter.convert()
+    interpreter = _interpreter(calibrated)
+    nodes = sorted({interpreter._get_tensor_details(index, 0)["name"]
+                    for op in interpreter._get_ops_details() for index in op["outputs"]
+                    if index >= 0
+                    and _in_scopes(interpreter._get_tensor_details(index, 0)["name"],
+                                   scopes)})
+    return lite_convert.mlir_quantize(calibrated, fully_quantize=False,
+                                      denylisted_nodes=nodes or None)
 
 
 def _check_prepares(flatbuffer: bytes) -> None:
@@ -184,7 +245,7 @@ def _check_prepares(flatbuffer: bytes) -> None:
 
 
 def _convert_in_child(model, *, batch_size, quantization, representative_data,
-                      timeout: float) -> bytes:
+                      timeout: float, float_frontend: bool = True) -> bytes:
     """Run `convert` in a fresh Python process: a converter crash cannot kill the caller.
 
     The model travels as a `.keras` file (loaded back in safe mode) and the calibration
@@ -195,7 +256,7 @@ def _convert_in_child(model, *, batch_size, quantization, representative_data,
         model.save(model_path)
         args = {"model": model_path, "output": os.path.join(tmp, "model.tflite"),
                 "batch_size": batch_size, "quantization": quantization,
-                "representative": None}
+                "representative": None, "float_frontend": bool(float_frontend)}
         if representative_data is not None:
             args["representative"] = os.path.join(tmp, "representative.npy")
             np.save(args["representative"], np.asarray(representative_data, np.float32),
@@ -240,7 +301,8 @@ def _child_main(arguments: str) -> None:
         representative = np.load(args["representative"], allow_pickle=False)
     flatbuffer = convert(model, batch_size=args["batch_size"],
                          quantization=args["quantization"],
-                         representative_data=representative)
+                         representative_data=representative,
+                         float_frontend=args.get("float_frontend", True))
     with open(args["output"], "wb") as f:
         f.write(flatbuffer)
 
@@ -434,7 +496,8 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
               input_length: int | None = None, verify: bool = True,
               tolerance: float | None = None, labels=None, batch_size: int | None = 1,
               sample_rate: int | None = None, class_names=None,
-              metadata: dict | None = None, timeout: float = 900.0) -> ExportReport:
+              metadata: dict | None = None, float_frontend: bool = True,
+              timeout: float = 900.0) -> ExportReport:
     """Export a Keras model to TFLite (builtins only), verified against Keras in LiteRT.
 
     The conversion runs in a child process, so a converter crash (the TFLite converter
@@ -470,6 +533,9 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
         class_names: the output's class names (with `sample_rate`).
         metadata: more fields for the metadata: `name`, `description`, `version`,
             `author`, `license`, and anything else (kept in kerasaudio's entry).
+        float_frontend: for int8, keep kerasaudio front-end layers in float32 and
+            quantize the network after them (default; see `convert`). The report's
+            `float_ops` lists what stayed float.
         timeout: seconds allowed for the conversion.
 
     Returns:
@@ -547,7 +613,8 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
 
     flatbuffer = _convert_in_child(export_model, batch_size=batch_size,
                                    quantization=quantization,
-                                   representative_data=clips, timeout=timeout)
+                                   representative_data=clips,
+                                   float_frontend=float_frontend, timeout=timeout)
     if sample_rate is not None:
         from kerasaudio.tflite_metadata import add_metadata
 

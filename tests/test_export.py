@@ -162,3 +162,95 @@ def test_representative_data_forms_and_float_ops(clips):
     ds = tf.data.Dataset.from_tensor_slices(np.stack([np.resize(c, 8000) for c in clips]))
     report = export.to_tflite(model, None, representative_data=ds.batch(2), input_length=8000)
     assert report.passed and report.max_abs_diff < 1e-4
+
+
+# ----------------------------------------------------------------------------- every zoo model
+
+#: Each classifier of the zoo, end to end from raw audio with its default front end, in a
+#: small configuration: (samples of audio, builder options). wav2vec2 (an encoder without a
+#: classifier head) has its own export tests.
+ZOO_EXPORTS = {
+    "m3": (8000, dict(classes=5)),
+    "m5": (8000, dict(classes=5, n_channel=32)),
+    "m11": (8000, dict(classes=5)),
+    "m18": (8000, dict(classes=5)),
+    "m34_res": (8000, dict(classes=5)),
+    "bilstm_attention": (22050, dict(classes=5, lstm_units=16, dense_units=24)),
+    "complex_cnn": (16000, dict(classes=5, filters=(16, 32, 64, 128, 256), dense_units=128)),
+    "vggvox_v1": (16000, dict(classes=5, embedding_dim=128)),
+    "vggvox_v2": (16000, dict(classes=5, stage_filters=((16, 16, 32), (32, 32, 64),
+                                                        (64, 64, 128), (128, 128, 256)),
+                              bottleneck_dim=128, embedding_dim=128)),
+    "deep_speaker": (16000, dict(classes=5, filters=(16, 32, 64, 128))),
+}
+
+
+def test_every_zoo_classifier_has_an_export_config():
+    missing = {n for n in kerasaudio.list_models() if not n.startswith("wav2vec2")}
+    assert missing - set(ZOO_EXPORTS) == set()
+
+
+def zoo_model_and_audio(name, fsdd_sample):
+    import soundfile as sf
+
+    samples, options = ZOO_EXPORTS[name]
+    keras.utils.set_random_seed(0)
+    model = kerasaudio.create_model(name, frontend="default", input_shape=(samples,),
+                                    **options)
+    raw = [sf.read(p, dtype="float32")[0] for p in fsdd_sample.path[:24]]
+    return model, np.stack([np.resize(c, samples) for c in raw])
+
+
+@pytest.mark.parametrize("name", sorted(ZOO_EXPORTS))
+def test_every_zoo_model_exports_to_full_int8_from_raw_audio(name, fsdd_sample):
+    """Front end in float32, the network in int8, verified in LiteRT against Keras."""
+    model, clips = zoo_model_and_audio(name, fsdd_sample)
+    report = export.to_tflite(model, None, quantization="int8", representative_data=clips)
+    assert report.passed and report.max_abs_diff <= export.DEFAULT_TOLERANCE["int8"]
+    assert not [op for op in report.ops if "flex" in op.lower()]
+    if name == "bilstm_attention":  # the fused LSTM runs in int8
+        assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in report.ops
+        assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in report.float_ops
+    else:
+        # The network's convolutions run in int8 (a mel front end's projection is a
+        # float FULLY_CONNECTED, so that op name may appear among the float ops; the
+        # bilstm's n_fft=2560 front end is a float DFT convolution).
+        assert not {"CONV_2D", "DEPTHWISE_CONV_2D"} & set(report.float_ops)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quantization", [None, "float16", "dynamic", "int8"])
+@pytest.mark.parametrize("name", sorted(ZOO_EXPORTS))
+def test_every_zoo_model_exports_in_every_mode(name, quantization, fsdd_sample):
+    model, clips = zoo_model_and_audio(name, fsdd_sample)
+    float_size = len(export.convert(model))
+    report = export.to_tflite(model, None, quantization=quantization,
+                              representative_data=clips)
+    assert report.passed
+    if quantization is not None:
+        assert report.size_bytes <= {"float16": 0.52, "dynamic": 0.3, "int8": 0.3}[
+            quantization] * float_size
+
+
+def test_int8_front_end_stays_float_and_tracks_keras(clips):
+    """A log-mel front end quantized to int8 loses the bins more than 48 dB down; kept in
+    float32 (the default), the int8 model follows Keras much more closely."""
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8000,))
+    x = layers.MelSpectrogram(sample_rate=8000, n_fft=256, hop_length=80, n_mels=40)(inp)
+    x = layers.PowerToDb(top_db=80.0)(x)
+    x = layers.Standardize()(x)
+    x = keras.layers.Reshape((101, 40, 1))(x)
+    x = keras.layers.Conv2D(8, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inp, keras.layers.Dense(4)(x))  # logits: no softmax to hide errors
+    data = audio(clips * 8)
+    data = data * np.linspace(0.05, 1.0, len(data), dtype="float32")[:, None]
+    kept = export.to_tflite(model, None, quantization="int8", representative_data=data,
+                            verify=False)
+    whole = export.to_tflite(model, None, quantization="int8", representative_data=data,
+                             verify=False, float_frontend=False)
+    assert {"RFFT2D", "LOG", "FULLY_CONNECTED"} <= set(kept.float_ops)
+    assert "CONV_2D" not in kept.float_ops
+    assert "FULLY_CONNECTED" not in whole.float_ops
+    assert kept.max_abs_diff < 0.5 * whole.max_abs_diff
