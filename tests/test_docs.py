@@ -11,7 +11,8 @@ MODULES = ["kerasaudio.layers", "kerasaudio.filters", "kerasaudio.data",
            "kerasaudio.models.mnets", "kerasaudio.models.bilstm_attention",
            "kerasaudio.models.complex_cnn", "kerasaudio.models.vggvox",
            "kerasaudio.models.deep_speaker", "kerasaudio.tflite_metadata",
-           "kerasaudio.audio_io", "kerasaudio.presets", "kerasaudio.cli"]
+           "kerasaudio.audio_io", "kerasaudio.presets", "kerasaudio.cli",
+           "kerasaudio.ensemble", "kerasaudio.vad"]
 
 
 def public_objects():

@@ -19,6 +19,7 @@ from kerasaudio.layers.augment import (
 )
 from kerasaudio.layers.base import in_tflite_mode, tflite_mode
 from kerasaudio.layers.decibels import AmplitudeToDb, PowerToDb
+from kerasaudio.layers.ensemble import Resample, StackingEnsemble
 from kerasaudio.layers.mel import MFCC, MelSpectrogram
 from kerasaudio.layers.recurrent import LSTM
 from kerasaudio.layers.spec_augment import SpecAugment
@@ -41,8 +42,10 @@ __all__ = [
     "PowerToDb",
     "RandomGain",
     "RandomTimeShift",
+    "Resample",
     "SpecAugment",
     "SpeedPerturbation",
+    "StackingEnsemble",
     "Standardize",
     "VLADPooling",
     "in_tflite_mode",

@@ -1,0 +1,431 @@
+"""Stacking ensembles: aggregates against NumPy, class names, resampling, save/load, TFLite
+(float and int8 in LiteRT), malaya-style classification_stack, and leak-free learned
+stacking. Members are small real models trained briefly on the bundled FSDD sample."""
+
+from __future__ import annotations
+
+import hashlib
+
+import keras
+import numpy as np
+import pytest
+from scipy import signal
+from scipy.stats import mstats
+
+import kerasaudio
+import kerasaudio.ensemble as ens
+from kerasaudio.audio_io import load_audio
+from kerasaudio.data import fix_length
+from kerasaudio.datasets import fsdd
+from kerasaudio.errors import InvalidOptionError
+from kerasaudio.layers import Resample, StackingEnsemble
+
+L = kerasaudio.layers
+CLASSES = list(fsdd.CLASSES)
+EPS = 1e-7
+
+
+# ----------------------------------------------------------------------------- members
+
+
+def frontend(kind: str, rate: int) -> keras.Model:
+    """A parameter-free front end (features of raw audio at `rate`)."""
+    inp = keras.Input((rate,), name="audio")
+    n_fft = 256 if rate == 8000 else 512
+    if kind == "mfcc":
+        x = L.MFCC(sample_rate=rate, n_mfcc=20, n_fft=n_fft, hop_length=rate // 50)(inp)
+    else:
+        x = L.MelSpectrogram(sample_rate=rate, n_fft=n_fft, hop_length=rate // 50,
+                             n_mels=32)(inp)
+        x = L.PowerToDb(top_db=80.0)(x)
+    return keras.Model(inp, L.Standardize()(x), name=f"{kind}_frontend")
+
+
+def train_member(kind: str, rate: int, x: np.ndarray, y: np.ndarray, *, seed: int = 0,
+                 name: str | None = None) -> keras.Model:
+    """Train a small head on the front end's features; return the end-to-end model (raw
+    audio at `rate` in, probabilities out)."""
+    front = frontend(kind, rate)
+    features = front.predict(x, verbose=0)
+    keras.utils.set_random_seed(seed)
+    head_in = keras.Input(features.shape[1:])
+    h = head_in
+    if kind == "mel":
+        h = keras.layers.Conv1D(16, 3, activation="relu")(h)
+        h = keras.layers.MaxPooling1D(2)(h)
+    h = keras.layers.Flatten()(h)
+    head = keras.Model(head_in, keras.layers.Dense(10, activation="softmax")(h))
+    head.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
+    head.fit(features, y, epochs=40, batch_size=len(x), verbose=0)
+    return keras.Model(front.inputs, head(front.outputs[0]),
+                       name=name or f"{kind}_{rate // 1000}k")
+
+
+def upsample(x: np.ndarray) -> np.ndarray:
+    return signal.resample_poly(x, 2, 1, axis=-1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def data(fsdd_sample):
+    x = np.stack([fix_length(load_audio(p, sample_rate=8000)[0], 8000)
+                  for p in fsdd_sample.path]).astype(np.float32)
+    y = fsdd_sample.digit.astype(int).to_numpy()
+    train = (fsdd_sample["take"] == 5).to_numpy()
+    raw = [load_audio(p, sample_rate=8000)[0] for p in fsdd_sample.path]
+    return {"x": x, "y": y, "train": train, "speakers": fsdd_sample.speaker.to_numpy(),
+            "raw": raw}
+
+
+@pytest.fixture(scope="module")
+def members(data):
+    """Three members trained on takes 5 of the sample: MFCC and log-mel at 8 kHz, log-mel
+    at 16 kHz (fed by the ensemble's in-graph resampler)."""
+    x, y, tr = data["x"], data["y"], data["train"]
+    return [train_member("mfcc", 8000, x[tr], y[tr]),
+            train_member("mel", 8000, x[tr], y[tr]),
+            train_member("mel", 16000, upsample(x[tr]), y[tr])]
+
+
+RATES = [8000, 8000, 16000]
+#: The members' rates; the ensemble takes 8 kHz FSDD audio (the default would be 16 kHz).
+AT_8K = {"sample_rates": RATES, "sample_rate": 8000}
+
+
+def member_probs(models, x):
+    """Each member's probabilities, computed outside the ensemble (16 kHz by scipy)."""
+    out = []
+    for model in models:
+        rate = model.inputs[0].shape[1]
+        out.append(model.predict(x if rate == 8000 else upsample(x), verbose=0))
+    return np.stack(out).astype(np.float64)
+
+
+def numpy_aggregate(p: np.ndarray, aggregate: str, w=None) -> np.ndarray:
+    """The formulas of StackingEnsemble, written independently in NumPy. p: (M, n, C)."""
+    m = p.shape[0]
+    w = np.ones(m) if w is None else np.asarray(w, float)
+    w = w[:, None, None] / w.sum()
+    if aggregate == "mean":
+        return (w * p).sum(0)
+    if aggregate == "vote":
+        onehot = np.eye(p.shape[2])[p.argmax(2)]
+        return (w * onehot).sum(0)
+    if aggregate == "gmean":
+        out = np.exp((w * np.log(np.clip(p, EPS, 1))).sum(0))
+    elif aggregate == "max":
+        out = p.max(0)
+    else:
+        out = np.median(p, axis=0)
+    return out / out.sum(1, keepdims=True)
+
+
+# ----------------------------------------------------------------------------- aggregates
+
+
+def test_members_learned_something(members, data):
+    """The fixtures are real classifiers: well above chance (10%) on the unseen takes."""
+    test = ~data["train"]
+    probs = member_probs(members, data["x"][test])
+    accuracy = (probs.argmax(2) == data["y"][test]).mean(1)
+    assert (accuracy > 0.4).all(), accuracy
+
+
+CASES = [("gmean", None, None), ("mean", None, None), ("median", None, None),
+         ("max", None, None), ("vote", None, None), ("mean", [3.0, 1.0, 0.5], None),
+         ("gmean", None, [1.0, 2.0, 0.5]), ("vote", None, [2.0, 1.0, 1.0]),
+         ("median", None, "even")]
+
+
+@pytest.mark.parametrize(("aggregate", "weight_list", "extra"), CASES,
+                         ids=[f"{a}-{w or x or ''}" for a, w, x in CASES])
+def test_stack_matches_numpy(members, data, aggregate, weight_list, extra):
+    models = list(members)
+    if extra == "even":  # four members, one twice: the median of an even count
+        models = [*members, members[1]]
+    x = data["x"][~data["train"]]
+    rates = {"sample_rates": [m.inputs[0].shape[1] for m in models], "sample_rate": 8000}
+    if weight_list is not None:
+        ensemble = ens.stack(models, aggregate=weight_list, class_names=CLASSES, **rates)
+        expected = numpy_aggregate(member_probs(models, x), "mean", weight_list)
+    else:
+        weights = extra if isinstance(extra, list) else None
+        ensemble = ens.stack(models, aggregate=aggregate, weights=weights,
+                             class_names=CLASSES, **rates)
+        expected = numpy_aggregate(member_probs(models, x), aggregate, weights)
+    got = ensemble.predict(x, verbose=0)
+    assert ensemble.inputs[0].shape[1:] == (8000,)
+    assert got.shape == (len(x), 10)
+    np.testing.assert_allclose(got, expected, atol=2e-5)
+    np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-5)
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("aggregate", ["gmean", "mean", "median", "max", "vote"])
+@pytest.mark.parametrize("members_count", [2, 3, 4])
+def test_layer_formula(aggregate, members_count):
+    """The layer alone on probability rows (incl. exact zeros and ties), any backend."""
+    rng = np.random.default_rng(members_count)
+    p = rng.dirichlet(np.ones(5) * 0.5, size=(members_count, 7))
+    p[0, 0] = [0.0, 0.0, 1.0, 0.0, 0.0]  # a fully confident member
+    layer = StackingEnsemble(members=members_count, classes=5, aggregate=aggregate)
+    got = keras.ops.convert_to_numpy(layer([q.astype("float32") for q in p]))
+    np.testing.assert_allclose(got, numpy_aggregate(p, aggregate), atol=2e-6)
+
+
+def test_learned_layer_is_softmax_of_dense(members, data):
+    x = data["x"][:9]
+    p = member_probs(members, x)
+    rng = np.random.default_rng(0)
+    kernel, bias = rng.normal(size=(30, 10)), rng.normal(size=10)
+    fit = ens.StackerFit(kernel.astype("float32"), bias.astype("float32"), None, CLASSES,
+                         p, data["y"][:9], np.zeros(9))
+    ensemble = ens.stack(members, aggregate="learned", stacker=fit, class_names=CLASSES,
+                         **AT_8K)
+    features = np.concatenate(list(np.log(np.clip(p, EPS, 1))), axis=1)
+    z = features @ kernel + bias
+    expected = np.exp(z - z.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(ensemble.predict(x, verbose=0), expected, atol=1e-5)
+    # Untrained "learned" starts as the normalised geometric mean.
+    fresh = ens.stack(members, aggregate="learned", class_names=CLASSES, **AT_8K)
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), numpy_aggregate(p, "gmean"),
+                               atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- malaya API
+
+
+def test_classification_stack_is_malaya_compatible(members, data):
+    raw = [data["raw"][i] for i in np.flatnonzero(~data["train"])[:12]]  # varied lengths
+    stack = ens.classification_stack([members[0], members[2], members[2]],
+                                     class_names=CLASSES, sample_rates=[8000, 16000, 16000],
+                                     sample_rate=8000)
+    probs = stack.predict_proba(raw, aggregate=mstats.gmean)
+    fixed = np.stack([fix_length(c, 8000) for c in raw])
+    p0, p2 = member_probs([members[0], members[2]], fixed)
+    expected = mstats.gmean(np.stack([p0, p2, p2]), axis=0)  # the duplicate weighs twice
+    assert probs.shape == (12, 10)
+    np.testing.assert_allclose(probs, expected, rtol=1e-5)
+    labels = stack.predict(raw, aggregate=mstats.gmean)
+    assert labels == [CLASSES[i] for i in expected.argmax(1)]
+    assert all(isinstance(label, str) for label in labels)
+    # The same numbers as the Keras ensemble (unnormalised gmean) on fixed-length clips, up
+    # to its clipping of probabilities at 1e-7 before the logarithm.
+    keras_stack = ens.stack([members[0], members[2], members[2]], aggregate="gmean",
+                            normalize=False, class_names=CLASSES,
+                            sample_rates=[8000, 16000, 16000], sample_rate=8000)
+    np.testing.assert_allclose(keras_stack.predict(fixed, verbose=0), expected, rtol=2e-4,
+                               atol=1e-5)
+    # String aggregates and np.mean work as well.
+    np.testing.assert_allclose(stack.predict_proba(raw, aggregate=np.mean),
+                               np.stack([p0, p2, p2]).mean(0), rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def relabelled(model, names, name):
+    """The same network presented with other class names (a new functional wrapper)."""
+    return keras.Model(model.inputs, model.outputs, name=name), names
+
+
+def test_class_name_mismatch_is_a_clear_error(members):
+    other = [f"word{i}" for i in range(10)]
+    with pytest.raises(InvalidOptionError, match=r"does not share.*missing \['0'"):
+        ens.stack(members[:2], class_names=[CLASSES, other], sample_rates=8000)
+    with pytest.raises(InvalidOptionError, match="pass class_names"):
+        ens.stack(members[:2], sample_rates=8000)
+    with pytest.raises(InvalidOptionError, match="outputs 10 classes but has 9"):
+        ens.stack(members[:2], class_names=CLASSES[:9], sample_rates=8000)
+    with pytest.raises(InvalidOptionError, match="does not share"):
+        ens.classification_stack(members[:2], class_names=[CLASSES, other],
+                                 sample_rates=8000)
+
+
+def test_same_classes_in_another_order_are_reordered(members, data):
+    x = data["x"][:10]
+    reversed_names = CLASSES[::-1]  # member 1 claims its output 0 is class "9", ...
+    ensemble = ens.stack(members[:2], aggregate="mean", class_names=[CLASSES, reversed_names],
+                         sample_rates=8000)
+    p0, p1 = member_probs(members[:2], x)
+    np.testing.assert_allclose(ensemble.predict(x, verbose=0), (p0 + p1[:, ::-1]) / 2,
+                               atol=1e-6)
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize(("orig", "target"), [(8000, 16000), (16000, 8000), (8000, 12000),
+                                              (48000, 16000), (8000, 8000)])
+def test_resample_matches_scipy(data, orig, target):
+    x = data["x"][:3] if orig == 8000 else signal.resample_poly(
+        data["x"][:3], orig // 8000, 1, axis=1).astype("float32")
+    layer = Resample(orig_sr=orig, target_sr=target)
+    got = keras.ops.convert_to_numpy(layer(x))
+    expected = signal.resample_poly(x, layer.up, layer.down, axis=1)
+    assert got.shape == expected.shape == (3, int(np.ceil(x.shape[1] * target / orig)))
+    np.testing.assert_allclose(got, expected, atol=2e-6)
+
+
+def test_resample_refuses_awkward_ratios():
+    with pytest.raises(InvalidOptionError, match="320/441"):
+        Resample(orig_sr=22050, target_sr=16000)
+
+
+def test_member_checks(members):
+    features = keras.Input((101, 20))
+    feature_model = keras.Model(features, keras.layers.Dense(10, activation="softmax")(
+        keras.layers.Flatten()(features)), name="takes_features")
+    with pytest.raises(InvalidOptionError, match="not raw mono audio"):
+        ens.stack([members[0], feature_model], class_names=CLASSES, sample_rates=8000)
+    short = keras.Input((4000,))
+    half_second = keras.Model(short, keras.layers.Dense(10, activation="softmax")(short),
+                              name="half_second")
+    with pytest.raises(InvalidOptionError, match="different durations"):
+        ens.stack([members[0], half_second], class_names=CLASSES, sample_rates=8000)
+    with pytest.raises(InvalidOptionError, match="aggregate="):
+        ens.stack(members, aggregate="harmonic", class_names=CLASSES, **AT_8K)
+    with pytest.raises(InvalidOptionError, match="takes no member weights"):
+        ens.stack(members, aggregate="median", weights=[1, 2, 3], class_names=CLASSES,
+                  **AT_8K)
+
+
+def test_input_rate_and_resampling_inside_the_graph(members):
+    ensemble = ens.stack(members, class_names=CLASSES, **AT_8K)
+    resamplers = [layer for layer in ensemble.layers if isinstance(layer, Resample)]
+    assert [(r.orig_sr, r.target_sr) for r in resamplers] == [(8000, 16000)]
+    info = ens.ensemble_info(ensemble)
+    assert info["sample_rate"] == 8000 and info["input_length"] == 8000
+    assert info["class_names"] == CLASSES and info["members"] == 3
+    # By default the input takes the highest member rate: the 8 kHz members get a
+    # decimated copy.
+    at16 = ens.stack(members, class_names=CLASSES, sample_rates=RATES)
+    assert at16.inputs[0].shape[1:] == (16000,)
+    assert {(r.orig_sr, r.target_sr) for r in at16.layers if isinstance(r, Resample)} == {
+        (16000, 8000)}
+
+
+# ----------------------------------------------------------------------------- files
+
+
+@pytest.mark.parametrize("aggregate", ["gmean", "learned"])
+def test_save_and_load_one_keras_file(members, data, tmp_path, aggregate):
+    ensemble = ens.stack([*members, members[0]], aggregate=aggregate, class_names=CLASSES,
+                         sample_rates=[*RATES, 8000], sample_rate=8000, name="digits")
+    if aggregate == "learned":  # non-trivial meta weights must survive the round trip
+        layer = ensemble.get_layer("ensemble")
+        layer.set_meta_weights(np.random.default_rng(1).normal(size=(40, 10)),
+                               np.arange(10.0) / 10)
+    path = tmp_path / "ensemble.keras"
+    ensemble.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    x = data["x"][:16]
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), ensemble.predict(x, verbose=0),
+                               atol=1e-6)
+    assert ens.ensemble_info(loaded)["class_names"] == CLASSES
+    assert ens.ensemble_info(loaded)["weights"] == [1.0] * 4
+
+
+@pytest.mark.parametrize(("quantization", "count"), [(None, 3), ("int8", 2)])
+def test_single_file_tflite_export(members, data, tmp_path, quantization, count):
+    """float32: all three members, the 16 kHz one behind the in-graph resampler; int8: the
+    two 8 kHz members (full int8 would quantize a resampled waveform to 8 bits: see
+    Resample's docstring)."""
+    from kerasaudio.export import TFLiteModel, run_tflite, to_tflite
+
+    ensemble = ens.stack(members[:count], aggregate="gmean", class_names=CLASSES,
+                         sample_rates=RATES[:count], sample_rate=8000)
+    info = ens.ensemble_info(ensemble)
+    test = ~data["train"]
+    path = tmp_path / "ensemble.tflite"
+    report = to_tflite(ensemble, path, quantization=quantization,
+                       representative_data=data["x"][test], labels=data["y"][test],
+                       sample_rate=info["sample_rate"], class_names=info["class_names"])
+    assert report.passed and path.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ensemble.tflite"]
+    assert "RFFT2D" in report.ops and "LOG" in report.ops  # front ends and the gmean
+    if count == 3:
+        assert "CONV_2D" in report.ops  # the resampler (and the 16 kHz member's conv)
+    flatbuffer = path.read_bytes()
+    (lite,) = run_tflite(flatbuffer, data["x"][test][:1])
+    np.testing.assert_allclose(lite, ensemble.predict(data["x"][test][:1], verbose=0),
+                               atol=report.tolerance)
+    assert report.top1_agreement >= (1.0 if quantization is None else 0.9)
+    assert report.tflite_accuracy >= report.keras_accuracy - (0.0 if quantization is None
+                                                              else 0.05)
+    runner = TFLiteModel(flatbuffer)
+    assert runner.class_names == CLASSES and runner.sample_rate == 8000
+
+
+# ----------------------------------------------------------------------------- leakage
+
+
+def _row_key(row: np.ndarray) -> bytes:
+    return hashlib.sha1(np.ascontiguousarray(row, np.float32).tobytes()).digest()
+
+
+def test_fit_stacker_never_feeds_in_fold_predictions(data):
+    """Every prediction the meta-learner is fitted on was made by a model that saw neither
+    that clip nor any clip of its speaker: checked from the outside, by recording what each
+    builder call trained on and finding which recorded model made each prediction."""
+    x, y, speakers = data["x"], data["y"], data["speakers"]
+    trained_on: list[tuple[keras.Model, set]] = []
+
+    def builder(kind):
+        def build(xs, ys):
+            model = train_member(kind, 8000, np.asarray(xs), ys, seed=len(trained_on))
+            trained_on.append((model, {_row_key(r) for r in xs}))
+            return model
+        return build
+
+    fit = ens.fit_stacker([builder("mfcc"), builder("mel")], (x, y), folds=3,
+                          groups=speakers, meta="logistic", class_names=CLASSES,
+                          sample_rate=8000, refit=False)
+    assert fit.oof.shape == (2, 120, 10) and not np.isnan(fit.oof).any()
+    assert len(trained_on) == 6  # 2 members x 3 folds, no refit
+    keys = [_row_key(r) for r in x]
+    speaker_keys = {s: {keys[i] for i in np.flatnonzero(speakers == s)} for s in set(speakers)}
+    predictions = {id(m): m.predict(x, verbose=0) for m, _ in trained_on}
+    for member in range(2):
+        for i in range(len(x)):
+            makers = [(m, seen) for m, seen in trained_on
+                      if np.allclose(predictions[id(m)][i], fit.oof[member, i], atol=1e-6)]
+            assert len(makers) == 1, "each prediction comes from exactly one fold model"
+            _, seen = makers[0]
+            assert keys[i] not in seen
+            assert not speaker_keys[speakers[i]] & seen  # group-aware: no clip of the speaker
+    # The folds never split a speaker, and records say the same.
+    for s in set(speakers):
+        assert len(set(fit.folds[speakers == s].tolist())) == 1
+    for record in fit.records:
+        assert not set(record.trained_on.tolist()) & set(record.predicted.tolist())
+    # The meta-learner was fitted on exactly these out-of-fold predictions.
+    from sklearn.linear_model import LogisticRegression
+
+    refit = LogisticRegression(C=1.0, max_iter=5000).fit(ens.meta_features(fit.oof), y)
+    np.testing.assert_allclose(fit.kernel, refit.coef_.T, atol=1e-4)
+    assert set(fit.scores) >= {"member_0", "member_1", "mean", "gmean", "meta_cv"}
+
+
+def test_fit_stacker_with_fold_models(data, tmp_path):
+    """Leave-one-speaker-out fold models: speaker s's predictions come from the model
+    trained without s; the learned ensemble deploys as one model and one TFLite file."""
+    x, y, speakers = data["x"], data["y"], data["speakers"]
+    fold_models, seen = {}, {}
+    for s in sorted(set(speakers)):
+        keep = speakers != s
+        fold_models[s] = train_member("mfcc", 8000, x[keep], y[keep], name=f"without_{s}")
+        seen[s] = set(np.flatnonzero(keep).tolist())
+    fit = ens.fit_stacker([fold_models], (x, y), groups=speakers, folds=3, meta="dense",
+                          class_names=CLASSES, sample_rate=8000, epochs=100)
+    for record in fit.records:
+        assert not seen[record.fold] & set(record.predicted.tolist())
+        np.testing.assert_allclose(
+            fit.oof[0, record.predicted],
+            fold_models[record.fold].predict(x[record.predicted], verbose=0), atol=1e-6)
+    # The dense meta-learner is the "learned" layer: same numbers in Keras.
+    ensemble = fit.ensemble([fold_models["george"]])
+    probs = fold_models["george"].predict(x[:8], verbose=0)[None]
+    np.testing.assert_allclose(ensemble.predict(x[:8], verbose=0), fit.predict_proba(probs),
+                               atol=1e-5)
+    with pytest.raises(InvalidOptionError, match="no fold model for group"):
+        ens.fit_stacker([{"george": fold_models["george"]}], (x, y), groups=speakers,
+                        class_names=CLASSES, sample_rate=8000)
