@@ -10,7 +10,8 @@ MODULES = ["kerasaudio.layers", "kerasaudio.filters", "kerasaudio.data",
            "kerasaudio.metrics", "kerasaudio.losses", "kerasaudio.models",
            "kerasaudio.models.mnets", "kerasaudio.models.bilstm_attention",
            "kerasaudio.models.complex_cnn", "kerasaudio.models.vggvox",
-           "kerasaudio.models.deep_speaker", "kerasaudio.tflite_metadata",
+           "kerasaudio.models.deep_speaker", "kerasaudio.models.wav2vec2",
+           "kerasaudio.embeddings", "kerasaudio.tflite_metadata",
            "kerasaudio.audio_io", "kerasaudio.presets", "kerasaudio.cli",
            "kerasaudio.ensemble", "kerasaudio.vad"]
 
