@@ -15,7 +15,8 @@ import numbers
 import keras
 import numpy as np
 
-from kerasaudio.errors import InvalidOptionError
+from kerasaudio.errors import InvalidAudioError, InvalidOptionError
+from kerasaudio.layers.base import FrontEndLayer
 
 __all__ = ["AGGREGATES", "Resample", "StackingEnsemble"]
 
@@ -254,7 +255,7 @@ def resampling_filter(up: int, down: int) -> np.ndarray:
 
 
 @keras.saving.register_keras_serializable(package="kerasaudio")
-class Resample(keras.layers.Layer):
+class Resample(FrontEndLayer):
     """Resample audio by a rational factor inside the model (polyphase FIR filtering).
 
     Computes exactly what `scipy.signal.resample_poly(x, up, down)` computes with its
@@ -267,12 +268,9 @@ class Resample(keras.layers.Layer):
     16 kHz -> 8 kHz, 48 kHz -> 16 kHz; 22.05 kHz -> 16 kHz is 320/441: resample such
     audio before the model).
 
-    Full-int8 TFLite export quantizes this convolution like any other, i.e. the
-    resampled waveform to 8 bits: about 48 dB of dynamic range, too coarse for a log-mel
-    front end behind it (measured on a 16 kHz log-mel member fed through it: up to 0.96
-    difference in output probability, and `kerasaudio.export.to_tflite` refuses the file).
-    A TFLite graph with `Resample` therefore exports as float32, float16 or dynamic-range
-    int8; ensembles of same-rate members (no `Resample`) export to full int8.
+    Like the front-end layers it is a Keras `DataLayer` (it also runs inside `tf.data`),
+    and a full-int8 `kerasaudio.export.to_tflite` keeps it in float32 with them: an int8
+    waveform has about 48 dB of dynamic range, too coarse for a log-mel member behind it.
 
     Args:
         orig_sr: input sample rate (Hz).
@@ -292,7 +290,6 @@ class Resample(keras.layers.Layer):
     """
 
     def __init__(self, *, orig_sr: int, target_sr: int, **kwargs):
-        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.orig_sr = _positive_int("orig_sr", orig_sr)
         self.target_sr = _positive_int("target_sr", target_sr)
@@ -313,28 +310,29 @@ class Resample(keras.layers.Layer):
         """Samples out for `samples` in (None stays None)."""
         return None if samples is None else -(-samples * self.up // self.down)
 
+    def _check_shape(self, shape: tuple):
+        if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (None, 1)):
+            raise InvalidAudioError(
+                f"Resample takes mono audio (batch, samples) or (batch, samples, 1); got "
+                f"shape {shape}.")
+
     def call(self, inputs):
-        ops = keras.ops
+        ops = self.backend
         x = ops.cast(inputs, "float32")
-        if self.up == 1 and self.down == 1:
+        if self._kernel is None:
             return x
         squeeze = len(x.shape) == 2
         if squeeze:
-            x = ops.expand_dims(x, -1)
-        channels = x.shape[-1]
-        if channels != 1:
-            raise InvalidOptionError(
-                f"Resample takes mono audio (batch, samples[, 1]); got shape {x.shape}."
-            )
+            x = ops.numpy.expand_dims(x, -1)
         samples = x.shape[1]
         if self.up > 1:  # zero-stuffing: (b, n, 1) -> (b, n, up) -> (b, n * up, 1)
-            x = ops.pad(x, [[0, 0], [0, 0], [0, self.up - 1]])
+            x = ops.numpy.pad(x, [[0, 0], [0, 0], [0, self.up - 1]])
             length = -1 if samples is None else samples * self.up
-            x = ops.reshape(x, (-1, length, 1))
+            x = ops.numpy.reshape(x, (-1, length, 1))
         half = (len(self._kernel) - 1) // 2
-        x = ops.pad(x, [[0, 0], [half, half], [0, 0]])
+        x = ops.numpy.pad(x, [[0, 0], [half, half], [0, 0]])
         kernel = ops.convert_to_tensor(self._kernel[::-1].reshape(-1, 1, 1).copy())
-        y = ops.conv(x, kernel, strides=self.down, padding="valid")
+        y = ops.nn.conv(x, kernel, strides=self.down, padding="valid")
         return y[:, :, 0] if squeeze else y
 
     def compute_output_shape(self, input_shape):
