@@ -129,8 +129,8 @@ def test_eer_recomputed_independently(deep_speaker_run):
     audio = np.stack([_centred(p, recipe.samples) for p in test_df["path"]])
     head = model.get_layer("predictions")
     embedder = keras.Model(model.inputs, head.input)
-    embeddings = keras.ops.convert_to_numpy(embedder(audio, training=False))
-    probs = keras.ops.convert_to_numpy(model(audio, training=False))
+    embeddings = keras.ops.convert_to_numpy(embedder([audio], training=False))
+    probs = keras.ops.convert_to_numpy(model([audio], training=False))
 
     _, ours = speakers.embed(model, recipe, test_df)
     np.testing.assert_allclose(ours, embeddings, rtol=1e-4, atol=1e-5)
@@ -149,6 +149,32 @@ def test_eer_recomputed_independently(deep_speaker_run):
     truth = np.array([fsdd.SPEAKERS.index(s) for s in names])
     accuracy = float((probs.argmax(1) == truth).mean())
     assert metrics["official"]["identification_accuracy"] == pytest.approx(accuracy, abs=1e-5)
+
+
+def test_merge_unseen_adds_folds_of_parallel_runs(deep_speaker_run, tmp_path):
+    recipe, out, _ = deep_speaker_run
+    original = (out / "metrics.json").read_text()
+    target = tmp_path / "main"
+    target.mkdir()
+    (target / "metrics.json").write_text(original)
+    # A second run of the same recipe whose fold is renamed, as if it had held out lucas.
+    other = tmp_path / "other"
+    other.mkdir()
+    theirs = json.loads(original)
+    fold = dict(theirs["unseen"]["per_speaker"]["theo"], eer=0.25)
+    theirs["unseen"]["per_speaker"] = {"lucas": fold}
+    (other / "metrics.json").write_text(json.dumps(theirs))
+    merged = speakers.merge_unseen(target, [other])["unseen"]
+    assert merged["speakers"] == ["lucas", "theo"] and merged["complete"] is False
+    theo = json.loads(original)["unseen"]["per_speaker"]["theo"]["eer"]
+    assert merged["mean_eer"] == pytest.approx((theo + 0.25) / 2, abs=1e-5)
+    assert json.loads((target / "metrics.json").read_text())["unseen"] == merged
+    theirs["recipe"]["seed"] = 1
+    (other / "metrics.json").write_text(json.dumps(theirs))
+    with pytest.raises(InvalidOptionError, match="different recipe"):
+        speakers.merge_unseen(target, [other])
+    with pytest.raises(InvalidOptionError, match="sample"):
+        speakers.publish(recipe, out)
 
 
 def test_vggvox_v2_recipe_trains_and_rebuilds(tmp_path):

@@ -86,6 +86,7 @@ __all__ = [
     "embedding_model",
     "evaluate",
     "main",
+    "merge_unseen",
     "publish",
     "run",
     "speaker_builder_config",
@@ -378,17 +379,47 @@ def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample,
             unseen["per_speaker"][speaker] = {**result, **info, "train_clips": len(train_df),
                                               "test_clips": len(test_df),
                                               "held_out_clips": int(held.sum())}
+            _summarise_unseen(unseen)
             done = unseen["per_speaker"]
-            unseen["mean_eer"] = round(float(np.mean([r["eer"] for r in done.values()])), 5)
-            unseen["speakers"] = [s for s in CLASSES if s in done]
-            unseen["complete"] = set(done) == set(CLASSES)
-            unseen["seconds"] = round(sum(r["seconds"] for r in done.values()), 1)
             _write_json(metrics_path, metrics)
             log(f"[{recipe.preset}] unseen {speaker:9s}: EER {result['eer']:.4f} over "
                 f"{result['target_trials']} target / {result['nontarget_trials']} non-target "
                 f"trials, trained in {info['seconds']:.0f} s; running mean "
                 f"{unseen['mean_eer']:.4f} over {len(done)} fold(s)")
     _write_json(metrics_path, metrics)
+    return metrics
+
+
+def _summarise_unseen(unseen: dict) -> None:
+    done = unseen["per_speaker"]
+    unseen["per_speaker"] = {s: done[s] for s in CLASSES if s in done}
+    unseen["mean_eer"] = round(float(np.mean([r["eer"] for r in done.values()])), 5)
+    unseen["speakers"] = [s for s in CLASSES if s in done]
+    unseen["complete"] = set(done) == set(CLASSES)
+    unseen["seconds"] = round(sum(r["seconds"] for r in done.values()), 1)
+
+
+def merge_unseen(out: str | os.PathLike, others: Sequence[str | os.PathLike]) -> dict:
+    """Add the unseen-speaker folds of other runs of the same recipe to `out`'s metrics.
+
+    Folds can run in parallel processes, each with its own output directory
+    (`--folds nicolas,theo --tag b`); this merges their `metrics.json` fold results into
+    `<out>/metrics.json` (a fold already in `out` is kept) and returns the metrics.
+    """
+    path = Path(out) / "metrics.json"
+    metrics = json.loads(path.read_text())
+    unseen = metrics.setdefault("unseen", {"per_speaker": {}})
+    for other in others:
+        theirs = json.loads((Path(other) / "metrics.json").read_text())
+        if not _same_training(metrics.get("recipe"), theirs.get("recipe")):
+            raise InvalidOptionError(f"{other}: a different recipe than {out}; not merged.")
+        if theirs.get("sample") != metrics.get("sample"):
+            raise InvalidOptionError(f"{other}: sample and full-data runs do not mix.")
+        for speaker, result in theirs.get("unseen", {}).get("per_speaker", {}).items():
+            unseen["per_speaker"].setdefault(speaker, {**result, "run": str(other)})
+    if unseen["per_speaker"]:
+        _summarise_unseen(unseen)
+    _write_json(path, metrics)
     return metrics
 
 
@@ -431,6 +462,8 @@ def publish(recipe: Recipe, out: str | os.PathLike | None = None, **kwargs):
         raise InvalidOptionError(f"{out}/metrics.json has no official run to publish.")
     if not _same_training(metrics.get("recipe"), recipe.to_dict()):
         raise InvalidOptionError(f"{out}/metrics.json was written by a different recipe.")
+    if metrics.get("sample"):
+        raise InvalidOptionError(f"{out}: a run on the bundled sample; not published.")
     model = build_model(recipe)
     model.load_weights(out / metrics["official"]["weights"])
     return kerasaudio.presets.publish(
@@ -462,6 +495,10 @@ def main(recipe_path: str | os.PathLike | None = None,
         parser._option_string_actions["--publish"].help = publish_help
     else:
         parser.add_argument("--publish", action="store_true", help=publish_help)
+    parser.add_argument("--merge", action="append", default=[], metavar="DIR",
+                        help="add the unseen-speaker folds of another output directory of "
+                             "the same recipe (folds run in parallel) before publishing "
+                             "(repeatable)")
     if recipe_path is None:
         parser.add_argument("recipe", help="recipe JSON file")
     args = parser.parse_args(argv)
@@ -483,6 +520,8 @@ def main(recipe_path: str | os.PathLike | None = None,
         metrics = run(recipe, protocols=protocols, folds=folds, out=out, strategy=strategy,
                       data=args.data, sample=args.sample, max_steps=args.max_steps,
                       resume=args.resume, verbose=args.verbose)
+    if args.merge and _is_chief(strategy):
+        metrics = merge_unseen(out or RUNS_DIR / recipe.preset, args.merge)
     if args.publish and _is_chief(strategy):
         if args.sample or args.max_steps:
             raise InvalidOptionError("--publish: not from a --sample or --max-steps run.")
