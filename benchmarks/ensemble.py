@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import sys
@@ -55,6 +56,22 @@ def fold_weights(preset: str, speaker: str) -> Path | None:
     return None
 
 
+def fold_probabilities(preset: str, speaker: str, config: dict, x: np.ndarray,
+                       cache: Path | None) -> tuple[np.ndarray, object]:
+    """The fold model's probabilities on `x` (cached by the weights file's sha256)."""
+    weights = fold_weights(preset, speaker)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    path = None if cache is None else cache / f"{preset}-{speaker}-{digest}.npy"
+    if path is not None and path.is_file():
+        return np.load(path, allow_pickle=False), None
+    model = build_from_config(config, weights=weights)
+    probs = model.predict(x, batch_size=100, verbose=0)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, probs, allow_pickle=False)
+    return probs, model
+
+
 def load_clips(frame, length: int = 8000) -> np.ndarray:
     return np.stack([fix_length(load_audio(p, sample_rate=fsdd.SAMPLE_RATE)[0], length)
                      for p in frame.path]).astype(np.float32)
@@ -69,6 +86,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--data", default=None, help="FSDD root (default: fsdd.find_root)")
     parser.add_argument("--presets", default=",".join(PRESETS))
     parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--cache", default=str(RUNS_DIR / "ensemble-cache"),
+                        help="directory caching each fold model's probabilities ('' : off)")
     args = parser.parse_args(argv)
     presets = args.presets.split(",")
     start = time.perf_counter()
@@ -83,16 +102,18 @@ def main(argv=None) -> dict:
     index = fsdd.load(args.data)
     labels, probs = {}, {}  # probs[s]: (members, clips of s, classes)
     first_models = []
+    cache = Path(args.cache) if args.cache else None
     for s in speakers:
         frame = index[index.speaker == s]
         x = load_clips(frame)
         labels[s] = frame.digit.astype(int).to_numpy()
         rows = []
         for p in presets:
-            model = build_from_config(configs[p], weights=fold_weights(p, s))
-            rows.append(model.predict(x, batch_size=100, verbose=0))
+            fold_probs, model = fold_probabilities(p, s, configs[p], x, cache)
+            rows.append(fold_probs)
             if s == speakers[0]:
-                first_models.append(model)
+                first_models.append(model or build_from_config(configs[p],
+                                                               weights=fold_weights(p, s)))
         probs[s] = np.stack(rows).astype(np.float64)
         print(f"  {s}: {len(x)} clips, members "
               + ", ".join(f"{accuracy(q, labels[s]):.3f}" for q in probs[s]), flush=True)
