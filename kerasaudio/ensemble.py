@@ -380,7 +380,7 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
                                                           used_names))(x)
         model = member.model
         if model.name in used_names or model.name in ("audio", "ensemble"):
-            model = keras.Model(model.inputs, model.outputs,
+            model = keras.Model(model.inputs[0], model.outputs[0],
                                 name=_fresh(model.name, used_names))
         used_names.add(model.name)
         outputs.append(model(x))

@@ -252,6 +252,16 @@ def test_same_classes_in_another_order_are_reordered(members, data):
                                atol=1e-6)
 
 
+def test_members_with_the_same_name(members, data):
+    """Two different members named alike (e.g. two complex_cnn variants) both run."""
+    twin = keras.Model(members[0].inputs[0], members[0].outputs[0], name=members[1].name)
+    ensemble = ens.stack([members[1], twin], aggregate="mean", class_names=CLASSES,
+                         sample_rates=8000)
+    x = data["x"][:6]
+    p1, p0 = member_probs([members[1], members[0]], x)
+    np.testing.assert_allclose(ensemble.predict(x, verbose=0), (p0 + p1) / 2, atol=1e-6)
+
+
 @pytest.mark.jax
 @pytest.mark.parametrize(("orig", "target"), [(8000, 16000), (16000, 8000), (8000, 12000),
                                               (48000, 16000), (8000, 8000)])
