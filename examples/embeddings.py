@@ -110,7 +110,7 @@ def main(argv=None) -> None:
     if args.limit:
         if args.limit < 6:
             parser.error("--limit must be at least 6 (takes 0-4 are the official test set)")
-        df = df[df.take < args.limit].reset_index(drop=True)
+        df = df[df["take"] < args.limit].reset_index(drop=True)
     clips = [sf.read(path, dtype="float32")[0] for path in df.path]
     print(f"FSDD: {len(df)} clips, {df.speaker.nunique()} speakers, "
           f"{(df.split == 'test').sum()} official test clips")
