@@ -14,8 +14,9 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]'
 	touch $(STAMP)
 
+# `make demo WAV="a.wav b.wav"` also classifies your own recordings.
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/demo.py $(WAV)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,7 +1,20 @@
-"""kerasaudio demo: features of a few real FSDD clips, computed and plotted.
+"""kerasaudio demo: a pretrained spoken-digit model, offline, on real recordings.
 
-Run with `make demo` (or `python examples/demo.py [WAV ...]`). Works offline: the clips
-come from the FSDD sample bundled in the package. Writes `out/demo_features.png`.
+What `make demo` runs (`make demo WAV="a.wav b.wav"` adds your own files; or
+`python examples/demo.py [WAV ...] [--model NAME] [--out DIR]`):
+
+1. prints the model zoo and the pretrained presets (`kerasaudio.available_models`);
+2. loads the best pretrained digit preset with `kerasaudio.create_model(name)`: its weights
+   ship inside the package (sha256-checked), so no network is needed;
+3. classifies the bundled FSDD clips of the official test split (take 0 of every digit and
+   speaker: clips the preset never saw in training), prints the predictions and the
+   accuracy, and writes a confusion matrix (`out/demo_confusion.png`);
+4. classifies every WAV you pass (any sample rate, resampled; a file longer than the
+   model's input is cut into overlapping windows, each classified);
+5. plots the log-mel spectrograms of a few clips with the model's own front end when it has
+   one, else with `kerasaudio.layers.MelSpectrogram` (`out/demo_logmel.png`).
+
+FSDD recordings: Jakobovski et al., Free Spoken Digit Dataset, CC BY-SA 4.0.
 """
 
 from __future__ import annotations
@@ -9,6 +22,8 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -17,70 +32,177 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 import kerasaudio
-from kerasaudio import layers
-from kerasaudio.data import fix_length, load_audio
+from kerasaudio import layers, presets
+from kerasaudio.audio_io import load_audio, windows
 from kerasaudio.datasets import fsdd
 
-SAMPLE_RATE = 8000
-SAMPLES = SAMPLE_RATE  # one second
+
+def best_digit_preset() -> str:
+    """The published `*_fsdd_digits` preset with the best leave-one-speaker-out accuracy
+    (then official-split accuracy)."""
+    found = presets.list_presets("*_fsdd_digits")
+    if not found:
+        raise SystemExit("demo: no pretrained digit preset is published in the manifest "
+                         f"({presets.manifest_path()}); train one with zoo/recipes/.")
+
+    def score(name: str) -> tuple:
+        metrics = presets.get_preset(name).metrics
+        return (metrics.get("loso_accuracy") or 0.0, metrics.get("official_accuracy") or 0.0)
+
+    return max(found, key=score)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("wavs", nargs="*", help="extra audio files to show (any rate)")
-    parser.add_argument("--out", default="out", help="output directory (default: out)")
-    args = parser.parse_args()
+def classify(model, preset, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`(window starts in seconds, probabilities (windows, classes))` of one waveform."""
+    starts, clips = windows(audio, preset.input_length)
+    probabilities = np.asarray(model.predict(clips, verbose=0))
+    return starts / preset.sample_rate, probabilities
 
-    index = fsdd.load(sample=True)
-    wanted = {0: "jackson", 3: "nicolas", 7: "theo"}
-    picks = index[(index["take"] == 0)
-                  & index.apply(lambda r: wanted.get(r["digit"]) == r["speaker"], axis=1)]
-    paths = list(picks.path) + args.wavs
-    titles = [f"digit {d} ({s})" for d, s in zip(picks["digit"], picks["speaker"], strict=True)]
-    titles += [pathlib.Path(p).name for p in args.wavs]
-    audio = np.stack([fix_length(load_audio(p, sample_rate=SAMPLE_RATE)[0], SAMPLES)
-                      for p in paths])
 
-    front_ends = {
-        "log-mel (dB)": [layers.MelSpectrogram(sample_rate=SAMPLE_RATE, n_fft=512,
-                                               hop_length=128, n_mels=64, fmin=20),
-                         layers.PowerToDb(ref="max")],
-        "MFCC": [layers.MFCC(sample_rate=SAMPLE_RATE, n_fft=512, hop_length=128,
-                             n_mels=64, n_mfcc=20)],
-        "complex STFT (real part)": [layers.ComplexSpectrogram(n_fft=256, hop_length=80,
-                                                               win_length=240)],
-    }
-    print(f"kerasaudio {kerasaudio.__version__}: {len(paths)} clips, "
-          f"input {audio.shape} at {SAMPLE_RATE} Hz")
-    results = {}
-    for name, chain in front_ends.items():
-        x = audio
-        for layer in chain:
-            x = layer(x)
-        results[name] = np.asarray(x)
-        print(f"  {name:26s} -> {results[name].shape}")
-
-    fig, axes = plt.subplots(len(front_ends), len(paths),
-                             figsize=(3.2 * len(paths), 2.6 * len(front_ends)),
-                             squeeze=False)
-    for row, (name, values) in enumerate(results.items()):
-        for col in range(len(paths)):
-            image = values[col]
-            if image.ndim == 3:  # real part, signed log compression to show structure
-                image = np.sign(image[..., 0]) * np.log1p(100 * np.abs(image[..., 0]))
-            elif name == "MFCC":  # each coefficient on its own scale
-                image = (image - image.mean(0)) / (image.std(0) + 1e-6)
-            axes[row, col].imshow(image.T, origin="lower", aspect="auto", cmap="magma")
-            axes[row, col].set_title(f"{titles[col]}\n{name}", fontsize=8)
-            axes[row, col].set_xlabel("frame", fontsize=7)
+def plot_confusion(confusion: np.ndarray, names: list[str], title: str,
+                   path: pathlib.Path) -> None:
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.imshow(confusion, cmap="Blues")
+    ax.set_xticks(range(len(names)), names)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("spoken digit")
+    ax.set_title(title, fontsize=9)
+    peak = confusion.max() or 1
+    for (i, j), count in np.ndenumerate(confusion):
+        if count:
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
+                    color="white" if count > peak / 2 else "black")
     fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def log_mel(model, preset, audio: np.ndarray) -> tuple[np.ndarray, str]:
+    """Log-mel images `(clips, frames, mels)`: the model's own front end if it computes a
+    mel spectrogram, else a standard 40-band one."""
+    frontend = []
+    for layer in model.layers:
+        if isinstance(layer, layers.MelSpectrogram):
+            frontend = [layer]
+        elif frontend and isinstance(layer, layers.PowerToDb):
+            frontend.append(layer)
+            break
+    if len(frontend) == 2:
+        what = "the model's own front end"
+    else:
+        frontend = [layers.MelSpectrogram(sample_rate=preset.sample_rate, n_fft=256,
+                                          hop_length=80, n_mels=40, fmin=20.0),
+                    layers.PowerToDb(top_db=80.0)]
+        what = "MelSpectrogram(n_fft=256, hop 80, 40 mels) + PowerToDb"
+    x = audio
+    for layer in frontend:
+        x = layer(x)
+    return np.asarray(x), what
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("wavs", nargs="*", help="your own audio files to classify (any rate)")
+    parser.add_argument("--model", default=None,
+                        help="a pretrained digit preset (default: the best published one)")
+    parser.add_argument("--out", default="out", help="output directory (default: out)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "demo_features.png", dpi=100)
-    print(f"wrote {out / 'demo_features.png'}")
+
+    print(f"kerasaudio {kerasaudio.__version__}\n")
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print("Architectures (kerasaudio.available_models()):")
+        print(kerasaudio.available_models().drop(columns=["paper"]).to_string(), "\n")
+        print("Pretrained presets (kerasaudio.available_models(pretrained=True)):")
+        print(kerasaudio.available_models(pretrained=True).to_string(), "\n")
+
+    name = args.model or best_digit_preset()
+    preset = presets.get_preset(name)
+    model = kerasaudio.create_model(name)
+    source = presets.weights_path(preset)
+    print(f"Loaded {name}: {preset.architecture}, {model.count_params():,} parameters, "
+          f"{preset.sample_rate} Hz, {preset.input_length} samples per clip")
+    print(f"  weights: {source} (sha256 {preset.sha256[:12]}... verified)")
+    metrics = preset.metrics
+    if "official_accuracy" in metrics:
+        print(f"  published: official split {metrics['official_accuracy']:.4f}, "
+              f"leave-one-speaker-out mean {metrics.get('loso_accuracy', float('nan')):.4f}")
+
+    # The bundled FSDD sample: take 0 of each digit and speaker is in the official test split.
+    index = fsdd.load(sample=True)
+    test = index[index["take"] == 0].sort_values(["speaker", "digit"]).reset_index(drop=True)
+    names = list(preset.class_names)
+    truth, predicted, confidence = [], [], []
+    audio = []
+    for row in test.itertuples():
+        clip, _ = load_audio(row.path, sample_rate=preset.sample_rate)
+        audio.append(windows(clip, preset.input_length)[1][0])
+        _, probabilities = classify(model, preset, clip)
+        mean = probabilities.mean(axis=0)
+        truth.append(names.index(str(row.digit)))
+        predicted.append(int(mean.argmax()))
+        confidence.append(float(mean.max()))
+    truth, predicted = np.array(truth), np.array(predicted)
+    print(f"\nBundled FSDD test clips (official split, take 0): {len(test)} clips, "
+          f"6 speakers")
+    for speaker, group in test.groupby("speaker", sort=True):
+        marks = " ".join(
+            f"{names[truth[i]]}>{names[predicted[i]]}" + ("" if truth[i] == predicted[i]
+                                                          else "!")
+            for i in group.index)
+        print(f"  {speaker:9s} {marks}")
+    accuracy = float((truth == predicted).mean())
+    print(f"  accuracy {accuracy:.4f} ({int((truth == predicted).sum())}/{len(test)}); "
+          f"mean confidence {np.mean(confidence):.3f}   (true>predicted, ! = error)")
+    confusion = np.zeros((len(names), len(names)), np.int64)
+    np.add.at(confusion, (truth, predicted), 1)
+    confusion_png = out / "demo_confusion.png"
+    plot_confusion(confusion, names, f"{name} on {len(test)} bundled FSDD test clips: "
+                   f"accuracy {accuracy:.3f}", confusion_png)
+
+    if args.wavs:
+        print("\nYour files:")
+    for path in args.wavs:
+        try:
+            clip, _ = load_audio(path, sample_rate=preset.sample_rate)
+        except (kerasaudio.errors.KerasAudioError, OSError) as error:
+            print(f"  {path}: cannot read it: {error}")
+            continue
+        starts, probabilities = classify(model, preset, clip)
+        mean = probabilities.mean(axis=0)
+        top = np.argsort(-mean)[:3]
+        best = ", ".join(f"{names[i]} {mean[i]:.3f}" for i in top)
+        print(f"  {path} ({len(clip) / preset.sample_rate:.2f} s): {best}")
+        if len(starts) > 1:
+            for start, p in zip(starts, probabilities, strict=True):
+                print(f"    window at {start:6.2f} s: {names[int(p.argmax())]} "
+                      f"{p.max():.3f}")
+
+    shown = [0, 13, 27, 44]  # four speakers, four digits
+    images, what = log_mel(model, preset, np.stack([audio[i] for i in shown]))
+    fig, axes = plt.subplots(1, len(shown), figsize=(3.2 * len(shown), 2.8), squeeze=False)
+    for ax, i, image in zip(axes[0], shown, images, strict=True):
+        image = image[..., 0] if image.ndim == 3 else image
+        ax.imshow(image.T, origin="lower", aspect="auto", cmap="magma")
+        ax.set_title(f"'{names[truth[i]]}' by {test.speaker[i]}: predicted "
+                     f"{names[predicted[i]]}", fontsize=8)
+        ax.set_xlabel("frame", fontsize=7)
+        ax.set_ylabel("mel band", fontsize=7)
+    fig.suptitle(f"log-mel spectrograms ({what})", fontsize=9)
+    fig.tight_layout()
+    logmel_png = out / "demo_logmel.png"
+    fig.savefig(logmel_png, dpi=100)
+    plt.close(fig)
+    print(f"\nwrote {confusion_png} and {logmel_png} "
+          f"({time.perf_counter() - started:.1f} s)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
