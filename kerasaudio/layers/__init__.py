@@ -1,7 +1,8 @@
 """Audio front ends as Keras layers (STFT, complex spectrogram, mel, dB, MFCC, SpecAugment,
 standardisation), augmentation layers (gain, noise, time shift, speed, frequency
 warping, mixup) and the pooling layers the zoo's models use (feed-forward attention,
-masked global pooling, NetVLAD/GhostVLAD).
+masked global pooling, NetVLAD/GhostVLAD) and a batch normalisation that trains with
+TensorFlow's fused kernel.
 
 Every front-end layer takes `(batch, samples)` or `(batch, samples, channels)` audio (or
 `(batch, frames, bins[, channels])` features), matches librosa numerically, works on the
@@ -21,6 +22,7 @@ from kerasaudio.layers.base import in_tflite_mode, tflite_mode
 from kerasaudio.layers.decibels import AmplitudeToDb, PowerToDb
 from kerasaudio.layers.ensemble import Resample, StackingEnsemble
 from kerasaudio.layers.mel import MFCC, MelSpectrogram
+from kerasaudio.layers.normalization import FusedBatchNormalization
 from kerasaudio.layers.recurrent import LSTM
 from kerasaudio.layers.spec_augment import SpecAugment
 from kerasaudio.layers.standardize import Standardize
@@ -36,6 +38,7 @@ __all__ = [
     "ComplexSpectrogram",
     "FeedForwardAttention",
     "FrequencyWarp",
+    "FusedBatchNormalization",
     "MaskedGlobalPooling1D",
     "MelSpectrogram",
     "MixUp",

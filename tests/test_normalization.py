@@ -1,0 +1,127 @@
+"""FusedBatchNormalization: Keras' BatchNormalization, trained with the fused TF kernel."""
+
+import keras
+import numpy as np
+import pytest
+
+import kerasaudio
+from kerasaudio.layers import FusedBatchNormalization
+
+SHAPES = {  # input shape, axis
+    "conv1d": ((4, 50, 8), -1),
+    "conv2d": ((3, 10, 12, 6), -1),
+    "channels_first": ((4, 5, 30), 1),
+    "dense": ((16, 7), -1),
+}
+
+
+def pair(shape, axis, **options):
+    """A Keras BatchNormalization and a fused one with the same (non-trivial) weights."""
+    rng = np.random.default_rng(0)
+    reference = keras.layers.BatchNormalization(axis=axis, momentum=0.9, **options)
+    fused = FusedBatchNormalization(axis=axis, momentum=0.9, **options)
+    reference.build(shape)
+    fused.build(shape)
+    weights = [rng.uniform(0.5, 1.5, w.shape).astype("float32") for w in reference.weights]
+    reference.set_weights(weights)
+    fused.set_weights(weights)
+    x = (rng.normal(size=shape) * 3 + 1).astype("float32")
+    return reference, fused, x
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("case", SHAPES)
+@pytest.mark.parametrize("options", [{}, {"center": False, "scale": False}])
+def test_training_pass_matches_keras(case, options):
+    shape, axis = SHAPES[case]
+    reference, fused, x = pair(shape, axis, **options)
+    initial = keras.ops.convert_to_numpy(fused.moving_variance).copy()
+    expected = keras.ops.convert_to_numpy(reference(x, training=True))
+    got = keras.ops.convert_to_numpy(fused(x, training=True))
+    np.testing.assert_allclose(got, expected, atol=2e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(fused.moving_mean),
+        keras.ops.convert_to_numpy(reference.moving_mean), atol=1e-5)
+    fused_var = keras.ops.convert_to_numpy(fused.moving_variance)
+    if keras.backend.backend() == "tensorflow":
+        # The unbiased batch variance (PyTorch's convention) enters the moving average.
+        channels_last = np.moveaxis(x.astype("float64"), axis, -1).reshape(-1, shape[axis])
+        unbiased = channels_last.var(axis=0, ddof=1)
+        np.testing.assert_allclose(fused_var, 0.9 * initial + 0.1 * unbiased, rtol=1e-5)
+    else:  # Keras' own layer on JAX
+        np.testing.assert_allclose(
+            fused_var, keras.ops.convert_to_numpy(reference.moving_variance), rtol=1e-6)
+
+
+@pytest.mark.parametrize("case", SHAPES)
+def test_gradients_match_keras(case):
+    import tensorflow as tf
+
+    shape, axis = SHAPES[case]
+    reference, fused, x = pair(shape, axis)
+    x = tf.constant(x)
+    target = tf.constant(np.random.default_rng(1).normal(size=shape).astype("float32"))
+    grads = []
+    for layer in (reference, fused):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum((layer(x, training=True) - target) ** 2)
+        grads.append(tape.gradient(loss, [x, layer.gamma, layer.beta]))
+    for got, expected in zip(grads[1], grads[0], strict=True):
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("training", [False, None])
+def test_inference_is_keras_own(training):
+    reference, fused, x = pair((4, 50, 8), -1)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(fused(x, training=training)),
+        keras.ops.convert_to_numpy(reference(x, training=training)))
+
+
+def test_frozen_layer_uses_moving_statistics():
+    reference, fused, x = pair((4, 50, 8), -1)
+    fused.trainable = False
+    reference.trainable = False
+    before = keras.ops.convert_to_numpy(fused.moving_mean).copy()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fused(x, training=True)),
+                               keras.ops.convert_to_numpy(reference(x, training=True)),
+                               atol=1e-6)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(fused.moving_mean), before)
+
+
+def test_config_weights_and_keras_file_round_trip(tmp_path):
+    layer = FusedBatchNormalization(axis=1, momentum=0.8, epsilon=1e-5, center=False)
+    config = layer.get_config()
+    assert (config["axis"], config["momentum"], config["epsilon"], config["center"]) == (
+        1, 0.8, 1e-5, False)
+    assert FusedBatchNormalization.from_config(config).get_config() == config
+    inputs = keras.Input((20, 3))
+    model = keras.Model(inputs, FusedBatchNormalization(name="bn")(inputs))
+    x = np.random.default_rng(2).normal(size=(5, 20, 3)).astype("float32")
+    model(x, training=True)
+    path = tmp_path / "bn.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    assert isinstance(loaded.get_layer("bn"), FusedBatchNormalization)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_m5_trains_with_the_fused_layer_and_loads_keras_batchnorm_weights():
+    model = kerasaudio.create_model("m5", input_shape=(8000, 1), classes=10, n_channel=32)
+    norms = [la for la in model.layers if isinstance(la, keras.layers.BatchNormalization)]
+    assert len(norms) == 4 and all(isinstance(la, FusedBatchNormalization) for la in norms)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert (trainable, model.count_params()) == (25_290, 25_674)  # + 2 x 192 moving stats
+    # A model built with Keras' own layer has the same weights, in the same order.
+    plain = keras.models.clone_model(model, clone_function=lambda la: (
+        keras.layers.BatchNormalization.from_config(la.get_config())
+        if isinstance(la, FusedBatchNormalization) else la.__class__.from_config(
+            la.get_config())))
+    plain.set_weights(model.get_weights())
+    x = np.random.default_rng(3).normal(size=(4, 8000, 1)).astype("float32")
+    np.testing.assert_allclose(plain.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(plain(x, training=True)),
+                               keras.ops.convert_to_numpy(model(x, training=True)), atol=1e-4)
