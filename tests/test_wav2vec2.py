@@ -75,7 +75,8 @@ def _reference(model, audio, attention_mask=None):
 
 def _ours(model, audio, mask=None):
     inputs = audio if mask is None else {"audio": audio, "padding_mask": mask}
-    return [keras.ops.convert_to_numpy(h) for h in model(inputs)]
+    # Compiled (one XLA program on JAX, not op-by-op eager dispatch: 10x faster there).
+    return [keras.ops.convert_to_numpy(h) for h in model.predict_on_batch(inputs)]
 
 
 def _max_diffs(ours, reference, frames=None):
