@@ -28,7 +28,7 @@ strict line divides by PyTorch's fastest median pass of the whole run: that is t
 to quote. The script prints `uptime`'s load averages with every process:
 on a shared machine both sides slow down, and the ratio is what to compare.
 
-kerasaudio's M5 normalises with `kerasaudio.layers.FusedBatchNormalization` (Keras'
+kerasaudio's M5 normalises with `kerasaudio.layers.BatchNormalization` (Keras'
 BatchNormalization whose training pass is TensorFlow's fused kernel). Rows marked
 "Keras BatchNormalization" swap those layers (by `keras.models.clone_model`, same weights
 and parameter count) for Keras' own `BatchNormalization`, to measure what the fused
@@ -272,7 +272,7 @@ def keras_model(config: KerasConfig):
                                         n_channel=N_CHANNEL)
         if config.keras_batch_norm:
             def swap(layer):
-                if isinstance(layer, kerasaudio.layers.FusedBatchNormalization):
+                if isinstance(layer, kerasaudio.layers.BatchNormalization):
                     return keras.layers.BatchNormalization.from_config(layer.get_config())
                 return layer.__class__.from_config(layer.get_config())
 

@@ -1,11 +1,11 @@
-"""FusedBatchNormalization: Keras' BatchNormalization, trained with the fused TF kernel."""
+"""BatchNormalization: Keras' BatchNormalization, trained with the fused TF kernel."""
 
 import keras
 import numpy as np
 import pytest
 
 import kerasaudio
-from kerasaudio.layers import FusedBatchNormalization
+from kerasaudio.layers import BatchNormalization
 
 SHAPES = {  # input shape, axis
     "conv1d": ((4, 50, 8), -1),
@@ -19,7 +19,7 @@ def pair(shape, axis, **options):
     """A Keras BatchNormalization and a fused one with the same (non-trivial) weights."""
     rng = np.random.default_rng(0)
     reference = keras.layers.BatchNormalization(axis=axis, momentum=0.9, **options)
-    fused = FusedBatchNormalization(axis=axis, momentum=0.9, **options)
+    fused = BatchNormalization(axis=axis, momentum=0.9, **options)
     reference.build(shape)
     fused.build(shape)
     weights = [rng.uniform(0.5, 1.5, w.shape).astype("float32") for w in reference.weights]
@@ -92,36 +92,44 @@ def test_frozen_layer_uses_moving_statistics():
 
 
 def test_config_weights_and_keras_file_round_trip(tmp_path):
-    layer = FusedBatchNormalization(axis=1, momentum=0.8, epsilon=1e-5, center=False)
+    layer = BatchNormalization(axis=1, momentum=0.8, epsilon=1e-5, center=False)
     config = layer.get_config()
     assert (config["axis"], config["momentum"], config["epsilon"], config["center"]) == (
         1, 0.8, 1e-5, False)
-    assert FusedBatchNormalization.from_config(config).get_config() == config
+    assert BatchNormalization.from_config(config).get_config() == config
     inputs = keras.Input((20, 3))
-    model = keras.Model(inputs, FusedBatchNormalization(name="bn")(inputs))
+    model = keras.Model(inputs, BatchNormalization(name="bn")(inputs))
     x = np.random.default_rng(2).normal(size=(5, 20, 3)).astype("float32")
     model(x, training=True)
     path = tmp_path / "bn.keras"
     model.save(path)
     loaded = keras.models.load_model(path, safe_mode=True)
-    assert isinstance(loaded.get_layer("bn"), FusedBatchNormalization)
+    assert isinstance(loaded.get_layer("bn"), BatchNormalization)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-def test_m5_trains_with_the_fused_layer_and_loads_keras_batchnorm_weights():
+def test_m5_trains_with_the_fused_layer_and_loads_keras_batchnorm_weights(tmp_path):
     model = kerasaudio.create_model("m5", input_shape=(8000, 1), classes=10, n_channel=32)
     norms = [la for la in model.layers if isinstance(la, keras.layers.BatchNormalization)]
-    assert len(norms) == 4 and all(isinstance(la, FusedBatchNormalization) for la in norms)
+    assert len(norms) == 4 and all(isinstance(la, BatchNormalization) for la in norms)
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert (trainable, model.count_params()) == (25_290, 25_674)  # + 2 x 192 moving stats
-    # A model built with Keras' own layer has the same weights, in the same order.
+    # The same model with Keras' own layer: checkpoints are interchangeable both ways.
     plain = keras.models.clone_model(model, clone_function=lambda la: (
         keras.layers.BatchNormalization.from_config(la.get_config())
-        if isinstance(la, FusedBatchNormalization) else la.__class__.from_config(
-            la.get_config())))
-    plain.set_weights(model.get_weights())
-    x = np.random.default_rng(3).normal(size=(4, 8000, 1)).astype("float32")
-    np.testing.assert_allclose(plain.predict(x, verbose=0), model.predict(x, verbose=0),
+        if isinstance(la, BatchNormalization) else la.__class__.from_config(la.get_config())))
+    rng = np.random.default_rng(3)
+    plain.set_weights([rng.normal(size=w.shape).astype("float32") ** 2
+                       for w in plain.get_weights()])
+    plain.save_weights(tmp_path / "plain.weights.h5")
+    model.load_weights(tmp_path / "plain.weights.h5")
+    x = rng.normal(size=(4, 8000, 1)).astype("float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0), plain.predict(x, verbose=0),
                                atol=1e-6)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(plain(x, training=True)),
-                               keras.ops.convert_to_numpy(model(x, training=True)), atol=1e-4)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x, training=True)),
+                               keras.ops.convert_to_numpy(plain(x, training=True)), atol=1e-4)
+
+
+def test_published_m5_weights_load_into_the_fused_model():
+    model = kerasaudio.create_model("m5_fsdd_digits")  # trained with Keras' own layer
+    assert sum(isinstance(la, BatchNormalization) for la in model.layers) == 4

@@ -22,7 +22,7 @@ from kerasaudio.layers.base import in_tflite_mode, tflite_mode
 from kerasaudio.layers.decibels import AmplitudeToDb, PowerToDb
 from kerasaudio.layers.ensemble import Resample, StackingEnsemble
 from kerasaudio.layers.mel import MFCC, MelSpectrogram
-from kerasaudio.layers.normalization import FusedBatchNormalization
+from kerasaudio.layers.normalization import BatchNormalization
 from kerasaudio.layers.recurrent import LSTM
 from kerasaudio.layers.spec_augment import SpecAugment
 from kerasaudio.layers.standardize import Standardize
@@ -35,10 +35,10 @@ __all__ = [
     "STFT",
     "AddNoise",
     "AmplitudeToDb",
+    "BatchNormalization",
     "ComplexSpectrogram",
     "FeedForwardAttention",
     "FrequencyWarp",
-    "FusedBatchNormalization",
     "MaskedGlobalPooling1D",
     "MelSpectrogram",
     "MixUp",

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import keras
 
-__all__ = ["FusedBatchNormalization"]
+__all__ = ["BatchNormalization"]
+
+# The class keeps Keras' name on purpose: a `.weights.h5` file addresses a functional model's
+# layers by their class name, so the same name keeps checkpoints interchangeable with models
+# built from `keras.layers.BatchNormalization` (and the zoo's published weights loadable).
 
 
 @keras.saving.register_keras_serializable(package="kerasaudio")
-class FusedBatchNormalization(keras.layers.BatchNormalization):
-    """`keras.layers.BatchNormalization` that trains with TensorFlow's fused kernel.
+class BatchNormalization(keras.layers.BatchNormalization):
+    """Keras' `BatchNormalization`, trained with TensorFlow's fused kernel.
 
     Keras 3 computes batch normalisation in training from separate ops (moments, then scale
     and shift) and differentiates them op by op; on small convolutional audio models such as
@@ -17,9 +21,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     layer computes the training pass with `FusedBatchNormV3` (oneDNN's kernel: one op
     forward, one op backward), which trained M5 1.4-1.8x faster (`benchmarks/training.py`).
 
-    Everything else is Keras' own layer: the same options, weights and checkpoints
-    (`gamma`, `beta`, `moving_mean`, `moving_variance`, so a `BatchNormalization`'s weights
-    load into it and back), the same inference, and Keras' implementation on the JAX
+    Everything else is Keras' own layer: the same name, options, weights and checkpoints
+    (`gamma`, `beta`, `moving_mean`, `moving_variance`: a `.weights.h5` file of a model
+    built with `keras.layers.BatchNormalization` loads into the same model built with this
+    layer, and back), the same inference, and Keras' implementation on the JAX
     backend, with a mask, when frozen or with `synchronized=True`. One difference: the
     moving variance is updated with the unbiased batch variance (divided by n - 1, as
     PyTorch does) instead of the biased one; over the thousands of values per channel of
@@ -36,7 +41,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     import numpy as np, keras, kerasaudio
     inputs = keras.Input((8000, 1))
     x = keras.layers.Conv1D(32, 80, strides=16)(inputs)
-    x = kerasaudio.layers.FusedBatchNormalization()(x)
+    x = kerasaudio.layers.BatchNormalization()(x)
     model = keras.Model(inputs, keras.layers.ReLU()(x))
     y = model(np.random.randn(4, 8000, 1).astype("float32"), training=True)
     ```

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import keras
 
 from kerasaudio.errors import InvalidOptionError
-from kerasaudio.layers.normalization import FusedBatchNormalization
+from kerasaudio.layers.normalization import BatchNormalization
 from kerasaudio.models.common import (
     build_input,
     check_arguments,
@@ -237,7 +237,7 @@ def minimum_samples(name: str, **options) -> int:
 
 def _batch_norm(name: str) -> keras.layers.BatchNormalization:
     # Trains with TensorFlow's fused kernel (1.4-1.8x faster M5 training on a CPU).
-    return FusedBatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
+    return BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
 
 
 def _conv_bn_relu(x, width: int, kernel: int, stride: int, padding: str, prefix: str,
