@@ -108,12 +108,15 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
         quantization: None, `"float16"`, `"dynamic"` or `"int8"` (see the module doc).
         representative_data: for `"int8"`: calibration inputs, an array
             `(clips, *input_shape)`.
-        float_frontend: for `"int8"`: keep the ops of kerasaudio front-end layers (STFT,
-            mel, dB, standardisation, ...) in float32 and quantize the network after
-            them. A power spectrum spans far more than int8's 48 dB, so quantizing it
-            wipes out the quiet bins that a dB front end keeps (80 dB); the front end is
-            a small share of the compute. False quantizes everything the int8 kernels
-            allow.
+        float_frontend: keep the ops of kerasaudio front-end layers (STFT, mel, dB,
+            standardisation, ...) and their constants in float32 and quantize the network
+            after them. For `"int8"`: a power spectrum spans far more than int8's 48 dB,
+            so quantizing it wipes out the quiet bins that a dB front end keeps (80 dB);
+            the front end is a small share of the compute. For `"float16"` and
+            `"dynamic"`: the converter would store the front end's mel and DFT matrices
+            in float16 or int8 and its small constants (`amin` 1e-10, `epsilon`) in
+            float16, where they round to 0 (NaN out of a log) or move the dB values by
+            0.1 dB. False quantizes everything the mode allows.
 
     Returns:
         The `.tflite` file contents.
@@ -167,10 +170,15 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.float32
         converter.inference_output_type = tf.float32
-    scopes = _frontend_scopes(model) if quantization == "int8" and float_frontend else set()
+    scopes = _frontend_scopes(model) if quantization and float_frontend else set()
     try:
-        if scopes:
+        if scopes and quantization == "int8":
             flatbuffer = _quantize_around_frontend(converter, scopes)
+        elif scopes:
+            reference = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
+            reference.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+            flatbuffer = _restore_float_frontend(converter.convert(), reference.convert(),
+                                                 scopes)
         else:
             flatbuffer = converter.convert()
     except Exception as exc:  # the converter raises ConverterError and others
@@ -227,6 +235,74 @@ def _quantize_around_frontend(converter, scopes: set[str]) -> bytes:
                                    scopes)})
     return lite_convert.mlir_quantize(calibrated, fully_quantize=False,
                                       denylisted_nodes=nodes or None)
+
+
+def _restore_float_frontend(quantized: bytes, reference: bytes, scopes: set[str]) -> bytes:
+    """Give the front end's ops of a float16 or dynamic-range file their float32 constants.
+
+    `quantized` stores constants as float16 (behind DEQUANTIZE ops) or int8 (consumed by
+    hybrid kernels). Every such constant that only front-end ops (by tensor name, see
+    `_in_scopes`) consume gets back its float32 values from `reference` (the same graph
+    converted without quantization, where constants carry the same names); DEQUANTIZE ops
+    left without a purpose are removed.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    def constants(model) -> dict[str, np.ndarray]:
+        graph = model.subgraphs[0]
+        return {_name(t): model.buffers[t.buffer].data for t in graph.tensors
+                if t.type == schema.TensorType.FLOAT32 and t.buffer > 0
+                and model.buffers[t.buffer].data is not None}
+
+    target = flatbuffer_utils.convert_bytearray_to_object(quantized)
+    float32 = constants(flatbuffer_utils.convert_bytearray_to_object(reference))
+    graph = target.subgraphs[0]
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in target.operatorCodes]
+    consumers: dict[int, list] = {}
+    for op in graph.operators:
+        for index in op.inputs:
+            consumers.setdefault(int(index), []).append(op)
+
+    def frontend_only(index: int) -> bool:
+        ops = consumers.get(index, [])
+        return bool(ops) and all(
+            any(_in_scopes(_name(graph.tensors[o]), scopes) for o in op.outputs if o >= 0)
+            for op in ops)
+
+    def set_float(tensor, data: np.ndarray) -> None:
+        buffer = schema.BufferT()
+        buffer.data = data
+        target.buffers.append(buffer)
+        tensor.buffer = len(target.buffers) - 1
+        tensor.type = schema.TensorType.FLOAT32
+        tensor.quantization = None
+
+    dropped = []
+    for op in graph.operators:
+        code = codes[op.opcodeIndex]
+        if code == schema.BuiltinOperator.DEQUANTIZE:
+            source, out = graph.tensors[op.inputs[0]], int(op.outputs[0])
+            data = float32.get(_name(graph.tensors[out]))
+            if (source.type == schema.TensorType.FLOAT16 and data is not None
+                    and frontend_only(out)):
+                set_float(graph.tensors[out], data)
+                dropped.append(op)
+            continue
+        for index in op.inputs:  # int8 weights of a hybrid kernel
+            tensor = graph.tensors[index] if index >= 0 else None
+            if (tensor is not None and tensor.type == schema.TensorType.INT8
+                    and tensor.buffer > 0 and frontend_only(int(index))):
+                data = float32.get(_name(tensor))
+                if data is not None:
+                    set_float(tensor, data)
+    graph.operators = [op for op in graph.operators if op not in dropped]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(target))
+
+
+def _name(tensor) -> str:
+    name = tensor.name
+    return name.decode() if isinstance(name, bytes) else str(name)
 
 
 def _check_prepares(flatbuffer: bytes) -> None:

@@ -184,6 +184,13 @@ ZOO_EXPORTS = {
     "deep_speaker": (16000, dict(classes=5, filters=(16, 32, 64, 128))),
 }
 
+#: Modes a zoo model cannot export in, with what the verification error says. A random-weight
+#: BiLSTM at 44.1 kHz in dynamic range moves its probabilities by 0.06-0.13 (tolerance
+#: 0.05): the hybrid LSTM kernels quantize activations on the fly, and the front end's mel
+#: (and n_fft 2560 DFT) weights become int8 too (0.06 with n_fft 2048, no DFT weights).
+#: Full int8, which keeps the front end float, passes.
+KNOWN_LIMITS = {("bilstm_attention", "dynamic"): "differs from Keras by up to"}
+
 
 def test_every_zoo_classifier_has_an_export_config():
     missing = {n for n in kerasaudio.list_models() if not n.startswith("wav2vec2")}
@@ -224,6 +231,12 @@ def test_every_zoo_model_exports_to_full_int8_from_raw_audio(name, fsdd_sample):
 def test_every_zoo_model_exports_in_every_mode(name, quantization, fsdd_sample):
     model, clips = zoo_model_and_audio(name, fsdd_sample)
     float_size = len(export.convert(model))
+    if (name, quantization) in KNOWN_LIMITS:
+        # Verification refuses the file and says why; nothing is written.
+        with pytest.raises(export.VerificationError, match=KNOWN_LIMITS[name, quantization]):
+            export.to_tflite(model, None, quantization=quantization,
+                             representative_data=clips)
+        return
     report = export.to_tflite(model, None, quantization=quantization,
                               representative_data=clips)
     assert report.passed
@@ -233,6 +246,10 @@ def test_every_zoo_model_exports_in_every_mode(name, quantization, fsdd_sample):
         small = float_size < 1_000_000
         limit = {"float16": 0.6 if small else 0.52, "dynamic": 0.4 if small else 0.3,
                  "int8": 0.4 if small else 0.3}[quantization]
+        if name == "bilstm_attention" and quantization == "int8":
+            # Its n_fft=2560 front end is a DFT convolution whose 26 MB float32 matrix is
+            # nearly all of the file, and int8 keeps the front end float by design.
+            limit = 1.0
         assert report.size_bytes <= limit * float_size, (report.size_bytes, float_size)
 
 
@@ -258,3 +275,31 @@ def test_int8_front_end_stays_float_and_tracks_keras(clips):
     assert "CONV_2D" not in kept.float_ops
     assert "FULLY_CONNECTED" not in whole.float_ops
     assert kept.max_abs_diff < 0.5 * whole.max_abs_diff
+
+
+@pytest.mark.parametrize("quantization", ["float16", "dynamic"])
+def test_float16_and_dynamic_keep_the_front_end_constants_float(quantization, fsdd_sample):
+    """Deep Speaker's front end on clips centred in silence: stored in float16 its small
+    constants underflow (NaN out), in int8 its filterbank moves the output by 0.1-0.2;
+    restored to float32 (the default) the file follows Keras."""
+    import soundfile as sf
+
+    from kerasaudio.data import fix_length
+
+    model = kerasaudio.create_model("deep_speaker_fsdd_speakers")
+    data = np.stack([fix_length(sf.read(p, dtype="float32")[0], 8000)
+                     for p in fsdd_sample.path[:24]])  # zero-padded, as the recipes feed it
+    expected = model.predict(data, verbose=0)
+
+    def error(flatbuffer):
+        got = np.concatenate([export.run_tflite(flatbuffer, clip[None])[0] for clip in data])
+        return np.nan_to_num(np.abs(got - expected), nan=np.inf).max()
+
+    kept = export.convert(model, quantization=quantization)
+    whole = export.convert(model, quantization=quantization, float_frontend=False)
+    assert error(kept) < {"float16": 1e-3, "dynamic": 0.02}[quantization]
+    assert error(whole) > 0.1
+    # The network is still quantized: the file is about half (float16) or a quarter (int8
+    # weights) of the float32 one.
+    assert len(kept) < {"float16": 0.55, "dynamic": 0.3}[quantization] * len(
+        export.convert(model))
