@@ -609,9 +609,9 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
         class_names: the output's class names (with `sample_rate`).
         metadata: more fields for the metadata: `name`, `description`, `version`,
             `author`, `license`, and anything else (kept in kerasaudio's entry).
-        float_frontend: for int8, keep kerasaudio front-end layers in float32 and
-            quantize the network after them (default; see `convert`). The report's
-            `float_ops` lists what stayed float.
+        float_frontend: keep kerasaudio front-end layers (and, for float16 and dynamic
+            range, their constants) in float32 and quantize the network after them
+            (default; see `convert`). The report's `float_ops` lists what stayed float.
         timeout: seconds allowed for the conversion.
 
     Returns:
