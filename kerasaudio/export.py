@@ -174,7 +174,7 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
     try:
         if scopes and quantization == "int8":
             flatbuffer = _quantize_around_frontend(converter, scopes)
-        elif scopes:
+        elif scopes or quantization == "float16":
             reference = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
             reference.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
             flatbuffer = _restore_float_frontend(converter.convert(), reference.convert(),
@@ -243,20 +243,36 @@ def _restore_float_frontend(quantized: bytes, reference: bytes, scopes: set[str]
     `quantized` stores constants as float16 (behind DEQUANTIZE ops) or int8 (consumed by
     hybrid kernels). Every such constant that only front-end ops (by tensor name, see
     `_in_scopes`) consume gets back its float32 values from `reference` (the same graph
-    converted without quantization, where constants carry the same names); DEQUANTIZE ops
-    left without a purpose are removed.
+    converted without quantization, where constants carry the same names), and so does
+    every small float16 constant anywhere (fewer than `_SMALL_CONSTANT` values: epsilons
+    such as an L2 normalisation's 1e-12 round to 0 in float16 and turn a zero vector into
+    NaN; they weigh nothing). DEQUANTIZE ops left without a purpose are removed.
     """
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
-    def constants(model) -> dict[str, np.ndarray]:
-        graph = model.subgraphs[0]
-        return {_name(t): model.buffers[t.buffer].data for t in graph.tensors
-                if t.type == schema.TensorType.FLOAT32 and t.buffer > 0
-                and model.buffers[t.buffer].data is not None}
+    # The float32 constants of the reference, found again by their float16 rounding (a
+    # float16 constant) or by name and shape (an int8 one: the converter may append a
+    # digit to a name).
+    source = flatbuffer_utils.convert_bytearray_to_object(reference)
+    by_float16, by_name = {}, {}
+    for t in source.subgraphs[0].tensors:
+        data = source.buffers[t.buffer].data if t.buffer > 0 else None
+        if t.type != schema.TensorType.FLOAT32 or data is None:
+            continue
+        shape = tuple(int(d) for d in t.shape)
+        rounded = np.frombuffer(data.tobytes(), "<f4").astype("<f2").tobytes()
+        by_float16[shape, rounded] = data
+        by_name[_name(t), shape] = data
+
+    def original(tensor, float16: bytes | None = None) -> np.ndarray | None:
+        shape = tuple(int(d) for d in tensor.shape)
+        if float16 is not None:
+            return by_float16.get((shape, float16))
+        name = _name(tensor)
+        return by_name.get((name, shape), by_name.get((name.rstrip("0123456789"), shape)))
 
     target = flatbuffer_utils.convert_bytearray_to_object(quantized)
-    float32 = constants(flatbuffer_utils.convert_bytearray_to_object(reference))
     graph = target.subgraphs[0]
     codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in target.operatorCodes]
     consumers: dict[int, list] = {}
@@ -282,10 +298,12 @@ def _restore_float_frontend(quantized: bytes, reference: bytes, scopes: set[str]
     for op in graph.operators:
         code = codes[op.opcodeIndex]
         if code == schema.BuiltinOperator.DEQUANTIZE:
-            source, out = graph.tensors[op.inputs[0]], int(op.outputs[0])
-            data = float32.get(_name(graph.tensors[out]))
-            if (source.type == schema.TensorType.FLOAT16 and data is not None
-                    and frontend_only(out)):
+            half, out = graph.tensors[op.inputs[0]], int(op.outputs[0])
+            if half.type != schema.TensorType.FLOAT16 or half.buffer <= 0:
+                continue
+            data = original(half, target.buffers[half.buffer].data.tobytes())
+            small = int(np.prod(half.shape)) < _SMALL_CONSTANT
+            if data is not None and (small or frontend_only(out)):
                 set_float(graph.tensors[out], data)
                 dropped.append(op)
             continue
@@ -293,11 +311,20 @@ def _restore_float_frontend(quantized: bytes, reference: bytes, scopes: set[str]
             tensor = graph.tensors[index] if index >= 0 else None
             if (tensor is not None and tensor.type == schema.TensorType.INT8
                     and tensor.buffer > 0 and frontend_only(int(index))):
-                data = float32.get(_name(tensor))
+                data = original(tensor)
                 if data is not None:
                     set_float(tensor, data)
     graph.operators = [op for op in graph.operators if op not in dropped]
+    # Empty the float16 copies that no op reads any more (buffers can be shared).
+    read = {graph.tensors[i].buffer for op in graph.operators for i in op.inputs if i >= 0}
+    for op in dropped:
+        buffer = graph.tensors[op.inputs[0]].buffer
+        if buffer not in read:
+            target.buffers[buffer].data = None
     return bytes(flatbuffer_utils.convert_object_to_bytearray(target))
+
+
+_SMALL_CONSTANT = 64
 
 
 def _name(tensor) -> str:

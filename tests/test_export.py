@@ -277,11 +277,25 @@ def test_int8_front_end_stays_float_and_tracks_keras(clips):
     assert kept.max_abs_diff < 0.5 * whole.max_abs_diff
 
 
+def _float16_constants(flatbuffer: bytes) -> list[int]:
+    """Sizes of the float16 constants that the DEQUANTIZE ops of a TFLite file read."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
+    graph = model.subgraphs[0]
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    return [int(np.prod(graph.tensors[op.inputs[0]].shape)) for op in graph.operators
+            if codes[op.opcodeIndex] == schema.BuiltinOperator.DEQUANTIZE
+            and graph.tensors[op.inputs[0]].type == schema.TensorType.FLOAT16]
+
+
 @pytest.mark.parametrize("quantization", ["float16", "dynamic"])
 def test_float16_and_dynamic_keep_the_front_end_constants_float(quantization, fsdd_sample):
-    """Deep Speaker's front end on clips centred in silence: stored in float16 its small
-    constants underflow (NaN out), in int8 its filterbank moves the output by 0.1-0.2;
-    restored to float32 (the default) the file follows Keras."""
+    """Deep Speaker on clips centred in silence. float16: stored as the converter writes
+    them, its small constants (epsilons) round to 0 and a zero input gives NaN; they are
+    restored to float32 (front end or not). Dynamic range: an int8 filterbank moves the
+    output by 0.1-0.2; kept float32 (the default), the file follows Keras."""
     import soundfile as sf
 
     from kerasaudio.data import fix_length
@@ -297,9 +311,13 @@ def test_float16_and_dynamic_keep_the_front_end_constants_float(quantization, fs
 
     kept = export.convert(model, quantization=quantization)
     whole = export.convert(model, quantization=quantization, float_frontend=False)
-    assert error(kept) < {"float16": 1e-3, "dynamic": 0.02}[quantization]
-    assert error(whole) > 0.1
-    # The network is still quantized: the file is about half (float16) or a quarter (int8
-    # weights) of the float32 one.
-    assert len(kept) < {"float16": 0.55, "dynamic": 0.3}[quantization] * len(
-        export.convert(model))
+    float32_size = len(export.convert(model))
+    if quantization == "float16":
+        assert error(kept) < 1e-3 and error(whole) < 1e-3
+        for flatbuffer in (kept, whole):
+            sizes = _float16_constants(flatbuffer)
+            assert sizes and min(sizes) >= 64  # the weights are float16, no epsilon is
+        assert len(kept) < 0.55 * float32_size
+    else:
+        assert error(kept) < 0.02 < 0.1 < error(whole)
+        assert len(kept) < 0.3 * float32_size  # the network's weights are still int8
