@@ -142,7 +142,8 @@ def test_training_is_reproducible_with_every_augmentation():
                          {"class_name": "SpeedPerturbation", "config": {}}])
     features = json.dumps([{"class_name": "FrequencyWarp", "config": {}},
                            {"class_name": "SpecAugment",
-                            "config": {"freq_mask_param": 4, "time_mask_param": 8}}])
+                            "config": {"freq_mask_param": 4, "time_mask_param": 8}},
+                           {"class_name": "FilterAugment", "config": {"seed": 1}}])
     r = recipe("logmel_cnn_fsdd_digits", f"augment.waveform={layers}",
                f"augment.features={features}", "augment.mixup_alpha=0.3",
                "augment.length_mode=random")
@@ -151,6 +152,29 @@ def test_training_is_reproducible_with_every_augmentation():
     b, _ = common.train(r, frame, max_steps=2)
     for x, y in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("shape", [(3, 7, 40), (3, 7, 40, 1)])
+def test_filter_augment_adds_one_smooth_curve_per_example_in_training_only(shape):
+    from zoo.augment import FilterAugment
+
+    layer = common.make_layer({"class_name": "FilterAugment",
+                               "config": {"max_offset": 0.5, "points": 3, "seed": 0}})
+    assert isinstance(layer, FilterAugment)
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), x)
+    curve = keras.ops.convert_to_numpy(layer(x, training=True)) - x
+    curve = curve.reshape(shape[:3])
+    # The same offset curve on every frame of an example, different across examples.
+    np.testing.assert_allclose(curve, np.broadcast_to(curve[:, :1], curve.shape), atol=1e-5)
+    assert np.abs(curve).max() <= 0.5 + 1e-6 and np.ptp(curve[:, 0, 0]) > 0
+    # Piecewise linear between the 3 control points (bins 0, 19.5, 39).
+    first = curve[:, 0, :20]
+    np.testing.assert_allclose(np.diff(first, 2, axis=1), 0, atol=1e-5)
+    again = FilterAugment.from_config(layer.get_config())
+    assert (again.max_offset, again.points, again.seed) == (0.5, 3, 0)
+    with pytest.raises(ValueError, match="points"):
+        FilterAugment(points=1)
 
 
 def test_recipe_script_trains_under_mirrored_strategy_on_two_cpus(tmp_path):

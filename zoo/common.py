@@ -82,6 +82,7 @@ from kerasaudio.data import LENGTH_MODES, audio_dataset
 from kerasaudio.datasets import fsdd
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.layers import augment as augment_layers
+from zoo import augment as zoo_augment  # recipe-only augmentation layers
 
 __all__ = [
     "PROTOCOLS",
@@ -266,7 +267,7 @@ def apply_overrides(data: dict, overrides: Iterable[str]) -> dict:
     return data
 
 
-_LAYER_SOURCES = (kerasaudio.layers, augment_layers, keras.layers)
+_LAYER_SOURCES = (kerasaudio.layers, augment_layers, zoo_augment, keras.layers)
 
 
 def make_layer(spec: dict) -> keras.layers.Layer:
