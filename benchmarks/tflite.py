@@ -49,7 +49,7 @@ from kerasaudio.datasets import fsdd
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MODES = {"float": None, "float16": "float16", "dynamic": "dynamic", "int8": "int8",
-         "int8_whole": "int8"}
+         "int16x8": "int16x8", "int8_whole": "int8"}
 #: `int8_whole` quantizes the front end too (`float_frontend=False`), for comparison.
 CALIBRATION_CLIPS = 200
 
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", default=None,
                         help="comma-separated preset names (default: every published one)")
-    parser.add_argument("--modes", default="float,float16,dynamic,int8")
+    parser.add_argument("--modes", default="float,float16,dynamic,int8,int16x8")
     parser.add_argument("--loso", action="store_true",
                         help="also leave-one-speaker-out accuracy from the recipe's fold "
                              "models (zoo/runs/<preset>/loso/)")

@@ -338,11 +338,15 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export", help="export a preset to TFLite (verified in LiteRT)",
         description="Convert a preset to a .tflite file with builtin ops only, calibrated "
-        "(int8) and verified against Keras on the preset's bundled sample clips, with "
+        "(int8, int16x8) and verified against Keras on the preset's bundled sample clips, with "
         "metadata that MediaPipe's AudioClassifier reads. Prints the report.")
     export.add_argument("name", help="preset name or .keras file of a preset model")
-    export.add_argument("--quantization", choices=["float32", "float16", "dynamic", "int8"],
-                        default="float32", help="weights/activations (default: float32)")
+    export.add_argument("--quantization",
+                        choices=["float32", "float16", "dynamic", "int8", "int16x8"],
+                        default="float32",
+                        help="weights/activations (default: float32); int16x8 = int8 weights "
+                        "with int16 activations, for raw-waveform and complex-spectrogram "
+                        "models that int8 cannot follow on quiet clips")
     export.add_argument("-o", "--output", required=True, help="the .tflite file to write")
     export.set_defaults(run=_export)
     return parser

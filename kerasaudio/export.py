@@ -10,7 +10,10 @@
 Quantization modes (`quantization=`):
 `None` float32; `"float16"` float16 weights; `"dynamic"` int8 weights, float activations
 (dynamic range); `"int8"` int8 weights and activations, calibrated on representative audio,
-with float32 input and output so the model still takes raw audio.
+with float32 input and output so the model still takes raw audio; `"int16x8"` int8 weights
+and int16 activations (TFLite's 16x8 mode), calibrated likewise, for models whose
+activations scale with the input level (raw-waveform M5, the complex-spectrogram CNN):
+int8's 256 levels leave a quiet clip a handful, int16's 65,536 do not.
 """
 
 from __future__ import annotations
@@ -40,9 +43,12 @@ __all__ = [
     "to_tflite",
 ]
 
-QUANTIZATIONS = (None, "float16", "dynamic", "int8")
+QUANTIZATIONS = (None, "float16", "dynamic", "int8", "int16x8")
+#: Modes calibrated on representative data (integer activations).
+CALIBRATED = ("int8", "int16x8")
 #: Default verification tolerances: largest |TFLite - Keras| on any output value.
-DEFAULT_TOLERANCE = {None: 1e-4, "float16": 1e-2, "dynamic": 5e-2, "int8": 1e-1}
+DEFAULT_TOLERANCE = {None: 1e-4, "float16": 1e-2, "dynamic": 5e-2, "int8": 1e-1,
+                     "int16x8": 5e-2}
 #: Largest number of representative clips kept (calibration and verification).
 MAX_REPRESENTATIVE = 256
 
@@ -105,8 +111,9 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
         model: a built Keras model.
         batch_size: fixed batch size of the converted model, or None for a dynamic batch
             (resize the input before running).
-        quantization: None, `"float16"`, `"dynamic"` or `"int8"` (see the module doc).
-        representative_data: for `"int8"`: calibration inputs, an array
+        quantization: None, `"float16"`, `"dynamic"`, `"int8"` or `"int16x8"` (see the
+            module doc).
+        representative_data: for `"int8"` and `"int16x8"`: calibration inputs, an array
             `(clips, *input_shape)`.
         float_frontend: keep the ops of kerasaudio front-end layers (STFT, mel, dB,
             standardisation, ...) and their constants in float32 and quantize the network
@@ -138,8 +145,8 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
     from kerasaudio.layers.base import tflite_mode
 
     _check_quantization(quantization)
-    if quantization == "int8" and representative_data is None:
-        raise InvalidOptionError("quantization='int8' needs representative_data.")
+    if quantization in CALIBRATED and representative_data is None:
+        raise InvalidOptionError(f"quantization={quantization!r} needs representative_data.")
     specs = [tf.TensorSpec((batch_size, *t.shape[1:]), t.dtype, name=t.name.split(":")[0])
              for t in model.inputs]
 
@@ -159,7 +166,7 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    elif quantization == "int8":
+    elif quantization in CALIBRATED:
         calibration = np.asarray(representative_data, np.float32)
 
         def samples():
@@ -168,9 +175,16 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
 
         converter.representative_dataset = samples
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if quantization == "int16x8":
+            # Ops without a 16x8 kernel (the FFT, complex parts) stay float32.
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS]
         converter.inference_input_type = tf.float32
         converter.inference_output_type = tf.float32
-    scopes = _frontend_scopes(model) if quantization and float_frontend else set()
+    # int16 activations span 96 dB: 16x8 quantizes the front end too.
+    scopes = (_frontend_scopes(model) if quantization not in (None, "int16x8")
+              and float_frontend else set())
     try:
         if scopes and quantization == "int8":
             flatbuffer = _quantize_around_frontend(converter, scopes)
@@ -542,7 +556,7 @@ class ExportReport:
             f"  size:            {self.size_bytes / 1e6:.3f} MB",
             f"  ops:             {', '.join(self.ops)}",
         ]
-        if self.quantization == "int8":
+        if self.quantization in CALIBRATED:
             lines.append(f"  float ops:       {', '.join(self.float_ops) or 'none'}")
         lines += [
             f"  verified on:     {self.clips} clips, batch {self.batch_size}",
@@ -617,7 +631,8 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
     Args:
         model: a Keras model taking raw audio (a front end inside) or features.
         path: where to write the `.tflite` file (None: verify and report only).
-        quantization: None (float32), `"float16"`, `"dynamic"` or `"int8"`.
+        quantization: None (float32), `"float16"`, `"dynamic"`, `"int8"` or
+            `"int16x8"`.
         representative_data: clips for calibration (int8) and verification: an array
             `(clips, samples)`, a list, a `tf.data.Dataset` or a generator (of clips or
             `(clip, label)` pairs). Required for int8 (never random calibration) and for
@@ -700,11 +715,11 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
             )
         if not np.isfinite(clips).all():
             raise InvalidOptionError("representative_data contains NaN or Inf.")
-    if quantization == "int8" and clips is None:
+    if quantization in CALIBRATED and clips is None:
         raise InvalidOptionError(
-            "quantization='int8' needs representative_data: calibrating on random input "
-            "gives wrong activation ranges. Pass real clips (for a pretrained preset, its "
-            "bundled sample clips)."
+            f"quantization={quantization!r} needs representative_data: calibrating on "
+            "random input gives wrong activation ranges. Pass real clips (for a pretrained "
+            "preset, its bundled sample clips)."
         )
     if verify and clips is None:
         raise InvalidOptionError(
@@ -736,14 +751,14 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
     report = ExportReport(
         path=None, quantization=quantization, size_bytes=len(flatbuffer),
         ops=op_names(flatbuffer),
-        float_ops=float_ops(flatbuffer) if quantization == "int8" else [],
+        float_ops=float_ops(flatbuffer) if quantization in CALIBRATED else [],
         batch_size=batch_size, clips=0 if clips is None else len(clips),
         max_abs_diff=float("nan"), top1_agreement=float("nan"),
         decisive_top1_agreement=float("nan"), tolerance=tolerance, passed=not verify,
         litert_ms=float("nan"), keras_ms=float("nan"))
-    if quantization == "int8" and report.float_ops:
+    if quantization in CALIBRATED and report.float_ops:
         report.notes.append(
-            "TFLITE_BUILTINS_INT8 left these ops in float32 (no int8 kernel): "
+            "these ops stayed float32 (no integer kernel, or the float front end): "
             + ", ".join(report.float_ops))
     if clips is not None:
         _measure(report, export_model, flatbuffer, clips, labels)
