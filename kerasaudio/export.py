@@ -351,15 +351,21 @@ def _name(tensor) -> str:
 
 
 def _check_prepares(flatbuffer: bytes) -> None:
-    """LiteRT must accept the file: the converter lets through graphs whose kernels then
-    refuse to prepare (e.g. RFFT2D with a non-power-of-two length)."""
+    """LiteRT must accept and run the file: the converter lets through graphs whose kernels
+    then refuse to prepare (e.g. RFFT2D with a non-power-of-two length) or to run (e.g. an
+    int16 SQUARED_DIFFERENCE from the 16x8 quantizer). One invocation on silence."""
     interpreter = _interpreter(flatbuffer)
-    for detail in interpreter.get_input_details():
+    inputs = interpreter.get_input_details()
+    for detail in inputs:
         shape = [1 if d < 0 else int(d) for d in detail["shape_signature"]]
         interpreter.resize_tensor_input(detail["index"], shape)
     try:
         interpreter.allocate_tensors()
-    except RuntimeError as exc:
+        for detail in interpreter.get_input_details():
+            interpreter.set_tensor(detail["index"],
+                                   np.zeros(detail["shape"], detail["dtype"]))
+        interpreter.invoke()
+    except (RuntimeError, ValueError) as exc:
         raise ConversionError(
             f"the converted model does not run in LiteRT (builtins only): {exc}"
         ) from exc

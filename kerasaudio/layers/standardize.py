@@ -58,7 +58,9 @@ class Standardize(SpectrogramLayer):
         # Second pass: removes the float32 rounding of the first mean, which matters when
         # the mean is large against the spread (dB spectrograms: mean -60, std 5).
         centered = centered - ops.numpy.mean(centered, axis=axes, keepdims=True)
-        variance = ops.numpy.mean(ops.numpy.square(centered), axis=axes, keepdims=True)
+        # centered * centered, not square(x - mean): TFLite fuses the latter into
+        # SQUARED_DIFFERENCE, which has no int16 kernel (16x8 exports).
+        variance = ops.numpy.mean(centered * centered, axis=axes, keepdims=True)
         # max(std, eps) == sqrt(max(var, eps**2)); a multiply by RSQRT instead of a DIV keeps
         # full-int8 TFLite exports valid (an int8 DIV fails when its divisor rounds to zero).
         return centered * ops.math.rsqrt(ops.numpy.maximum(variance, self.epsilon ** 2))
