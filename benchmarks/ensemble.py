@@ -14,7 +14,9 @@ label of s. Caveat (no nested LOSO models exist): the fold models that produced 
 predictions were trained with s's clips among others, so s influences the meta-learner
 through them at second hand.
 
-Run: `python benchmarks/ensemble.py [--data /work/shared/data/fsdd] [--json out.json]`.
+Run: `python benchmarks/ensemble.py [--presets a,b,c] [--data /work/shared/data/fsdd]
+[--json out.json]`. Members are preset names (their runs in `zoo/runs/<preset>/`) or run
+directories (any path with a `/`, e.g. a study variant's or another seed's run).
 Prints a Markdown table (accuracy per speaker and mean) for BENCHMARKS.md.
 """
 
@@ -42,14 +44,23 @@ from kerasaudio.datasets import fsdd  # noqa: E402
 from kerasaudio.layers import StackingEnsemble  # noqa: E402
 from zoo.common import RUNS_DIR, build_from_config  # noqa: E402
 
-PRESETS = ("m5_fsdd_digits", "complex_cnn_fsdd_digits", "logmel_cnn_fsdd_digits")
+#: Default members: the three strongest different digit presets (2026-11-27).
+PRESETS = ("logmel_cnn_fsdd_digits", "mfcc_cnn_fsdd_digits", "bilstm_attention_fsdd_digits")
 AGGREGATES = ("gmean", "mean", "median", "max", "vote")
 METAS = ("logistic", "dense")
 
 
+def run_dir(member: str) -> Path:
+    """A member's run directory: `zoo/runs/<preset>` for a preset name, else the path given."""
+    if "/" in member or os.sep in member:
+        return Path(member)
+    return RUNS_DIR / member
+
+
 def fold_weights(preset: str, speaker: str) -> Path | None:
-    """The LOSO fold model of `preset` without `speaker`, if trained yet."""
-    for directory in (RUNS_DIR / preset, RUNS_DIR / f"{preset}-fold-{speaker}"):
+    """The LOSO fold model of `preset` (a preset name or a run directory) without
+    `speaker`, if trained yet."""
+    for directory in (run_dir(preset), RUNS_DIR / f"{preset}-fold-{speaker}"):
         path = directory / "loso" / f"{speaker}.weights.h5"
         if path.is_file():
             return path
@@ -61,7 +72,7 @@ def fold_probabilities(preset: str, speaker: str, config: dict, x: np.ndarray,
     """The fold model's probabilities on `x` (cached by the weights file's sha256)."""
     weights = fold_weights(preset, speaker)
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
-    path = None if cache is None else cache / f"{preset}-{speaker}-{digest}.npy"
+    path = None if cache is None else cache / f"{run_dir(preset).name}-{speaker}-{digest}.npy"
     if path is not None and path.is_file():
         return np.load(path, allow_pickle=False), None
     model = build_from_config(config, weights=weights)
@@ -84,7 +95,11 @@ def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="FSDD root (default: fsdd.find_root)")
-    parser.add_argument("--presets", default=",".join(PRESETS))
+    parser.add_argument("--presets", default=",".join(PRESETS),
+                        help="comma-separated members: preset names (their runs in "
+                             "zoo/runs/<preset>/) or run directories (a path with a '/', "
+                             "e.g. zoo/runs/logmel_cnn_fsdd_digits-study-seed1); default "
+                             f"{','.join(PRESETS)}")
     parser.add_argument("--json", default=None, help="write the results here")
     parser.add_argument("--cache", default=str(RUNS_DIR / "ensemble-cache"),
                         help="directory caching each fold model's probabilities ('' : off)")
@@ -98,7 +113,7 @@ def main(argv=None) -> dict:
           f"{ {p: m for p, m in missing.items() if m} }", flush=True)
     if not speakers:
         raise SystemExit("no speaker has fold models of every preset yet.")
-    configs = {p: json.loads((RUNS_DIR / p / "config.json").read_text()) for p in presets}
+    configs = {p: json.loads((run_dir(p) / "config.json").read_text()) for p in presets}
     index = fsdd.load(args.data)
     labels, probs = {}, {}  # probs[s]: (members, clips of s, classes)
     first_models = []

@@ -40,7 +40,8 @@ Recipe format (JSON; every key but `preset`, `model` and `frontend` has a defaul
 ```
 
 Layers are `{"class_name": ..., "config": {...}}`, looked up in `kerasaudio.layers`,
-`kerasaudio.layers.augment`, then `keras.layers`.
+`kerasaudio.layers.augment`, `zoo.augment` (recipe-only augmentation such as
+`FilterAugment`), then `keras.layers`.
 
 A new recipe is a JSON file and `zoo/recipes/<preset>.py`:
 
