@@ -408,9 +408,11 @@ def _convert_in_child(model, *, batch_size, quantization, representative_data,
                     f"converting with quantization={quantization!r}; this process is "
                     f"unharmed. Last converter output:\n{tail}"
                 )
+            lines = [line for line in tail.splitlines() if line.strip()]
+            cause = lines[-1].strip() if lines else "no output"
             raise ConversionError(
                 f"TFLite conversion failed in the child process (exit code "
-                f"{done.returncode}):\n{tail}"
+                f"{done.returncode}): {cause}\n{tail}"
             )
         with open(args["output"], "rb") as f:
             return f.read()
