@@ -333,12 +333,15 @@ def _restore_float_frontend(quantized: bytes, reference: bytes, scopes: set[str]
                 if data is not None:
                     set_float(tensor, data)
     graph.operators = [op for op in graph.operators if op not in dropped]
-    # Empty the float16 copies that no op reads any more (buffers can be shared).
-    read = {graph.tensors[i].buffer for op in graph.operators for i in op.inputs if i >= 0}
-    for op in dropped:
-        buffer = graph.tensors[op.inputs[0]].buffer
-        if buffer not in read:
-            target.buffers[buffer].data = None
+    # Empty the float16 and int8 copies that no op reads any more (buffers can be shared).
+    used = {int(i) for op in graph.operators for i in (*op.inputs, *op.outputs) if i >= 0}
+    read = {graph.tensors[i].buffer for i in used}
+    for other in target.subgraphs[1:]:
+        read |= {t.buffer for t in other.tensors}
+    read |= {entry.buffer for entry in target.metadata or []}  # e.g. min_runtime_version
+    for index, buffer in enumerate(target.buffers):
+        if index > 0 and index not in read and buffer.data is not None:
+            buffer.data = None
     return bytes(flatbuffer_utils.convert_object_to_bytearray(target))
 
 
