@@ -7,7 +7,7 @@ silence between them and faint noise. It is cut into 30 ms frames, an energy VAD
 classified by two `classification_stack`s, as malaya-speech stacks VGGVox and Deep
 Speaker with a geometric mean:
 
-- digits: the zoo's digit models (m5, complex_cnn, logmel_cnn);
+- digits: the zoo's three strongest digit models (logmel_cnn, mfcc_cnn, bilstm_attention);
 - speakers: VGGVox v2 twice (weighting it, as malaya's example does with a listed-twice
   model) and Deep Speaker.
 
@@ -39,7 +39,7 @@ from kerasaudio import vad  # noqa: E402
 from kerasaudio.audio_io import load_audio  # noqa: E402
 from kerasaudio.datasets import fsdd  # noqa: E402
 
-DIGIT_MODELS = ("m5_fsdd_digits", "complex_cnn_fsdd_digits", "logmel_cnn_fsdd_digits")
+DIGIT_MODELS = ("logmel_cnn_fsdd_digits", "mfcc_cnn_fsdd_digits", "bilstm_attention_fsdd_digits")
 SPEAKER_MODELS = ("vggvox_v2_fsdd_speakers", "vggvox_v2_fsdd_speakers",
                   "deep_speaker_fsdd_speakers")
 
