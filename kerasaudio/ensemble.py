@@ -42,7 +42,7 @@ Example:
 ```python
 import kerasaudio.ensemble as ens
 models = [kerasaudio.create_model(p) for p in
-          ("m5_fsdd_digits", "complex_cnn_fsdd_digits", "logmel_cnn_fsdd_digits")]
+          ("logmel_cnn_fsdd_digits", "mfcc_cnn_fsdd_digits", "bilstm_attention_fsdd_digits")]
 ensemble = ens.stack(models, aggregate="gmean")   # one keras.Model, raw 8 kHz audio in
 ensemble.save("digits_ensemble.keras")
 kerasaudio.export.to_tflite(ensemble, "digits_ensemble.tflite", quantization="int8",
