@@ -255,13 +255,17 @@ def _quantize_around_frontend(converter, scopes: set[str]) -> bytes:
                                       denylisted_nodes=nodes or None)
 
 
+#: float16 constants with fewer values than this stay float32 (epsilons, scalars).
+_SMALL_CONSTANT = 64
+
+
 def _restore_float_frontend(quantized: bytes, reference: bytes, scopes: set[str]) -> bytes:
     """Give the front end's ops of a float16 or dynamic-range file their float32 constants.
 
     `quantized` stores constants as float16 (behind DEQUANTIZE ops) or int8 (consumed by
     hybrid kernels). Every such constant that only front-end ops (by tensor name, see
     `_in_scopes`) consume gets back its float32 values from `reference` (the same graph
-    converted without quantization, where constants carry the same names), and so does
+    converted without quantization; matched by float16 rounding or by name), and so does
     every small float16 constant anywhere (fewer than `_SMALL_CONSTANT` values: epsilons
     such as an L2 normalisation's 1e-12 round to 0 in float16 and turn a zero vector into
     NaN; they weigh nothing). DEQUANTIZE ops left without a purpose are removed.
@@ -343,9 +347,6 @@ def _restore_float_frontend(quantized: bytes, reference: bytes, scopes: set[str]
         if index > 0 and index not in read and buffer.data is not None:
             buffer.data = None
     return bytes(flatbuffer_utils.convert_object_to_bytearray(target))
-
-
-_SMALL_CONSTANT = 64
 
 
 def _name(tensor) -> str:
