@@ -197,8 +197,33 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
             flatbuffer = converter.convert()
     except Exception as exc:  # the converter raises ConverterError and others
         raise ConversionError(f"TFLite conversion (builtins only) failed: {exc}") from exc
+    flatbuffer = _unclip_lstm_cells(flatbuffer)
     _check_prepares(flatbuffer)
     return flatbuffer
+
+
+def _unclip_lstm_cells(flatbuffer: bytes) -> bytes:
+    """Remove the cell-state clip (+-10) the converter gives a fused Keras LSTM.
+
+    Keras never clips the cell state; trained LSTMs go past 10 (the FSDD BiLSTM preset's
+    cells reach 16-21), and the clipped file then drifted from Keras by 0.3-0.75 per step.
+    `cell_clip = 0` is TFLite's "no clipping". Files without a fused LSTM are unchanged.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    if "UNIDIRECTIONAL_SEQUENCE_LSTM" not in op_names(flatbuffer):
+        return flatbuffer
+    model = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
+    changed = False
+    for graph in model.subgraphs:
+        for op in graph.operators:
+            options = op.builtinOptions
+            if isinstance(options, schema.UnidirectionalSequenceLSTMOptionsT) and \
+                    options.cellClip:
+                options.cellClip = 0.0
+                changed = True
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if changed else flatbuffer
 
 
 def _frontend_scopes(model) -> set[str]:

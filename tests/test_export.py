@@ -364,3 +364,20 @@ def test_float16_and_dynamic_keep_the_front_end_constants_float(quantization, fs
     else:
         assert error(kept) < 0.02 < 0.1 < error(whole)
         assert len(kept) < 0.3 * float32_size  # the network's weights are still int8
+
+
+def test_fused_lstm_cells_are_not_clipped(fsdd_sample):
+    """The converter clips a fused LSTM's cell state to +-10, Keras never does: the trained
+    BiLSTM preset's cells reach 16-21 and its clipped float32 file was 0.003 off (0.75 per
+    step inside). Unclipped, float32 verifies at 1e-4."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = kerasaudio.create_model("bilstm_attention_fsdd_digits")
+    report = export.to_tflite(model, None)  # the preset's bundled clips, tolerance 1e-4
+    assert report.passed and report.max_abs_diff <= export.DEFAULT_TOLERANCE[None]
+    flatbuffer = export.convert(model)
+    lstms = [op.builtinOptions for graph in flatbuffer_utils.convert_bytearray_to_object(
+                 flatbuffer).subgraphs for op in graph.operators
+             if isinstance(op.builtinOptions, schema.UnidirectionalSequenceLSTMOptionsT)]
+    assert len(lstms) == 2 and all(options.cellClip == 0 for options in lstms)

@@ -41,8 +41,8 @@ class LSTM(keras.layers.LSTM):
     (`api_implements="lstm_..."`), which the converter replaces by the builtin
     `UNIDIRECTIONAL_SEQUENCE_LSTM`. Keras 3's own LSTM becomes a WHILE loop instead, which
     is larger, slower, and makes full-int8 conversion crash the converter (SIGSEGV, TF
-    2.16-2.21). The fused op clips the cell state to +-10, which Keras does not; export
-    verification measures any difference.
+    2.16-2.21). The converter gives the fused op a cell-state clip of +-10, which Keras does
+    not have; `kerasaudio.export` sets it to 0 (no clipping) in every file it writes.
 
     Args:
         units: dimensionality of the output.
