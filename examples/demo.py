@@ -38,6 +38,7 @@ import kerasaudio
 from kerasaudio import layers, presets
 from kerasaudio.audio_io import load_audio, windows
 from kerasaudio.datasets import fsdd
+from kerasaudio.metrics import confusion_matrix, plot_confusion
 
 
 def best_digit_preset() -> str:
@@ -60,25 +61,6 @@ def classify(model, preset, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts, clips = windows(audio, preset.input_length)
     probabilities = np.asarray(model.predict(clips, verbose=0))
     return starts / preset.sample_rate, probabilities
-
-
-def plot_confusion(confusion: np.ndarray, names: list[str], title: str,
-                   path: pathlib.Path) -> None:
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.imshow(confusion, cmap="Blues")
-    ax.set_xticks(range(len(names)), names)
-    ax.set_yticks(range(len(names)), names)
-    ax.set_xlabel("predicted digit")
-    ax.set_ylabel("spoken digit")
-    ax.set_title(title, fontsize=9)
-    peak = confusion.max() or 1
-    for (i, j), count in np.ndenumerate(confusion):
-        if count:
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                    color="white" if count > peak / 2 else "black")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def log_mel(model, preset, audio: np.ndarray) -> tuple[np.ndarray, str]:
@@ -160,11 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     accuracy = float((truth == predicted).mean())
     print(f"  accuracy {accuracy:.4f} ({int((truth == predicted).sum())}/{len(test)}); "
           f"mean confidence {np.mean(confidence):.3f}   (true>predicted, ! = error)")
-    confusion = np.zeros((len(names), len(names)), np.int64)
-    np.add.at(confusion, (truth, predicted), 1)
+    confusion = confusion_matrix(truth, predicted, classes=len(names))
     confusion_png = out / "demo_confusion.png"
-    plot_confusion(confusion, names, f"{name} on {len(test)} bundled FSDD test clips: "
-                   f"accuracy {accuracy:.3f}", confusion_png)
+    plot_confusion(confusion, names, confusion_png, xlabel="predicted digit",
+                   ylabel="spoken digit", title=f"{name} on {len(test)} bundled FSDD test "
+                   f"clips: accuracy {accuracy:.3f}")
 
     if args.wavs:
         print("\nYour files:")

@@ -180,6 +180,8 @@ def _evaluation_clips(args, classifier):
 
 
 def _evaluate(args) -> int:
+    from kerasaudio.metrics import confusion_matrix, plot_confusion
+
     classifier = _Classifier(args.name)
     paths, labels = _evaluation_clips(args, classifier)
     names = classifier.class_names
@@ -192,8 +194,7 @@ def _evaluate(args) -> int:
         predicted.append(int(classifier.predict_windows(path, None)[1].mean(axis=0).argmax()))
     truth = np.array([index[label] for label in labels])
     predicted = np.array(predicted)
-    confusion = np.zeros((len(names), len(names)), np.int64)
-    np.add.at(confusion, (truth, predicted), 1)
+    confusion = confusion_matrix(truth, predicted, classes=len(names))
     accuracy = float((truth == predicted).mean())
     split = "bundled sample" if args.sample else "official test split (takes 0-4)"
     print(f"{args.name}: accuracy {accuracy:.4f} on {len(paths)} FSDD clips ({split})")
@@ -201,38 +202,13 @@ def _evaluate(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     stem = pathlib.Path(args.name).stem
     png = out / f"{stem}_confusion.png"
-    _plot_confusion(confusion, names, f"{args.name}: accuracy {accuracy:.4f}", png)
+    plot_confusion(confusion, names, png, title=f"{args.name}: accuracy {accuracy:.4f}")
     with open(out / f"{stem}_evaluation.json", "w") as f:
         json.dump({"model": args.name, "accuracy": accuracy, "clips": len(paths),
                    "split": split, "class_names": names,
                    "confusion": confusion.tolist()}, f, indent=2)
     print(f"wrote {png} and {out / f'{stem}_evaluation.json'}")
     return 0
-
-
-def _plot_confusion(confusion: np.ndarray, names: list[str], title: str,
-                    path: pathlib.Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    size = max(4.0, 0.45 * len(names) + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(confusion, cmap="Blues")
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    peak = confusion.max() or 1
-    for (i, j), count in np.ndenumerate(confusion):
-        if count:
-            ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                    color="white" if count > peak / 2 else "black")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _export(args) -> int:
