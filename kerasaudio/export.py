@@ -212,7 +212,12 @@ def _unclip_lstm_cells(flatbuffer: bytes) -> bytes:
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
-    if "UNIDIRECTIONAL_SEQUENCE_LSTM" not in op_names(flatbuffer):
+    # Read the op codes straight from the flatbuffer (no interpreter, no object copy).
+    header = schema.Model.GetRootAs(flatbuffer, 0)
+    lstm = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
+    if not any(max(header.OperatorCodes(i).BuiltinCode(),
+                   header.OperatorCodes(i).DeprecatedBuiltinCode()) == lstm
+               for i in range(header.OperatorCodesLength())):
         return flatbuffer
     model = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
     changed = False
@@ -384,8 +389,7 @@ def _check_prepares(flatbuffer: bytes) -> None:
     then refuse to prepare (e.g. RFFT2D with a non-power-of-two length) or to run (e.g. an
     int16 SQUARED_DIFFERENCE from the 16x8 quantizer). One invocation on silence."""
     interpreter = _interpreter(flatbuffer)
-    inputs = interpreter.get_input_details()
-    for detail in inputs:
+    for detail in interpreter.get_input_details():
         shape = [1 if d < 0 else int(d) for d in detail["shape_signature"]]
         interpreter.resize_tensor_input(detail["index"], shape)
     try:
