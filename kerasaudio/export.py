@@ -30,6 +30,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from kerasaudio.errors import InvalidOptionError, KerasAudioError
+from kerasaudio.tflite_graph import (
+    fuse_clipped_relu,
+    in_scopes,
+    restore_float_constants,
+    unclip_lstm_cells,
+)
 
 __all__ = [
     "QUANTIZATIONS",
@@ -191,44 +197,17 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
         elif scopes or quantization == "float16":
             reference = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
             reference.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-            flatbuffer = _restore_float_frontend(converter.convert(), reference.convert(),
+            flatbuffer = restore_float_constants(converter.convert(), reference.convert(),
                                                  scopes)
         else:
             flatbuffer = converter.convert()
     except Exception as exc:  # the converter raises ConverterError and others
         raise ConversionError(f"TFLite conversion (builtins only) failed: {exc}") from exc
-    flatbuffer = _unclip_lstm_cells(flatbuffer)
+    flatbuffer = unclip_lstm_cells(flatbuffer)
+    if quantization == "int8":
+        flatbuffer = fuse_clipped_relu(flatbuffer)
     _check_prepares(flatbuffer)
     return flatbuffer
-
-
-def _unclip_lstm_cells(flatbuffer: bytes) -> bytes:
-    """Remove the cell-state clip (+-10) the converter gives a fused Keras LSTM.
-
-    Keras never clips the cell state; trained LSTMs go past 10 (the FSDD BiLSTM preset's
-    cells reach 16-21), and the clipped file then drifted from Keras by 0.3-0.75 per step.
-    `cell_clip = 0` is TFLite's "no clipping". Files without a fused LSTM are unchanged.
-    """
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    # Read the op codes straight from the flatbuffer (no interpreter, no object copy).
-    header = schema.Model.GetRootAs(flatbuffer, 0)
-    lstm = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
-    if not any(max(header.OperatorCodes(i).BuiltinCode(),
-                   header.OperatorCodes(i).DeprecatedBuiltinCode()) == lstm
-               for i in range(header.OperatorCodesLength())):
-        return flatbuffer
-    model = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
-    changed = False
-    for graph in model.subgraphs:
-        for op in graph.operators:
-            options = op.builtinOptions
-            if isinstance(options, schema.UnidirectionalSequenceLSTMOptionsT) and \
-                    options.cellClip:
-                options.cellClip = 0.0
-                changed = True
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if changed else flatbuffer
 
 
 def _frontend_scopes(model) -> set[str]:
@@ -252,18 +231,6 @@ def _frontend_scopes(model) -> set[str]:
     return names
 
 
-def _in_scopes(tensor_name: str, scopes: set[str]) -> bool:
-    """Whether a TFLite tensor name (`functional_1/mel_1/Tensordot;...`) comes from one of
-    the layers in `scopes` (TensorFlow name scopes add a `_<n>` suffix to layer names)."""
-    import re
-
-    for part in tensor_name.replace(";", "/").split("/"):
-        base = re.sub(r"_\d+$", "", part)
-        if part in scopes or base in scopes:
-            return True
-    return False
-
-
 def _quantize_around_frontend(converter, scopes: set[str]) -> bytes:
     """Full-int8 conversion that leaves the front-end layers' ops in float32.
 
@@ -279,109 +246,10 @@ def _quantize_around_frontend(converter, scopes: set[str]) -> bytes:
     nodes = sorted({interpreter._get_tensor_details(index, 0)["name"]
                     for op in interpreter._get_ops_details() for index in op["outputs"]
                     if index >= 0
-                    and _in_scopes(interpreter._get_tensor_details(index, 0)["name"],
+                    and in_scopes(interpreter._get_tensor_details(index, 0)["name"],
                                    scopes)})
     return lite_convert.mlir_quantize(calibrated, fully_quantize=False,
                                       denylisted_nodes=nodes or None)
-
-
-#: float16 constants with fewer values than this stay float32 (epsilons, scalars).
-_SMALL_CONSTANT = 64
-
-
-def _restore_float_frontend(quantized: bytes, reference: bytes, scopes: set[str]) -> bytes:
-    """Give the front end's ops of a float16 or dynamic-range file their float32 constants.
-
-    `quantized` stores constants as float16 (behind DEQUANTIZE ops) or int8 (consumed by
-    hybrid kernels). Every such constant that only front-end ops (by tensor name, see
-    `_in_scopes`) consume gets back its float32 values from `reference` (the same graph
-    converted without quantization; matched by float16 rounding or by name), and so does
-    every small float16 constant anywhere (fewer than `_SMALL_CONSTANT` values: epsilons
-    such as an L2 normalisation's 1e-12 round to 0 in float16 and turn a zero vector into
-    NaN; they weigh nothing). DEQUANTIZE ops left without a purpose are removed.
-    """
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    # The float32 constants of the reference, found again by their float16 rounding (a
-    # float16 constant) or by name and shape (an int8 one: the converter may append a
-    # digit to a name).
-    source = flatbuffer_utils.convert_bytearray_to_object(reference)
-    by_float16, by_name = {}, {}
-    for t in source.subgraphs[0].tensors:
-        data = source.buffers[t.buffer].data if t.buffer > 0 else None
-        if t.type != schema.TensorType.FLOAT32 or data is None:
-            continue
-        shape = tuple(int(d) for d in t.shape)
-        rounded = np.frombuffer(data.tobytes(), "<f4").astype("<f2").tobytes()
-        by_float16[shape, rounded] = data
-        by_name[_name(t), shape] = data
-
-    def original(tensor, float16: bytes | None = None) -> np.ndarray | None:
-        shape = tuple(int(d) for d in tensor.shape)
-        if float16 is not None:
-            return by_float16.get((shape, float16))
-        name = _name(tensor)
-        return by_name.get((name, shape), by_name.get((name.rstrip("0123456789"), shape)))
-
-    target = flatbuffer_utils.convert_bytearray_to_object(quantized)
-    graph = target.subgraphs[0]
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in target.operatorCodes]
-    consumers: dict[int, list] = {}
-    for op in graph.operators:
-        for index in op.inputs:
-            consumers.setdefault(int(index), []).append(op)
-
-    def frontend_only(index: int) -> bool:
-        ops = consumers.get(index, [])
-        return bool(ops) and all(
-            any(_in_scopes(_name(graph.tensors[o]), scopes) for o in op.outputs if o >= 0)
-            for op in ops)
-
-    def set_float(tensor, data: np.ndarray) -> None:
-        buffer = schema.BufferT()
-        buffer.data = data
-        target.buffers.append(buffer)
-        tensor.buffer = len(target.buffers) - 1
-        tensor.type = schema.TensorType.FLOAT32
-        tensor.quantization = None
-
-    dropped = []
-    for op in graph.operators:
-        code = codes[op.opcodeIndex]
-        if code == schema.BuiltinOperator.DEQUANTIZE:
-            half, out = graph.tensors[op.inputs[0]], int(op.outputs[0])
-            if half.type != schema.TensorType.FLOAT16 or half.buffer <= 0:
-                continue
-            data = original(half, target.buffers[half.buffer].data.tobytes())
-            small = int(np.prod(half.shape)) < _SMALL_CONSTANT
-            if data is not None and (small or frontend_only(out)):
-                set_float(graph.tensors[out], data)
-                dropped.append(op)
-            continue
-        for index in op.inputs:  # int8 weights of a hybrid kernel
-            tensor = graph.tensors[index] if index >= 0 else None
-            if (tensor is not None and tensor.type == schema.TensorType.INT8
-                    and tensor.buffer > 0 and frontend_only(int(index))):
-                data = original(tensor)
-                if data is not None:
-                    set_float(tensor, data)
-    graph.operators = [op for op in graph.operators if op not in dropped]
-    # Empty the float16 and int8 copies that no op reads any more (buffers can be shared).
-    used = {int(i) for op in graph.operators for i in (*op.inputs, *op.outputs) if i >= 0}
-    read = {graph.tensors[i].buffer for i in used}
-    for other in target.subgraphs[1:]:
-        read |= {t.buffer for t in other.tensors}
-    read |= {entry.buffer for entry in target.metadata or []}  # e.g. min_runtime_version
-    for index, buffer in enumerate(target.buffers):
-        if index > 0 and index not in read and buffer.data is not None:
-            buffer.data = None
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(target))
-
-
-def _name(tensor) -> str:
-    name = tensor.name
-    return name.decode() if isinstance(name, bytes) else str(name)
 
 
 def _check_prepares(flatbuffer: bytes) -> None:

@@ -1,0 +1,114 @@
+"""Flatbuffer rewrites of converted files: clipped-ReLU fusion in int8 files."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kerasaudio
+from kerasaudio import export
+from kerasaudio.tflite_graph import fuse_clipped_relu
+
+
+def raw_int8(model, data):
+    """The converter's own full-int8 file (no kerasaudio rewrite), float32 in and out."""
+    spec = tf.TensorSpec((1, *model.input_shape[1:]), tf.float32)
+    holder = tf.Module()
+    holder.variables_ = [v.value for v in model.variables]
+    concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x[None]] for x in data)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return converter.convert()
+
+
+def run(flatbuffer, data):
+    return np.concatenate([export.run_tflite(flatbuffer, x[None])[0] for x in data])
+
+
+def partitions(flatbuffer) -> int:
+    """Number of XNNPACK-delegated pieces the graph is cut into in LiteRT."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=flatbuffer, num_threads=1)
+    interpreter.allocate_tensors()
+    return sum(op["op_name"] == "DELEGATE" for op in interpreter._get_ops_details())
+
+
+def count(flatbuffer, name: str) -> int:
+    """Number of ops of one kind in the main graph."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    code = getattr(schema.BuiltinOperator, name)
+    return sum(codes[op.opcodeIndex] == code for op in model.subgraphs[0].operators)
+
+
+def clipped_relu_net(max_value, *, branch=False):
+    inp = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same")(inp)
+    y = keras.layers.ReLU(max_value=max_value)(x)
+    if branch:  # the convolution's output feeds a second op: nothing to fuse
+        y = keras.layers.Concatenate()([y, keras.layers.Activation("tanh")(x)])
+    for _ in range(3):
+        y = keras.layers.ReLU(max_value=max_value)(keras.layers.Conv2D(8, 3, padding="same")(y))
+    out = keras.layers.Dense(4, activation="softmax")(keras.layers.GlobalAveragePooling2D()(y))
+    return keras.Model(inp, out)
+
+
+@pytest.mark.parametrize(("max_value", "scale"), [(20.0, 1.0), (0.5, 4.0)])
+def test_clipped_relu_fuses_into_the_convolution(max_value, scale):
+    """Clip far above the calibrated range (saturated constant) and clip inside it (the
+    output's range ends at the clip): both fuse, the outputs agree to int8 rounding."""
+    keras.utils.set_random_seed(0)
+    model = clipped_relu_net(max_value)
+    data = scale * np.random.default_rng(0).standard_normal((64, 16, 16, 1)).astype("float32")
+    raw = raw_int8(model, data)
+    assert "MINIMUM" in export.op_names(raw)
+    fused = fuse_clipped_relu(raw)
+    assert not {"MINIMUM", "RELU"} & set(export.op_names(fused))
+    assert partitions(fused) <= 2 < 5 <= partitions(raw)  # MINIMUM: no int8 XNNPACK kernel
+    keras_out = model.predict(data, verbose=0)
+    raw_out, fused_out = run(raw, data), run(fused, data)
+    assert np.abs(fused_out - raw_out).max() <= 3 / 256  # a few output levels (1/256 each)
+    assert np.abs(fused_out - keras_out).max() <= np.abs(raw_out - keras_out).max() + 2 / 256
+    assert fuse_clipped_relu(fused) == fused  # nothing left to do
+
+
+def test_clipped_relu_with_a_shared_producer_is_left_alone():
+    keras.utils.set_random_seed(0)
+    model = clipped_relu_net(20.0, branch=True)
+    data = np.random.default_rng(1).standard_normal((32, 16, 16, 1)).astype("float32")
+    raw = raw_int8(model, data)
+    fused = fuse_clipped_relu(raw)
+    # The three later blocks fuse; the first, whose convolution also feeds tanh, does not.
+    assert count(raw, "MINIMUM") == 4 and count(fused, "MINIMUM") == 1
+    assert np.abs(run(fused, data) - run(raw, data)).max() <= 3 / 256
+
+
+def test_float_files_are_unchanged():
+    keras.utils.set_random_seed(0)
+    flatbuffer = export.convert(clipped_relu_net(20.0))
+    assert "MINIMUM" in export.op_names(flatbuffer)
+    assert fuse_clipped_relu(flatbuffer) == flatbuffer
+
+
+def test_deep_speaker_int8_runs_in_one_xnnpack_piece(fsdd_sample):
+    """Deep Speaker's 28 clipped ReLUs cut its int8 graph into 32 XNNPACK pieces (2.2x
+    slower than float32); fused, the int8 network is one piece after the float front end."""
+    import soundfile as sf
+
+    from kerasaudio.data import fix_length
+
+    model = kerasaudio.create_model("deep_speaker_fsdd_speakers")
+    clips = np.stack([fix_length(sf.read(p, dtype="float32")[0], 8000)
+                      for p in fsdd_sample.path])
+    flatbuffer = export.convert(model, quantization="int8", representative_data=clips)
+    assert not {"MINIMUM", "RELU"} & set(export.op_names(flatbuffer))
+    assert partitions(flatbuffer) <= 4  # pieces of the float front end + the network
+    lite, expected = run(flatbuffer, clips), model.predict(clips, verbose=0)
+    assert np.abs(lite - expected).max() < 0.1
+    assert (lite.argmax(1) == expected.argmax(1)).mean() == 1.0
