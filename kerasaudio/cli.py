@@ -225,7 +225,9 @@ def _export(args) -> int:
         representative_data=clips, labels=labels, sample_rate=preset.sample_rate,
         class_names=list(preset.class_names),
         metadata={"name": preset.name, "preset": preset.name, "license": preset.license,
-                  "description": preset.training_data})
+                  "description": preset.training_data},
+        keep_float=None if args.keep_float is None else
+        [name.strip() for name in args.keep_float.split(",") if name.strip()])
     print(report)
     return 0
 
@@ -324,6 +326,11 @@ def _parser() -> argparse.ArgumentParser:
                         "with int16 activations, for raw-waveform and complex-spectrogram "
                         "models that int8 cannot follow on quiet clips")
     export.add_argument("-o", "--output", required=True, help="the .tflite file to write")
+    export.add_argument("--keep-float", default=None, metavar="LAYER[,LAYER...]",
+                        help="layers kept float32 in a quantized file (besides the front "
+                        "end). Default: none, but an int8 file that fails verification is "
+                        "converted again with the first layer after the front end in float32; "
+                        "'' turns that off")
     export.set_defaults(run=_export)
     return parser
 

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -44,6 +45,7 @@ __all__ = [
     "TFLiteModel",
     "VerificationError",
     "convert",
+    "first_layers_after_frontend",
     "op_names",
     "run_tflite",
     "to_tflite",
@@ -104,7 +106,7 @@ def _check_quantization(quantization):
 
 def convert(model, *, batch_size: int | None = 1, quantization: str | None = None,
             representative_data: np.ndarray | None = None,
-            float_frontend: bool = True) -> bytes:
+            float_frontend: bool = True, keep_float: Sequence[str] = ()) -> bytes:
     """Convert a Keras model to a TFLite flatbuffer with builtin ops only (no Flex).
 
     The model is traced inside `kerasaudio.layers.tflite_mode()`, so kerasaudio front-end
@@ -130,6 +132,9 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
             in float16 or int8 and its small constants (`amin` 1e-10, `epsilon`) in
             float16, where they round to 0 (NaN out of a log) or move the dB values by
             0.1 dB. False quantizes everything the mode allows.
+        keep_float: names of more layers to keep in float32 (ops and weights) in
+            quantized files, e.g. a first convolution whose input (the front end's
+            output) int8 resolves too coarsely. Nested models' layers count.
 
     Returns:
         The `.tflite` file contents.
@@ -191,6 +196,11 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
     # int16 activations span 96 dB: 16x8 quantizes the front end too.
     scopes = (_frontend_scopes(model) if quantization not in (None, "int16x8")
               and float_frontend else set())
+    if keep_float and quantization is not None:
+        unknown = sorted(set(keep_float) - _layer_names(model))
+        if unknown:
+            raise InvalidOptionError(f"keep_float: the model has no layer {unknown}.")
+        scopes |= set(keep_float)
     try:
         if scopes and quantization == "int8":
             flatbuffer = _quantize_around_frontend(converter, scopes)
@@ -208,6 +218,45 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
         flatbuffer = fuse_clipped_relu(flatbuffer)
     _check_prepares(flatbuffer)
     return flatbuffer
+
+
+def _layer_names(model) -> set[str]:
+    """Names of every layer of `model`, nested models' layers included."""
+    names: set[str] = set()
+
+    def walk(layer):
+        names.add(layer.name)
+        for sub in getattr(layer, "layers", None) or ():
+            walk(sub)
+
+    for layer in model.layers:
+        walk(layer)
+    return names
+
+
+def first_layers_after_frontend(model) -> list[str]:
+    """The first layer with weights after the model's front end (top level), as a list.
+
+    The int8 exporter's fallback keeps it float32 when the all-int8 file fails
+    verification: it is the layer whose input, the front end's output, int8 must
+    resolve (a standardised linear-magnitude spectrogram has a long tail). For a model
+    without a kerasaudio front end (raw waveform), the first weighted layer after the
+    input. Empty when there is no weighted layer.
+
+    Example:
+    ```python
+    kerasaudio.export.first_layers_after_frontend(
+        kerasaudio.create_model("vggvox_v2_fsdd_speakers"))  # ['conv1_1_3x3_s1']
+    ```
+    """
+    from kerasaudio.layers.base import FrontEndLayer
+
+    layers = list(model.layers)
+    ends = [i for i, layer in enumerate(layers) if isinstance(layer, FrontEndLayer)]
+    for layer in layers[ends[-1] + 1 if ends else 0:]:
+        if layer.weights and not isinstance(layer, FrontEndLayer):
+            return [layer.name]
+    return []
 
 
 def _frontend_scopes(model) -> set[str]:
@@ -273,7 +322,8 @@ def _check_prepares(flatbuffer: bytes) -> None:
 
 
 def _convert_in_child(model, *, batch_size, quantization, representative_data,
-                      timeout: float, float_frontend: bool = True) -> bytes:
+                      timeout: float, float_frontend: bool = True,
+                      keep_float: Sequence[str] = ()) -> bytes:
     """Run `convert` in a fresh Python process: a converter crash cannot kill the caller.
 
     The model travels as a `.keras` file (loaded back in safe mode) and the calibration
@@ -284,7 +334,8 @@ def _convert_in_child(model, *, batch_size, quantization, representative_data,
         model.save(model_path)
         args = {"model": model_path, "output": os.path.join(tmp, "model.tflite"),
                 "batch_size": batch_size, "quantization": quantization,
-                "representative": None, "float_frontend": bool(float_frontend)}
+                "representative": None, "float_frontend": bool(float_frontend),
+                "keep_float": list(keep_float)}
         if representative_data is not None:
             args["representative"] = os.path.join(tmp, "representative.npy")
             np.save(args["representative"], np.asarray(representative_data, np.float32),
@@ -332,7 +383,8 @@ def _child_main(arguments: str) -> None:
     flatbuffer = convert(model, batch_size=args["batch_size"],
                          quantization=args["quantization"],
                          representative_data=representative,
-                         float_frontend=args.get("float_frontend", True))
+                         float_frontend=args.get("float_frontend", True),
+                         keep_float=args.get("keep_float", ()))
     with open(args["output"], "wb") as f:
         f.write(flatbuffer)
 
@@ -453,6 +505,7 @@ class ExportReport:
     keras_accuracy: float | None = None
     tflite_accuracy: float | None = None
     notes: list[str] = field(default_factory=list)
+    kept_float: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -467,6 +520,8 @@ class ExportReport:
         ]
         if self.quantization in CALIBRATED:
             lines.append(f"  float ops:       {', '.join(self.float_ops) or 'none'}")
+        if self.kept_float:
+            lines.append(f"  float layers:    {', '.join(self.kept_float)} (and the front end)")
         lines += [
             f"  verified on:     {self.clips} clips, batch {self.batch_size}",
             f"  max |diff|:      {self.max_abs_diff:.3g} (tolerance {self.tolerance:.3g})",
@@ -527,6 +582,7 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
               tolerance: float | None = None, labels=None, batch_size: int | None = 1,
               sample_rate: int | None = None, class_names=None,
               metadata: dict | None = None, float_frontend: bool = True,
+              keep_float: Sequence[str] | None = None,
               timeout: float = 900.0) -> ExportReport:
     """Export a Keras model to TFLite (builtins only), verified against Keras in LiteRT.
 
@@ -567,6 +623,11 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
         float_frontend: keep kerasaudio front-end layers (and, for float16 and dynamic
             range, their constants) in float32 and quantize the network after them
             (default; see `convert`). The report's `float_ops` lists what stayed float.
+        keep_float: names of more layers kept float32 (see `convert`). Default None:
+            none, except that an int8 file failing verification is converted once more
+            with the first weighted layer after the front end in float32
+            (`first_layers_after_frontend`), and that file is verified and used instead;
+            the report's `notes` say so. `[]` turns the fallback off.
         timeout: seconds allowed for the conversion.
 
     Returns:
@@ -642,10 +703,49 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
         inputs = keras.Input(input_shape, name=model.inputs[0].name.split(":")[0])
         export_model = keras.Model(inputs, model(inputs), name=model.name)
 
-    flatbuffer = _convert_in_child(export_model, batch_size=batch_size,
-                                   quantization=quantization,
-                                   representative_data=clips,
-                                   float_frontend=float_frontend, timeout=timeout)
+    def attempt(keep: list[str]) -> tuple[bytes, ExportReport]:
+        flatbuffer = _convert_in_child(export_model, batch_size=batch_size,
+                                       quantization=quantization,
+                                       representative_data=clips,
+                                       float_frontend=float_frontend, keep_float=keep,
+                                       timeout=timeout)
+        return _finish(flatbuffer, export_model, clips, labels, quantization=quantization,
+                       tolerance=tolerance, verify=verify, batch_size=batch_size,
+                       input_shape=input_shape, sample_rate=sample_rate,
+                       class_names=class_names, metadata=metadata, kept_float=keep)
+
+    try:
+        flatbuffer, report = attempt(list(keep_float or ()))
+    except VerificationError as first:
+        layers = (first_layers_after_frontend(export_model)
+                  if keep_float is None and quantization == "int8" else [])
+        if not layers:
+            raise
+        try:
+            flatbuffer, report = attempt(layers)
+        except VerificationError as second:
+            raise VerificationError(
+                f"{second}\n(all-int8 file: {first.report.max_abs_diff:.3g}; the file "
+                f"above keeps {', '.join(layers)} float32)", second.report) from None
+        report.notes.append(
+            f"the all-int8 file differed from Keras by up to {first.report.max_abs_diff:.3g}"
+            f" (tolerance {first.report.tolerance:.3g}); this file keeps "
+            f"{', '.join(layers)} (the first layer after the front end) in float32.")
+    if path is not None:
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as f:
+            f.write(flatbuffer)
+        os.replace(f.name, path)
+        report.path = path
+    return report
+
+
+def _finish(flatbuffer: bytes, export_model, clips, labels, *, quantization, tolerance,
+            verify, batch_size, input_shape, sample_rate, class_names, metadata,
+            kept_float) -> tuple[bytes, ExportReport]:
+    """Add metadata, measure and verify one converted file (`to_tflite`'s second half)."""
     if sample_rate is not None:
         from kerasaudio.tflite_metadata import add_metadata
 
@@ -664,7 +764,7 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
         batch_size=batch_size, clips=0 if clips is None else len(clips),
         max_abs_diff=float("nan"), top1_agreement=float("nan"),
         decisive_top1_agreement=float("nan"), tolerance=tolerance, passed=not verify,
-        litert_ms=float("nan"), keras_ms=float("nan"))
+        litert_ms=float("nan"), keras_ms=float("nan"), kept_float=list(kept_float))
     if quantization in CALIBRATED and report.float_ops:
         report.notes.append(
             "these ops stayed float32 (no integer kernel, or the float front end): "
@@ -678,15 +778,7 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
                     f"the {quantization or 'float32'} TFLite model differs from Keras by up "
                     f"to {report.max_abs_diff:.3g} (tolerance {tolerance:.3g}); nothing was "
                     f"written.\n{report}", report)
-    if path is not None:
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as f:
-            f.write(flatbuffer)
-        os.replace(f.name, path)
-        report.path = path
-    return report
+    return flatbuffer, report
 
 
 def _measure(report: ExportReport, model, flatbuffer: bytes, clips: np.ndarray,

@@ -123,3 +123,14 @@ def test_console_script_help_and_errors(env):
     done = subprocess.run([sys.executable, "-m", "kerasaudio.cli", "train", "no_such_recipe"],
                           capture_output=True, text=True, check=False)
     assert done.returncode != 0 and "no recipe 'no_such_recipe'" in done.stderr
+
+
+def test_export_keeps_named_layers_float(env, capsys, tmp_path):
+    first = kerasaudio.export.first_layers_after_frontend(env[0])
+    assert len(first) == 1
+    target = tmp_path / "m5.tflite"
+    out = run(capsys, "export", "m5_fsdd_digits", "--quantization", "int8",
+              "--keep-float", first[0], "-o", str(target))
+    assert "PASSED" in out and f"float layers:    {first[0]}" in out
+    assert "all-int8 file" not in out  # asked for: no fallback
+    assert kerasaudio.export.TFLiteModel(target).class_names == DIGITS

@@ -381,3 +381,21 @@ def test_fused_lstm_cells_are_not_clipped(fsdd_sample):
                  flatbuffer).subgraphs for op in graph.operators
              if isinstance(op.builtinOptions, schema.UnidirectionalSequenceLSTMOptionsT)]
     assert len(lstms) == 2 and all(options.cellClip == 0 for options in lstms)
+
+
+def test_int8_falls_back_to_a_float_first_layer_and_says_so():
+    """VGGVox v2 reads a standardised linear-magnitude spectrogram: long-tailed, so int8
+    resolves its input coarsely (0.136 off on the bundled clips, tolerance 0.1). The
+    exporter retries once with the first layer after the front end in float32 (0.07) and
+    reports it; `keep_float=[]` turns the fallback off."""
+    model = kerasaudio.create_model("vggvox_v2_fsdd_speakers")
+    assert export.first_layers_after_frontend(model) == ["conv1_1_3x3_s1"]
+    report = export.to_tflite(model, None, quantization="int8")
+    assert report.passed and report.kept_float == ["conv1_1_3x3_s1"]
+    assert report.max_abs_diff < 0.09 and report.tflite_accuracy == report.keras_accuracy
+    assert any("all-int8 file differed" in note for note in report.notes)
+    assert "CONV_2D" in report.float_ops  # that one convolution; the others are int8
+    with pytest.raises(export.VerificationError, match=r"differs from Keras by up to 0\.1"):
+        export.to_tflite(model, None, quantization="int8", keep_float=[])
+    with pytest.raises(kerasaudio.errors.InvalidOptionError, match="no layer"):
+        export.convert(model, quantization="dynamic", keep_float=["no_such_layer"])
