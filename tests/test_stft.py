@@ -114,3 +114,27 @@ def test_symbolic_shapes_and_dynamic_length():
     for n in (16000, 12345):
         assert model.predict(np.zeros((2, n), np.float32), verbose=0).shape == \
             (2, 1 + n // 160, 201)
+
+
+@pytest.mark.parametrize("samples", [600, 2000, 8000])  # 2, 9 (not a multiple of 8), 51 frames
+@pytest.mark.parametrize("batch_size", [1, None])
+def test_tflite_groups_frames_per_rfft2d_and_matches_librosa(clips, samples, batch_size):
+    """In TFLite files the power-of-two FFT runs as RFFT2D over groups of 8 frames (the
+    kernel's per-call set-up dominated one call per frame), undone by an 8 x 8 product."""
+    from kerasaudio import export
+
+    n_fft, hop = 256, 40
+    inp = keras.Input((samples,))
+    model = keras.Model(inp, STFT(n_fft=n_fft, hop_length=hop, mode="complex")(inp))
+    flatbuffer = export.convert(model, batch_size=batch_size)
+    assert "RFFT2D" in export.op_names(flatbuffer)
+    x = np.stack([np.resize(c, samples) for c in clips[:3]]).astype("float32")
+    if batch_size == 1:
+        out = np.concatenate([export.run_tflite(flatbuffer, row[None])[0] for row in x])
+    else:
+        out = export.run_tflite(flatbuffer, x)[0]
+    for row, got in zip(x, out, strict=True):
+        ref = librosa_stft(row, n_fft=n_fft, hop_length=hop)
+        assert got.shape == (*ref.shape, 2)
+        err = np.abs(got[..., 0] + 1j * got[..., 1] - ref).max()
+        assert err < 2e-6 * np.abs(ref).max(), err
