@@ -110,7 +110,7 @@ class MelSpectrogram(SpectralLayer):
 
     def _mel(self, x):
         ops = self.backend
-        spectrum = self._power(x)
+        spectrum = self._power(x, grouped=self.power == 2.0)
         if self.power != 2.0:
             spectrum = ops.numpy.power(spectrum, self.power / 2.0)
         return self._project(spectrum)

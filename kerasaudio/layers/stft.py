@@ -34,6 +34,13 @@ def _grouped_rfft(frames):
     frame r = (1/8) sum_m Y_m exp(+2 pi i r m / 8). 1.9x faster in LiteRT for the power
     spectrum (0.20 against 0.38 ms), same values to 3e-7 of the peak. TensorFlow only
     (the converter's graph); returns `(real, imag)`, each `(batch, frames, n_fft // 2 + 1)`.
+
+    The undo leaves each frame float32 rounding of its group's loudest frame (~1e-7 in
+    amplitude), not of itself: a silent frame next to speech is no longer exactly 0. In a
+    power spectrum that is ~1e-14 of the peak, below any dB floor or epsilon, so only
+    power spectra use it (STFT `mode="power"`, mel with `power=2`); magnitudes and complex
+    spectra (VGGVox v2 standardises each frame of magnitudes: a silent frame's 1e-7
+    became 0.17) take one RFFT2D call per frame.
     """
     import tensorflow as tf
 
@@ -161,8 +168,11 @@ class SpectralLayer(AudioLayer):
         half = self.n_fft // 2
         return self.backend.numpy.pad(x, ((0, 0), (half, half)), mode=self.pad_mode)
 
-    def _spectrum(self, x):
-        """`(real, imag)`, each `(batch, frames, n_bins)`, of `x` `(batch, samples)`."""
+    def _spectrum(self, x, *, grouped: bool = False):
+        """`(real, imag)`, each `(batch, frames, n_bins)`, of `x` `(batch, samples)`.
+
+        `grouped`: in TFLite files, FFT 8 frames per RFFT2D call (`_grouped_rfft`); only
+        for power spectra, where its cross-frame rounding is squared away."""
         ops = self.backend
         x = self._pad(x)
         if self._use_conv():
@@ -171,14 +181,15 @@ class SpectralLayer(AudioLayer):
                             strides=self.hop_length, padding="valid")
             return y[..., : self.n_bins], y[..., self.n_bins :]
         frames = self._frames(x)
-        if in_tflite_mode() and frames.shape[1] is not None and frames.shape[1] > 1:
+        if (grouped and in_tflite_mode() and frames.shape[1] is not None
+                and frames.shape[1] > 1):
             return _grouped_rfft(frames)
         return ops.math.rfft(frames)
 
-    def _power(self, x):
+    def _power(self, x, *, grouped: bool = True):
         """`|X|^2`, `(batch, frames, n_bins)`."""
         ops = self.backend
-        real, imag = self._spectrum(x)
+        real, imag = self._spectrum(x, grouped=grouped)
         return ops.numpy.square(real) + ops.numpy.square(imag)
 
     def _output_shape(self, input_shape):
@@ -217,8 +228,9 @@ class STFT(SpectralLayer):
     `n_fft x (n_fft + 2)` constant, but TFLite builtins for any `n_fft`), or `"auto"`
     (FFT, except that while `kerasaudio.export` traces for TFLite a non-power-of-two
     `n_fft` uses the convolution, because TFLite's RFFT2D takes powers of two only).
-    In TFLite files the FFT transforms 8 frames per RFFT2D call (the kernel's per-call
-    set-up made one call per frame twice as slow), exactly undone by an 8 x 8 product.
+    In TFLite files a power spectrum's FFT transforms 8 frames per RFFT2D call (the
+    kernel's per-call set-up made one call per frame twice as slow), undone by an 8 x 8
+    product.
 
     Args:
         n_fft: FFT size (>= 2).
