@@ -53,8 +53,7 @@ def _grouped_rfft(frames):
     angle = 2.0 * np.pi * (np.outer(np.arange(rows), np.arange(rows)) % rows) / rows
     c, s = np.cos(angle) / rows, np.sin(angle) / rows  # X_r = sum_m Y_m (c + i s)[r, m]
     undo = tf.constant(np.block([[c, -s], [s, c]]).astype(np.float32))  # (2 rows, 2 rows)
-    out = tf.matmul(tf.broadcast_to(undo, [tf.shape(stacked)[0], 2 * rows, 2 * rows]),
-                    stacked)
+    out = tf.matmul(undo[None], stacked)  # broadcast over the groups, not a copy per group
     bins = n_fft // 2 + 1
     real = tf.reshape(out[:, :rows], [-1, groups * rows, bins])[:, :count]
     imag = tf.reshape(out[:, rows:], [-1, groups * rows, bins])[:, :count]
