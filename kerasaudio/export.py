@@ -134,7 +134,10 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
             0.1 dB. False quantizes everything the mode allows.
         keep_float: names of more layers to keep in float32 (ops and weights) in
             quantized files, e.g. a first convolution whose input (the front end's
-            output) int8 resolves too coarsely. Nested models' layers count.
+            output) int8 resolves too coarsely. Nested models' layers count. A recurrent
+            layer kept float32 in int8 keeps every fused LSTM op of the file float32
+            (the converter's fused LSTM tensors carry no layer name): int8 around the
+            recurrent part.
 
     Returns:
         The `.tflite` file contents.
@@ -203,7 +206,8 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
         scopes |= set(keep_float)
     try:
         if scopes and quantization == "int8":
-            flatbuffer = _quantize_around_frontend(converter, scopes)
+            flatbuffer = _quantize_around_frontend(
+                converter, scopes, recurrent=_has_recurrent(model, scopes))
         elif scopes or quantization == "float16":
             reference = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
             reference.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -280,12 +284,39 @@ def _frontend_scopes(model) -> set[str]:
     return names
 
 
-def _quantize_around_frontend(converter, scopes: set[str]) -> bytes:
+def _has_recurrent(model, scopes: set[str]) -> bool:
+    """Whether a layer named in `scopes` is (or wraps) a Keras recurrent layer."""
+    import keras
+
+    found = False
+
+    def walk(layer, inside: bool):
+        nonlocal found
+        inside = inside or layer.name in scopes
+        if inside and isinstance(layer, keras.layers.RNN | keras.layers.Bidirectional):
+            found = True
+        for sub in getattr(layer, "layers", None) or ():
+            walk(sub, inside)
+
+    for layer in model.layers:
+        walk(layer, False)
+    return found
+
+
+#: Fused recurrent TFLite ops: their tensors carry no layer name (`tfl.unidirectional_
+#: sequence_lstm`), so a recurrent layer kept float32 keeps these ops float32 by type.
+_RECURRENT_OPS = ["UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM",
+                  "UNIDIRECTIONAL_SEQUENCE_RNN"]
+
+
+def _quantize_around_frontend(converter, scopes: set[str], *, recurrent: bool = False) -> bytes:
     """Full-int8 conversion that leaves the front-end layers' ops in float32.
 
     Calibrates the float model, then quantizes it with the front end's op outputs on the
     deny list: TensorFlow's selective quantization, the mechanism behind
-    `tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=...)`.
+    `tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=...)`. With
+    `recurrent`, every fused LSTM/RNN op stays float32 too (by op type: see
+    `_RECURRENT_OPS`).
     """
     from tensorflow.lite.python import convert as lite_convert
 
@@ -298,7 +329,8 @@ def _quantize_around_frontend(converter, scopes: set[str]) -> bytes:
                     and in_scopes(interpreter._get_tensor_details(index, 0)["name"],
                                    scopes)})
     return lite_convert.mlir_quantize(calibrated, fully_quantize=False,
-                                      denylisted_nodes=nodes or None)
+                                      denylisted_nodes=nodes or None,
+                                      denylisted_ops=_RECURRENT_OPS if recurrent else None)
 
 
 def _check_prepares(flatbuffer: bytes) -> None:
