@@ -245,7 +245,8 @@ def first_layers_after_frontend(model) -> list[str]:
     verification: it is the layer whose input, the front end's output, int8 must
     resolve (a standardised linear-magnitude spectrogram has a long tail). For a model
     without a kerasaudio front end (raw waveform), the first weighted layer after the
-    input. Empty when there is no weighted layer.
+    input. Empty when there is no weighted layer, or when it is a nested model (an
+    ensemble's member).
 
     Example:
     ```python
@@ -259,7 +260,8 @@ def first_layers_after_frontend(model) -> list[str]:
     ends = [i for i, layer in enumerate(layers) if isinstance(layer, FrontEndLayer)]
     for layer in layers[ends[-1] + 1 if ends else 0:]:
         if layer.weights and not isinstance(layer, FrontEndLayer):
-            return [layer.name]
+            # A nested model (an ensemble's member) is not one layer: no guess inside it.
+            return [] if getattr(layer, "layers", None) else [layer.name]
     return []
 
 

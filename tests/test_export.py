@@ -414,3 +414,15 @@ def test_bilstm_int8_quantizes_around_its_lstm():
     assert "FULLY_CONNECTED" in report.ops and "QUANTIZE" in report.ops  # the rest is int8
     with pytest.raises(export.VerificationError):
         export.to_tflite(model, None, quantization="int8", keep_float=[])
+
+
+def test_first_layer_after_frontend_is_a_leaf_layer():
+    inp = keras.Input((8000,))
+    x = layers.MelSpectrogram(sample_rate=8000, n_fft=256, n_mels=16)(inp)
+    x = keras.layers.Permute((2, 1))(x)  # no weights: skipped
+    out = keras.layers.Dense(3, name="head")(keras.layers.GlobalAveragePooling1D()(x))
+    assert export.first_layers_after_frontend(keras.Model(inp, out)) == ["head"]
+    member = keras.Model(inp, out, name="member")
+    outer_in = keras.Input((8000,))
+    stacked = keras.Model(outer_in, member(outer_in))
+    assert export.first_layers_after_frontend(stacked) == []  # no guessing inside a member
