@@ -143,7 +143,8 @@ def test_training_is_reproducible_with_every_augmentation():
     features = json.dumps([{"class_name": "FrequencyWarp", "config": {}},
                            {"class_name": "SpecAugment",
                             "config": {"freq_mask_param": 4, "time_mask_param": 8}},
-                           {"class_name": "FilterAugment", "config": {"seed": 1}}])
+                           {"class_name": "FilterAugment", "config": {"seed": 1}},
+                           {"class_name": "TimeStretch", "config": {"seed": 2}}])
     r = recipe("logmel_cnn_fsdd_digits", f"augment.waveform={layers}",
                f"augment.features={features}", "augment.mixup_alpha=0.3",
                "augment.length_mode=random")
@@ -175,6 +176,34 @@ def test_filter_augment_adds_one_smooth_curve_per_example_in_training_only(shape
     assert (again.max_offset, again.points, again.seed) == (0.5, 3, 0)
     with pytest.raises(ValueError, match="points"):
         FilterAugment(points=1)
+
+
+@pytest.mark.parametrize("shape", [(3, 101, 40), (3, 101, 40, 1)])
+def test_time_stretch_resamples_frames_per_example_in_training_only(shape):
+    from zoo.augment import TimeStretch
+
+    layer = common.make_layer({"class_name": "TimeStretch",
+                               "config": {"min_rate": 0.5, "max_rate": 2.0, "seed": 0}})
+    assert isinstance(layer, TimeStretch)
+    # A 21-frame block in the middle of the window, a different profile in every bin.
+    x = np.zeros(shape, "float32")
+    x[:, 40:61] = np.linspace(1, 2, 40, dtype="float32").reshape(
+        (1, 1, 40) + (1,) * (len(shape) - 3))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), x)
+    y = keras.ops.convert_to_numpy(layer(x, training=True)).reshape(shape[:3])
+    # The spectrum of every frame is kept (each frame a mix of two neighbouring input
+    # frames: here the block's profile scaled by at most 1), only the tempo changes.
+    profile = y / np.linspace(1, 2, 40, dtype="float32")
+    np.testing.assert_allclose(profile, np.broadcast_to(profile[..., :1], profile.shape),
+                               atol=1e-5)
+    assert profile.max() <= 1 + 1e-6
+    lengths = (profile[..., 0] > 0.5).sum(axis=1)
+    assert len(set(lengths.tolist())) > 1  # one rate per example
+    assert all(10 <= n <= 43 for n in lengths)  # 21 frames at rates 2.0 .. 0.5
+    again = TimeStretch.from_config(layer.get_config())
+    assert (again.min_rate, again.max_rate, again.seed) == (0.5, 2.0, 0)
+    with pytest.raises(ValueError, match="min_rate"):
+        TimeStretch(min_rate=1.2, max_rate=1.1)
 
 
 def test_recipe_script_trains_under_mirrored_strategy_on_two_cpus(tmp_path):

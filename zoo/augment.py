@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-__all__ = ["FilterAugment"]
+__all__ = ["FilterAugment", "TimeStretch"]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -66,4 +66,66 @@ class FilterAugment(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "max_offset": self.max_offset, "points": self.points,
+                "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TimeStretch(keras.layers.Layer):
+    """Random tempo change of (log-mel) features: the frame axis resampled, bins untouched.
+
+    Per example, a factor `r` is drawn log-uniformly from `[min_rate, max_rate]` and frame
+    `t` of the output is the input at `c + (t - c) * r` (linear interpolation between
+    neighbouring frames, `c` the middle frame, positions clamped to the first and last
+    frame): `r > 1` plays the clip faster (shorter), `r < 1` slower. Unlike
+    `SpeedPerturbation` on the waveform, the spectrum of every frame (pitch, formants) is
+    kept: it changes the speaking rate only. Input `(batch, frames, bins[, channels])`;
+    identity outside training.
+
+    Args:
+        min_rate: smallest rate (> 0).
+        max_rate: largest rate (>= min_rate).
+        seed: random seed.
+    """
+
+    def __init__(self, *, min_rate: float = 0.8, max_rate: float = 1.25,
+                 seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.min_rate = float(min_rate)
+        self.max_rate = float(max_rate)
+        if not 0 < self.min_rate <= self.max_rate:
+            raise ValueError(f"min_rate={min_rate}, max_rate={max_rate}: need "
+                             "0 < min_rate <= max_rate.")
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training:
+            return inputs
+        x = keras.ops.cast(inputs, "float32")
+        frames = x.shape[1]
+        batch = keras.ops.shape(x)[0]
+        rate = keras.ops.exp(keras.random.uniform(
+            (batch, 1), np.log(self.min_rate), np.log(self.max_rate), seed=self.generator))
+        centre = (frames - 1) / 2
+        t = keras.ops.arange(frames, dtype="float32")[None, :]
+        pos = keras.ops.clip(centre + (t - centre) * rate, 0.0, frames - 1.0)  # (batch, T)
+        low = keras.ops.floor(pos)
+        weight = pos - low
+        low = keras.ops.cast(low, "int32")
+        high = keras.ops.minimum(low + 1, frames - 1)
+        extra = (1,) * (len(x.shape) - 2)
+
+        def gather(index):
+            index = keras.ops.reshape(index, (batch, frames, *extra))
+            return keras.ops.take_along_axis(
+                x, keras.ops.broadcast_to(index, keras.ops.shape(x)), axis=1)
+
+        weight = keras.ops.reshape(weight, (batch, frames, *extra))
+        return gather(low) * (1.0 - weight) + gather(high) * weight
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "min_rate": self.min_rate, "max_rate": self.max_rate,
                 "seed": self.seed}
