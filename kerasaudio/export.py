@@ -224,18 +224,16 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
     return flatbuffer
 
 
+def _tree(layer):
+    """`layer` and every layer nested in it (sub-models' layers), depth first."""
+    yield layer
+    for sub in getattr(layer, "layers", None) or ():
+        yield from _tree(sub)
+
+
 def _layer_names(model) -> set[str]:
     """Names of every layer of `model`, nested models' layers included."""
-    names: set[str] = set()
-
-    def walk(layer):
-        names.add(layer.name)
-        for sub in getattr(layer, "layers", None) or ():
-            walk(sub)
-
-    for layer in model.layers:
-        walk(layer)
-    return names
+    return {layer.name for top in model.layers for layer in _tree(top)}
 
 
 def first_layers_after_frontend(model) -> list[str]:
@@ -273,36 +271,17 @@ def _frontend_scopes(model) -> set[str]:
     from kerasaudio.layers.base import FrontEndLayer
     from kerasaudio.layers.vlad import VLADPooling
 
-    names: set[str] = set()
-
-    def walk(layer):
-        if isinstance(layer, FrontEndLayer | VLADPooling):
-            names.add(layer.name)
-        for sub in getattr(layer, "layers", None) or ():
-            walk(sub)
-
-    for layer in model.layers:
-        walk(layer)
-    return names
+    return {layer.name for top in model.layers for layer in _tree(top)
+            if isinstance(layer, FrontEndLayer | VLADPooling)}
 
 
 def _has_recurrent(model, scopes: set[str]) -> bool:
     """Whether a layer named in `scopes` is (or wraps) a Keras recurrent layer."""
     import keras
 
-    found = False
-
-    def walk(layer, inside: bool):
-        nonlocal found
-        inside = inside or layer.name in scopes
-        if inside and isinstance(layer, keras.layers.RNN | keras.layers.Bidirectional):
-            found = True
-        for sub in getattr(layer, "layers", None) or ():
-            walk(sub, inside)
-
-    for layer in model.layers:
-        walk(layer, False)
-    return found
+    return any(isinstance(inner, keras.layers.RNN | keras.layers.Bidirectional)
+               for top in model.layers for kept in _tree(top) if kept.name in scopes
+               for inner in _tree(kept))
 
 
 #: Fused recurrent TFLite ops: their tensors carry no layer name (`tfl.unidirectional_

@@ -143,6 +143,17 @@ def in_scopes(tensor_name: str, scopes: set[str]) -> bool:
     return False
 
 
+def _has_op(flatbuffer: bytes, code: int) -> bool:
+    """Whether the file uses builtin op `code`, read straight from the flatbuffer's op codes
+    (no interpreter, no object copy)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    header = schema.Model.GetRootAs(flatbuffer, 0)
+    return any(max(header.OperatorCodes(i).BuiltinCode(),
+                   header.OperatorCodes(i).DeprecatedBuiltinCode()) == code
+               for i in range(header.OperatorCodesLength()))
+
+
 def unclip_lstm_cells(flatbuffer: bytes) -> bytes:
     """Remove the cell-state clip (+-10) the converter gives a fused Keras LSTM.
 
@@ -158,12 +169,7 @@ def unclip_lstm_cells(flatbuffer: bytes) -> bytes:
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
-    # Read the op codes straight from the flatbuffer (no interpreter, no object copy).
-    header = schema.Model.GetRootAs(flatbuffer, 0)
-    lstm = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
-    if not any(max(header.OperatorCodes(i).BuiltinCode(),
-                   header.OperatorCodes(i).DeprecatedBuiltinCode()) == lstm
-               for i in range(header.OperatorCodesLength())):
+    if not _has_op(flatbuffer, schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM):
         return flatbuffer
     model = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
     changed = False
@@ -211,11 +217,7 @@ def fuse_clipped_relu(flatbuffer: bytes) -> bytes:
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
-    header = schema.Model.GetRootAs(flatbuffer, 0)
-    minimum = schema.BuiltinOperator.MINIMUM
-    if not any(max(header.OperatorCodes(i).BuiltinCode(),
-                   header.OperatorCodes(i).DeprecatedBuiltinCode()) == minimum
-               for i in range(header.OperatorCodesLength())):
+    if not _has_op(flatbuffer, schema.BuiltinOperator.MINIMUM):
         return flatbuffer
     model = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
