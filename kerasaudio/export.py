@@ -12,8 +12,10 @@ Quantization modes (`quantization=`):
 (dynamic range); `"int8"` int8 weights and activations, calibrated on representative audio,
 with float32 input and output so the model still takes raw audio; `"int16x8"` int8 weights
 and int16 activations (TFLite's 16x8 mode), calibrated likewise, for models whose
-activations scale with the input level (raw-waveform M5, the complex-spectrogram CNN):
-int8's 256 levels leave a quiet clip a handful, int16's 65,536 do not.
+activations scale with the input level (a raw-waveform or complex-spectrogram network with
+no per-clip normalisation in front): int8's 256 levels leave a quiet clip a handful,
+int16's 65,536 do not. The zoo's M5 and complex-spectrogram presets standardise each clip
+first (`Standardize`, float32 in int8 files), so int8 suits them.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from kerasaudio.tflite_graph import (
     fuse_clipped_relu,
     in_scopes,
     restore_float_constants,
+    strip_tensor_names,
     unclip_lstm_cells,
 )
 
@@ -97,16 +100,21 @@ class VerificationError(KerasAudioError):
 # ----------------------------------------------------------------------------- converting
 
 
-def _check_quantization(quantization):
+def _check_quantization(quantization, per_channel: bool = True):
     if quantization not in QUANTIZATIONS:
         raise InvalidOptionError(
             f"quantization={quantization!r}: use one of {list(QUANTIZATIONS)}."
         )
+    if not per_channel and quantization in (None, "float16"):
+        raise InvalidOptionError(
+            f"per_channel=False: {quantization or 'float32'} files have no integer weights; "
+            "it applies to 'dynamic', 'int8' and 'int16x8'.")
 
 
 def convert(model, *, batch_size: int | None = 1, quantization: str | None = None,
             representative_data: np.ndarray | None = None,
-            float_frontend: bool = True, keep_float: Sequence[str] = ()) -> bytes:
+            float_frontend: bool = True, keep_float: Sequence[str] = (),
+            per_channel: bool = True, strip_names: bool = False) -> bytes:
     """Convert a Keras model to a TFLite flatbuffer with builtin ops only (no Flex).
 
     The model is traced inside `kerasaudio.layers.tflite_mode()`, so kerasaudio front-end
@@ -138,6 +146,13 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
             layer kept float32 in int8 keeps every fused LSTM op of the file float32
             (the converter's fused LSTM tensors carry no layer name): int8 around the
             recurrent part.
+        per_channel: quantize convolution and dense weights with one scale per output
+            channel (default; TFLite's default) or, False, one per tensor: 12 bytes less
+            per channel (a float32 scale and an int64 zero point) and coarser weights.
+            For `"dynamic"`, `"int8"` and `"int16x8"`.
+        strip_names: drop the tensor names (the graph's input and output keep theirs),
+            as TensorFlow's `strip_strings` tool does: about 3% of an int8 file, no
+            effect on the outputs; debugging tools then show no layer names.
 
     Returns:
         The `.tflite` file contents.
@@ -158,7 +173,7 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
 
     from kerasaudio.layers.base import tflite_mode
 
-    _check_quantization(quantization)
+    _check_quantization(quantization, per_channel)
     if quantization in CALIBRATED and representative_data is None:
         raise InvalidOptionError(f"quantization={quantization!r} needs representative_data.")
     specs = [tf.TensorSpec((batch_size, *t.shape[1:]), t.dtype, name=t.name.split(":")[0])
@@ -178,6 +193,7 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantization is not None:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter._experimental_disable_per_channel = not per_channel
     if quantization == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif quantization in CALIBRATED:
@@ -207,7 +223,8 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
     try:
         if scopes and quantization == "int8":
             flatbuffer = _quantize_around_frontend(
-                converter, scopes, recurrent=_has_recurrent(model, scopes))
+                converter, scopes, recurrent=_has_recurrent(model, scopes),
+                per_channel=per_channel)
         elif scopes or quantization == "float16":
             reference = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
             reference.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -220,6 +237,8 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
     flatbuffer = unclip_lstm_cells(flatbuffer)
     if quantization == "int8":
         flatbuffer = fuse_clipped_relu(flatbuffer)
+    if strip_names:
+        flatbuffer = strip_tensor_names(flatbuffer)
     _check_prepares(flatbuffer)
     return flatbuffer
 
@@ -290,7 +309,8 @@ _RECURRENT_OPS = ["UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM",
                   "UNIDIRECTIONAL_SEQUENCE_RNN"]
 
 
-def _quantize_around_frontend(converter, scopes: set[str], *, recurrent: bool = False) -> bytes:
+def _quantize_around_frontend(converter, scopes: set[str], *, recurrent: bool = False,
+                              per_channel: bool = True) -> bytes:
     """Full-int8 conversion that leaves the front-end layers' ops in float32.
 
     Calibrates the float model, then quantizes it with the front end's op outputs on the
@@ -310,6 +330,7 @@ def _quantize_around_frontend(converter, scopes: set[str], *, recurrent: bool = 
                     and in_scopes(interpreter._get_tensor_details(index, 0)["name"],
                                    scopes)})
     return lite_convert.mlir_quantize(calibrated, fully_quantize=False,
+                                      disable_per_channel=not per_channel,
                                       denylisted_nodes=nodes or None,
                                       denylisted_ops=_RECURRENT_OPS if recurrent else None)
 
@@ -336,7 +357,8 @@ def _check_prepares(flatbuffer: bytes) -> None:
 
 def _convert_in_child(model, *, batch_size, quantization, representative_data,
                       timeout: float, float_frontend: bool = True,
-                      keep_float: Sequence[str] = ()) -> bytes:
+                      keep_float: Sequence[str] = (), per_channel: bool = True,
+                      strip_names: bool = False) -> bytes:
     """Run `convert` in a fresh Python process: a converter crash cannot kill the caller.
 
     The model travels as a `.keras` file (loaded back in safe mode) and the calibration
@@ -348,7 +370,8 @@ def _convert_in_child(model, *, batch_size, quantization, representative_data,
         args = {"model": model_path, "output": os.path.join(tmp, "model.tflite"),
                 "batch_size": batch_size, "quantization": quantization,
                 "representative": None, "float_frontend": bool(float_frontend),
-                "keep_float": list(keep_float)}
+                "keep_float": list(keep_float), "per_channel": bool(per_channel),
+                "strip_names": bool(strip_names)}
         if representative_data is not None:
             args["representative"] = os.path.join(tmp, "representative.npy")
             np.save(args["representative"], np.asarray(representative_data, np.float32),
@@ -397,7 +420,9 @@ def _child_main(arguments: str) -> None:
                          quantization=args["quantization"],
                          representative_data=representative,
                          float_frontend=args.get("float_frontend", True),
-                         keep_float=args.get("keep_float", ()))
+                         keep_float=args.get("keep_float", ()),
+                         per_channel=args.get("per_channel", True),
+                         strip_names=args.get("strip_names", False))
     with open(args["output"], "wb") as f:
         f.write(flatbuffer)
 
@@ -595,8 +620,8 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
               tolerance: float | None = None, labels=None, batch_size: int | None = 1,
               sample_rate: int | None = None, class_names=None,
               metadata: dict | None = None, float_frontend: bool = True,
-              keep_float: Sequence[str] | None = None,
-              timeout: float = 900.0) -> ExportReport:
+              keep_float: Sequence[str] | None = None, per_channel: bool = True,
+              strip_names: bool = False, timeout: float = 900.0) -> ExportReport:
     """Export a Keras model to TFLite (builtins only), verified against Keras in LiteRT.
 
     The conversion runs in a child process, so a converter crash (the TFLite converter
@@ -641,6 +666,9 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
             with the first weighted layer after the front end in float32
             (`first_layers_after_frontend`), and that file is verified and used instead;
             the report's `notes` say so. `[]` turns the fallback off.
+        per_channel: per-channel weight scales (default) or, False, one per tensor
+            (smaller; see `convert`).
+        strip_names: drop the tensor names but the input's and output's (see `convert`).
         timeout: seconds allowed for the conversion.
 
     Returns:
@@ -661,7 +689,7 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
     print(report)
     ```
     """
-    _check_quantization(quantization)
+    _check_quantization(quantization, per_channel)
     if len(model.inputs) != 1:
         raise InvalidOptionError("to_tflite exports single-input models.")
     input_shape = tuple(model.inputs[0].shape[1:])
@@ -721,6 +749,7 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
                                        quantization=quantization,
                                        representative_data=clips,
                                        float_frontend=float_frontend, keep_float=keep,
+                                       per_channel=per_channel, strip_names=strip_names,
                                        timeout=timeout)
         return _finish(flatbuffer, export_model, clips, labels, quantization=quantization,
                        tolerance=tolerance, verify=verify, batch_size=batch_size,

@@ -11,13 +11,16 @@ when its pattern is absent, and every exported file is verified against Keras af
   the clip value. LiteRT's XNNPACK delegate has no int8 `MINIMUM`, so each unfused clipped
   ReLU cut the delegated graph in two (Deep Speaker: 28 cuts, the int8 file 2.2x slower
   than float32).
+- `strip_tensor_names`: tensor names dropped (the graph's input and output keep theirs), for
+  smaller files (`convert(strip_names=True)`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fuse_clipped_relu", "in_scopes", "restore_float_constants", "unclip_lstm_cells"]
+__all__ = ["fuse_clipped_relu", "in_scopes", "restore_float_constants", "strip_tensor_names",
+           "unclip_lstm_cells"]
 
 
 #: float16 constants with fewer values than this stay float32 (epsilons, scalars).
@@ -289,3 +292,27 @@ def _fuse_in_graph(model, graph, codes: list, schema) -> bool:
         removed |= {id(first), id(second)}
     graph.operators = [op for op in ops if id(op) not in removed]
     return bool(removed)
+
+
+def strip_tensor_names(flatbuffer: bytes) -> bytes:
+    """Drop every tensor's name except those of the graphs' inputs and outputs.
+
+    Names are for people and debugging tools: LiteRT, XNNPACK and MediaPipe find tensors
+    by index and signature, so the outputs do not change. Deep Speaker's int8 file holds
+    30 kB of names (3%). TensorFlow's `strip_strings` tool does the same for the
+    converter's files.
+
+    Example:
+    ```python
+    small = strip_tensor_names(flatbuffer)  # same outputs, ~3% smaller int8 file
+    ```
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    for graph in model.subgraphs:
+        kept = {int(i) for i in (*graph.inputs, *graph.outputs)}
+        for index, tensor in enumerate(graph.tensors):
+            if index not in kept:
+                tensor.name = None
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))

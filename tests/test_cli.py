@@ -134,3 +134,15 @@ def test_export_keeps_named_layers_float(env, capsys, tmp_path):
     assert "PASSED" in out and f"float layers:    {first[0]}" in out
     assert "all-int8 file" not in out  # asked for: no fallback
     assert kerasaudio.export.TFLiteModel(target).class_names == DIGITS
+
+
+def test_export_per_tensor_and_stripped_names(env, capsys, tmp_path):
+    sizes = {}
+    for flags in ((), ("--per-tensor", "--strip-names")):
+        target = tmp_path / f"m5{len(flags)}.tflite"
+        out = run(capsys, "export", "m5_fsdd_digits", "--quantization", "dynamic", *flags,
+                  "-o", str(target))
+        assert "PASSED" in out
+        sizes[flags] = target.stat().st_size
+        assert kerasaudio.export.TFLiteModel(target).class_names == DIGITS
+    assert sizes[()] - sizes["--per-tensor", "--strip-names"] > 2000

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import kerasaudio
 from kerasaudio import export
-from kerasaudio.tflite_graph import fuse_clipped_relu
+from kerasaudio.tflite_graph import fuse_clipped_relu, strip_tensor_names
 
 
 def raw_int8(model, data):
@@ -112,3 +112,22 @@ def test_deep_speaker_int8_runs_in_one_xnnpack_piece(fsdd_sample):
     lite, expected = run(flatbuffer, clips), model.predict(clips, verbose=0)
     assert np.abs(lite - expected).max() < 0.1
     assert (lite.argmax(1) == expected.argmax(1)).mean() == 1.0
+
+
+@pytest.mark.parametrize("quantize", [False, True])
+def test_stripped_names_change_nothing_but_the_size(quantize):
+    keras.utils.set_random_seed(2)
+    model = clipped_relu_net(6.0)
+    data = np.random.default_rng(2).normal(size=(8, 16, 16, 1)).astype("float32")
+    flatbuffer = raw_int8(model, data) if quantize else export.convert(model)
+    stripped = strip_tensor_names(flatbuffer)
+    np.testing.assert_array_equal(run(stripped, data), run(flatbuffer, data))
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=stripped)
+    named = [d["name"] for d in interpreter.get_tensor_details() if d["name"]]
+    io = [d["name"] for d in (*interpreter.get_input_details(),
+                              *interpreter.get_output_details())]
+    assert sorted(named) == sorted(io) and all(io)
+    assert len(stripped) < len(flatbuffer) - 20 * (len(interpreter.get_tensor_details()) - 2)
+    assert strip_tensor_names(stripped) == stripped
