@@ -57,6 +57,9 @@ __all__ = [
 QUANTIZATIONS = (None, "float16", "dynamic", "int8", "int16x8")
 #: Modes calibrated on representative data (integer activations).
 CALIBRATED = ("int8", "int16x8")
+#: Modes whose failed verification is retried with the first layer after the front end
+#: float32 (`to_tflite(keep_float=None)`).
+FALLBACK = ("int8", "dynamic")
 #: Default verification tolerances: largest |TFLite - Keras| on any output value.
 DEFAULT_TOLERANCE = {None: 1e-4, "float16": 1e-2, "dynamic": 5e-2, "int8": 1e-1,
                      "int16x8": 5e-2}
@@ -258,12 +261,12 @@ def _layer_names(model) -> set[str]:
 def first_layers_after_frontend(model) -> list[str]:
     """The first layer with weights after the model's front end (top level), as a list.
 
-    The int8 exporter's fallback keeps it float32 when the all-int8 file fails
-    verification: it is the layer whose input, the front end's output, int8 must
-    resolve (a standardised linear-magnitude spectrogram has a long tail). For a model
-    without a kerasaudio front end (raw waveform), the first weighted layer after the
-    input. Empty when there is no weighted layer, or when it is a nested model (an
-    ensemble's member).
+    The exporter's fallback keeps it float32 when an int8 or dynamic-range file with
+    every layer quantized fails verification: it is the layer whose input, the front
+    end's output, int8 must resolve (a standardised linear-magnitude spectrogram or
+    waveform has a long tail). For a model without a kerasaudio front end (raw waveform),
+    the first weighted layer after the input. Empty when there is no weighted layer, or
+    when it is a nested model (an ensemble's member).
 
     Example:
     ```python
@@ -662,7 +665,8 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
             range, their constants) in float32 and quantize the network after them
             (default; see `convert`). The report's `float_ops` lists what stayed float.
         keep_float: names of more layers kept float32 (see `convert`). Default None:
-            none, except that an int8 file failing verification is converted once more
+            none, except that an int8 or dynamic-range file failing verification is
+            converted once more
             with the first weighted layer after the front end in float32
             (`first_layers_after_frontend`), and that file is verified and used instead;
             the report's `notes` say so. `[]` turns the fallback off.
@@ -760,17 +764,18 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
         flatbuffer, report = attempt(list(keep_float or ()))
     except VerificationError as first:
         layers = (first_layers_after_frontend(export_model)
-                  if keep_float is None and quantization == "int8" else [])
+                  if keep_float is None and quantization in FALLBACK else [])
         if not layers:
             raise
         try:
             flatbuffer, report = attempt(layers)
         except VerificationError as second:
             raise VerificationError(
-                f"{second}\n(all-int8 file: {first.report.max_abs_diff:.3g}; the file "
+                f"{second}\n(every layer quantized: {first.report.max_abs_diff:.3g}; the file "
                 f"above keeps {', '.join(layers)} float32)", second.report) from None
         report.notes.append(
-            f"the all-int8 file differed from Keras by up to {first.report.max_abs_diff:.3g}"
+            f"the {quantization} file with every layer quantized differed from Keras by up "
+            f"to {first.report.max_abs_diff:.3g}"
             f" (tolerance {first.report.tolerance:.3g}); this file keeps "
             f"{', '.join(layers)} (the first layer after the front end) in float32.")
     if path is not None:
