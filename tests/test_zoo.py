@@ -14,6 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import kerasaudio
 from kerasaudio.datasets import fsdd
@@ -78,6 +79,9 @@ def test_overrides_set_nested_keys_with_json_values():
     (['frontend=[{"class_name": "NoSuchLayer"}]'], "NoSuchLayer"),
     (["augment.length_mode=middle"], "length_mode"),
     (["epochs=3"], "epochs"),
+    (["training.ema_momentum=1.5"], "ema_momentum"),
+    (["training.swa_epochs=1000"], "swa_epochs"),
+    (["training.swa_epochs=5", "training.ema_momentum=0.99"], "set one"),
 ])
 def test_bad_recipes_fail_before_training(overrides, match):
     path = ROOT / "zoo" / "recipes" / f"{NAMES[0]}.json"
@@ -155,6 +159,84 @@ def test_training_is_reproducible_with_every_augmentation():
         np.testing.assert_array_equal(x, y)
 
 
+def _tiny_fit(optimizer, *, epochs: int, steps: int, swa_epochs: int = 0):
+    """`common._fit` on a Dense -> BatchNorm -> Dense model and one fixed batch.
+
+    Returns the model and the trainable weights at the end of every epoch (taken when
+    the epoch's log line is written).
+    """
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(3, name="hidden")(inputs)
+    hidden = keras.layers.BatchNormalization(momentum=0.5, name="bn")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(hidden))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 4)).astype("float32") * 3 + 1
+    y = np.eye(2, dtype="float32")[rng.integers(0, 2, 8)]
+    ds = tf.data.Dataset.from_tensors((x, y))
+    optimizer.build(model.trainable_variables)
+    snapshots = []
+    common._fit(model, optimizer, ds, strategy=tf.distribute.get_strategy(), epochs=epochs,
+                steps=steps, global_batch=8, label_smoothing=0.0, jit_compile=False,
+                swa_epochs=swa_epochs,
+                log=lambda line: snapshots.append([v.numpy().copy()
+                                                   for v in model.trainable_variables]))
+    return model, snapshots, x
+
+
+def test_swa_is_the_mean_of_the_last_epochs_with_batch_norm_recomputed():
+    model, snapshots, x = _tiny_fit(keras.optimizers.SGD(0.2), epochs=4, steps=20,
+                                    swa_epochs=3)
+    final = [v.numpy() for v in model.trainable_variables]
+    for value, *ends in zip(final, *snapshots[-3:], strict=True):
+        np.testing.assert_allclose(value, np.mean(ends, axis=0), rtol=1e-6, atol=1e-7)
+    assert not np.allclose(final[0], snapshots[-1][0], atol=1e-3)  # averaging did something
+    # The batch-norm statistics are those of the averaged weights' activations on the
+    # training batch (20 passes at momentum 0.5), not those of the last weights.
+    dense = model.get_layer("hidden")
+    h = x @ dense.kernel.numpy() + dense.bias.numpy()
+    bn = model.get_layer("bn")
+    np.testing.assert_allclose(bn.moving_mean.numpy(), h.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), h.var(0), rtol=1e-3, atol=1e-5)
+    last = x @ snapshots[-1][0] + snapshots[-1][1]
+    assert np.abs(bn.moving_mean.numpy() - last.mean(0)).max() > 1e-3
+
+
+def test_ema_copies_the_moving_average_of_every_step_into_the_model():
+    model, snapshots, _ = _tiny_fit(
+        keras.optimizers.SGD(0.2, use_ema=True, ema_momentum=0.8), epochs=6, steps=1)
+    expected = snapshots[0]  # the average starts at the weights after the first step
+    for step in snapshots[1:]:
+        expected = [0.8 * a + 0.2 * w for a, w in zip(expected, step, strict=True)]
+    for value, want in zip(model.trainable_variables, expected, strict=True):
+        np.testing.assert_allclose(value.numpy(), want, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(model.trainable_variables[0].numpy(), snapshots[-1][0])
+
+
+def test_weight_averaging_options_reach_the_optimizer_and_the_saved_model():
+    frame = common.load_index(sample=True)
+    base, base_info = common.train(recipe("logmel_cnn_fsdd_digits"), frame, max_steps=3)
+    for option in ["training.ema_momentum=0.9", "training.swa_epochs=1"]:
+        model, info = common.train(recipe("logmel_cnn_fsdd_digits", option), frame,
+                                   max_steps=3)
+        # The same training (identical history), then other final weights (for SWA over
+        # the one epoch: the same trainable weights, recomputed batch-norm statistics).
+        assert info["history"] == base_info["history"]
+        assert [w.shape for w in model.weights] == [w.shape for w in base.weights]
+        assert any(not np.array_equal(a, b) for a, b in
+                   zip(model.get_weights(), base.get_weights(), strict=True))
+
+
+def test_runs_written_before_new_options_existed_count_as_the_same_recipe():
+    r = recipe("logmel_cnn_fsdd_digits")
+    old = r.to_dict()
+    old.pop("adversary")
+    del old["training"]["ema_momentum"], old["training"]["swa_epochs"]
+    assert common._same_training(old, r.to_dict())
+    assert not common._same_training(old, recipe("logmel_cnn_fsdd_digits",
+                                                 "training.swa_epochs=1").to_dict())
+
+
 @pytest.mark.parametrize("shape", [(3, 7, 40), (3, 7, 40, 1)])
 def test_filter_augment_adds_one_smooth_curve_per_example_in_training_only(shape):
     from zoo.augment import FilterAugment
@@ -204,6 +286,51 @@ def test_time_stretch_resamples_frames_per_example_in_training_only(shape):
     assert (again.min_rate, again.max_rate, again.seed) == (0.5, 2.0, 0)
     with pytest.raises(ValueError, match="min_rate"):
         TimeStretch(min_rate=1.2, max_rate=1.1)
+
+
+@pytest.mark.parametrize("shape", [(6, 101, 40), (6, 101, 40, 1)])
+def test_freq_mix_style_recolours_each_band_with_a_mix_of_two_examples(shape):
+    from zoo.augment import FreqMixStyle
+
+    layer = common.make_layer({"class_name": "FreqMixStyle",
+                               "config": {"p": 1.0, "alpha": 0.5, "seed": 0}})
+    assert isinstance(layer, FreqMixStyle)
+    rng = np.random.default_rng(0)
+    # Every example and bin its own level and spread.
+    x = (rng.normal(size=shape) * rng.uniform(0.5, 3, size=(6, 1, 40, *shape[3:]))
+         + rng.normal(size=(6, 1, 40, *shape[3:])) * 4).astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x)), x)
+    y = keras.ops.convert_to_numpy(layer(x, training=True)).reshape(shape[:3])
+    x = x.reshape(shape[:3])
+    mean, std = x.mean(1), x.std(1)
+    new_mean, new_std = y.mean(1), y.std(1)
+    # The normalised spectrogram is kept; only the band statistics change.
+    np.testing.assert_allclose((y - new_mean[:, None]) / new_std[:, None],
+                               (x - mean[:, None]) / std[:, None], atol=2e-4)
+    moved = 0
+    for i in range(6):
+        # lam * own + (1 - lam) * another example's, one lam for every bin of the clip.
+        fits = []
+        for j in range(6):
+            d = mean[i] - mean[j]
+            if j == i or np.abs(d).max() < 1e-3:
+                continue
+            lam = 1 + np.dot(new_mean[i] - mean[i], d) / np.dot(d, d)
+            if (np.allclose(new_mean[i], lam * mean[i] + (1 - lam) * mean[j], atol=1e-3)
+                    and np.allclose(new_std[i], lam * std[i] + (1 - lam) * std[j],
+                                    atol=1e-3)):
+                fits.append(lam)
+        unchanged = np.allclose(new_mean[i], mean[i], atol=1e-4)
+        assert unchanged or (len(fits) == 1 and -1e-4 <= fits[0] <= 1 + 1e-4), i
+        moved += not unchanged
+    assert moved >= 3  # p = 1: all but those paired with themselves by the permutation
+    off = FreqMixStyle(p=0.0, seed=0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(off(x, training=True)), x,
+                               atol=1e-4)
+    again = FreqMixStyle.from_config(layer.get_config())
+    assert (again.p, again.alpha, again.seed) == (1.0, 0.5, 0)
+    with pytest.raises(ValueError, match="alpha"):
+        FreqMixStyle(alpha=0)
 
 
 def test_recipe_script_trains_under_mirrored_strategy_on_two_cpus(tmp_path):

@@ -196,3 +196,13 @@ def test_bad_protocol_and_fold():
         speakers.run(recipe, protocols=("loso",), sample=True)
     with pytest.raises(InvalidOptionError, match="folds"):
         speakers.run(recipe, protocols=("unseen",), folds=["alice"], sample=True)
+
+
+@pytest.mark.parametrize("option", ["training.swa_epochs=1", "training.ema_momentum=0.9",
+                                    'adversary={"factor": 0.1}',
+                                    'distill={"teachers": ["zoo/runs/x"]}'])
+def test_digit_only_training_options_are_refused(option):
+    recipe = speakers.load_recipe(RECIPES / "deep_speaker_fsdd_speakers.json",
+                                  [*QUICK, option])
+    with pytest.raises(InvalidOptionError, match="do not support"):
+        speakers.train(recipe, speakers.load_index(sample=True), max_steps=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-__all__ = ["FilterAugment", "TimeStretch"]
+__all__ = ["FilterAugment", "FreqMixStyle", "TimeStretch"]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -128,4 +128,67 @@ class TimeStretch(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "min_rate": self.min_rate, "max_rate": self.max_rate,
+                "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class FreqMixStyle(keras.layers.Layer):
+    """Frequency-wise MixStyle: swap the per-band colouring of clips within a batch.
+
+    Per example, each frequency bin's mean and standard deviation over the frames (and
+    channels) are taken; with probability `p` the example is normalised with them and
+    re-coloured with a mix `lam * own + (1 - lam) * other's` of its own statistics and
+    those of another example of the batch (a random permutation), `lam ~ Beta(alpha,
+    alpha)`. The statistics are constants for the gradient (as in the reference code).
+    Where FilterAugment adds random smooth curves, this moves a clip towards another
+    real recording's band levels and spreads: another speaker's or microphone's
+    colouring. Input `(batch, frames, bins[, channels])`; identity outside training.
+
+    Args:
+        p: probability that an example is re-coloured.
+        alpha: the Beta distribution's parameter (small: `lam` near 0 or 1).
+        eps: added to the variances.
+        seed: random seed.
+
+    Reference:
+        Zhou, Yang, Qiao & Xiang, "Domain Generalization with MixStyle", ICLR 2021;
+        frequency-wise statistics as in Kim et al., "Domain Generalization on Efficient
+        Acoustic Scene Classification using Residual Normalization", DCASE 2021 and
+        Schmid et al., the CP-JKU DCASE 2022 Task 1 submission (p 0.4, alpha 0.3).
+    """
+
+    def __init__(self, *, p: float = 0.4, alpha: float = 0.3, eps: float = 1e-6,
+                 seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.p = float(p)
+        self.alpha = float(alpha)
+        self.eps = float(eps)
+        if not 0 <= self.p <= 1 or self.alpha <= 0:
+            raise ValueError(f"p={p}, alpha={alpha}: need 0 <= p <= 1 and alpha > 0.")
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training:
+            return inputs
+        x = keras.ops.cast(inputs, "float32")
+        axes = (1, 3) if len(x.shape) == 4 else (1,)
+        batch = keras.ops.shape(x)[0]
+        mean = keras.ops.stop_gradient(keras.ops.mean(x, axis=axes, keepdims=True))
+        std = keras.ops.stop_gradient(keras.ops.sqrt(
+            keras.ops.var(x, axis=axes, keepdims=True) + self.eps))
+        extra = (1,) * (len(x.shape) - 1)
+        lam = keras.random.beta((batch, *extra), self.alpha, self.alpha, seed=self.generator)
+        apply = keras.random.uniform((batch, *extra), seed=self.generator) < self.p
+        lam = keras.ops.where(apply, lam, keras.ops.ones_like(lam))
+        order = keras.random.shuffle(keras.ops.arange(batch), seed=self.generator)
+        mixed_mean = lam * mean + (1 - lam) * keras.ops.take(mean, order, axis=0)
+        mixed_std = lam * std + (1 - lam) * keras.ops.take(std, order, axis=0)
+        return (x - mean) / std * mixed_std + mixed_mean
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "p": self.p, "alpha": self.alpha, "eps": self.eps,
                 "seed": self.seed}

@@ -34,10 +34,19 @@ Recipe format (JSON; every key but `preset`, `model` and `frontend` has a defaul
   "frontend": [{"class_name": "MelSpectrogram", "config": {"sample_rate": 8000}}],
   "augment": {"length_mode": "random", "waveform": [], "features": [], "mixup_alpha": null},
   "training": {"epochs": 30, "batch_size": 64, "learning_rate": 0.003,
-               "weight_decay": 0.0001, "warmup_epochs": 1, "label_smoothing": 0.1},
+               "weight_decay": 0.0001, "warmup_epochs": 1, "label_smoothing": 0.1,
+               "ema_momentum": null, "swa_epochs": 0},
+  "adversary": null,
+  "distill": null,
   "seed": 0
 }
 ```
+
+Off by default: weight averaging (`training.ema_momentum`: an exponential moving average
+of the weights, or `training.swa_epochs`: the mean of the weights at the ends of the last
+N epochs), speaker-adversarial training (`adversary`: `{"factor": 0.1, "units": 64,
+"layer": "avg_pool"}`, see `zoo/adversary.py`) and distillation from finished runs' models
+(`distill`: `{"teachers": ["zoo/runs/<preset>", ...], "weight": 0.5}`).
 
 Layers are `{"class_name": ..., "config": {...}}`, looked up in `kerasaudio.layers`,
 `kerasaudio.layers.augment`, `zoo.augment` (recipe-only augmentation such as
@@ -84,11 +93,14 @@ from kerasaudio.datasets import fsdd
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.layers import augment as augment_layers
 from zoo import augment as zoo_augment  # recipe-only augmentation layers
+from zoo.adversary import speaker_adversary_model
 
 __all__ = [
     "PROTOCOLS",
     "RUNS_DIR",
     "STRATEGIES",
+    "Adversary",
+    "Distill",
     "Recipe",
     "apply_overrides",
     "build_from_config",
@@ -128,6 +140,49 @@ class Training:
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.1
     jit_compile: bool | str = "auto"
+    #: Exponential moving average of the trainable weights (the optimizer's `use_ema`),
+    #: copied into the model at the end; None: off.
+    ema_momentum: float | None = None
+    #: Stochastic weight averaging: the trainable weights are the mean of their values at
+    #: the end of each of the last `swa_epochs` epochs; 0: off.
+    swa_epochs: int = 0
+    # With either, the batch-norm statistics are recomputed for the averaged weights (one
+    # more epoch of forward passes in training mode, no weight update).
+
+
+@dataclass
+class Adversary:
+    """Speaker-adversarial training (the `adversary` section; absent or null: off).
+
+    A speaker head (`zoo.adversary.speaker_adversary_model`: gradient reversal with
+    lambda `factor`, Dense(`units`, relu), softmax over the training speakers) on the
+    output of the layer `layer` of the training twin; its cross-entropy (same label
+    smoothing as the digits, weight 1) is added to the digit loss, and the reversed
+    gradient pushes the shared layers towards speaker-invariant features. Training only:
+    the saved model has the digit head alone.
+    """
+
+    factor: float = 0.1
+    units: int = 64
+    layer: str = "avg_pool"
+
+
+@dataclass
+class Distill:
+    """Distillation from the models of finished runs (the `distill` section; null: off).
+
+    `teachers`: run directories (`zoo/runs/<preset>...`, relative to the repository
+    root, each with `config.json` and its weights). The teacher of a training on all six
+    speakers is each run's official model; of a LOSO fold, each run's model of the same
+    fold (trained without the same held-out speaker), so no teacher has seen the test
+    speaker. On every training batch (the student's input, mixup included; the student's
+    feature augmentation is inside its own model) the teachers' probabilities are
+    averaged, and the loss is `(1 - weight) * CE(labels, student) + weight *
+    CE(teachers, student)`.
+    """
+
+    teachers: list = field(default_factory=list)
+    weight: float = 0.5
 
 
 @dataclass
@@ -158,6 +213,8 @@ class Recipe:
     duration: float = 1.0
     augment: Augment = field(default_factory=Augment)
     training: Training = field(default_factory=Training)
+    adversary: Adversary | None = None
+    distill: Distill | None = None
     seed: int = 0
     description: str = ""
 
@@ -170,7 +227,7 @@ class Recipe:
     def from_dict(cls, data: dict) -> Recipe:
         data = copy.deepcopy(data)
         known = {"preset", "description", "data", "model", "frontend", "augment",
-                 "training", "seed"}
+                 "training", "adversary", "distill", "seed"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise InvalidOptionError(f"recipe: unknown key(s) {unknown}; known: {sorted(known)}.")
@@ -200,12 +257,36 @@ class Recipe:
                 f"recipe: augment.length_mode={augment.length_mode!r}; use one of "
                 f"{LENGTH_MODES}.")
         training = Training(**data.get("training", {}))
+        if training.ema_momentum is not None and not 0 < training.ema_momentum < 1:
+            raise InvalidOptionError(
+                f"recipe: training.ema_momentum={training.ema_momentum}; use a number in "
+                "(0, 1) or null.")
+        if not 0 <= training.swa_epochs <= training.epochs:
+            raise InvalidOptionError(
+                f"recipe: training.swa_epochs={training.swa_epochs}; use 0 (off) to "
+                f"training.epochs ({training.epochs}).")
+        if training.ema_momentum is not None and training.swa_epochs:
+            raise InvalidOptionError(
+                "recipe: training.ema_momentum and training.swa_epochs are two ways of "
+                "averaging the weights; set one.")
+        adversary = data.get("adversary")
+        if adversary is not None:
+            adversary = Adversary(**adversary)
+            if adversary.factor < 0 or adversary.units < 1:
+                raise InvalidOptionError(
+                    f"recipe: adversary {asdict(adversary)}: factor >= 0 and units >= 1.")
+        distill = data.get("distill")
+        if distill is not None:
+            distill = Distill(**distill)
+            if not distill.teachers or not 0 < distill.weight <= 1:
+                raise InvalidOptionError(
+                    f"recipe: distill {asdict(distill)}: list teachers and 0 < weight <= 1.")
         recipe = cls(preset=data["preset"], architecture=model["architecture"],
                      options=options, frontend=list(data["frontend"]),
                      sample_rate=int(sampling.get("sample_rate", fsdd.SAMPLE_RATE)),
                      duration=float(sampling.get("duration", 1.0)), augment=augment,
-                     training=training, seed=int(data.get("seed", 0)),
-                     description=data.get("description", ""))
+                     training=training, adversary=adversary, distill=distill,
+                     seed=int(data.get("seed", 0)), description=data.get("description", ""))
         for spec in [*recipe.frontend, *augment.waveform, *augment.features]:
             make_layer(spec)  # fail on a bad layer now, not after hours of training
         if not recipe.frontend:
@@ -226,6 +307,8 @@ class Recipe:
             "frontend": self.frontend,
             "augment": asdict(self.augment),
             "training": asdict(self.training),
+            "adversary": None if self.adversary is None else asdict(self.adversary),
+            "distill": None if self.distill is None else asdict(self.distill),
             "seed": self.seed,
         }
 
@@ -358,19 +441,32 @@ def build_from_config(config: dict, *, weights: str | os.PathLike | None = None)
 # ----------------------------------------------------------------------------- data
 
 
-def _dataset(recipe: Recipe, frame, *, train: bool):
+def _dataset(recipe: Recipe, frame, *, train: bool, speakers: Sequence[str] = ()):
     """`(waveform, one-hot digit)` batches of `frame` (a table from `fsdd.load`).
 
     Training batches are full (the remainder is dropped: every replica of every worker
-    then runs the same number of steps); test batches keep every clip.
+    then runs the same number of steps); test batches keep every clip. With `speakers`
+    (speaker-adversarial training), the label is the one-hot digit followed by the
+    one-hot speaker (index in `speakers`), so that mixup mixes both alike.
     """
     classes = len(fsdd.CLASSES)
+    names, column = fsdd.CLASSES, "digit"
+    if speakers:
+        # One joint class per (speaker, digit), split into the two one-hots below.
+        column = "_speaker_digit"
+        frame = frame.assign(**{column: [speakers.index(s) * classes + int(d) for s, d in
+                                         zip(frame["speaker"], frame["digit"], strict=True)]})
+        names = list(range(classes * len(speakers)))
     ds = audio_dataset(
-        frame, classes=fsdd.CLASSES, label_column="digit", sample_rate=recipe.sample_rate,
+        frame, classes=names, label_column=column, sample_rate=recipe.sample_rate,
         duration=recipe.duration, batch_size=recipe.training.batch_size, shuffle=train,
         seed=recipe.seed, cache=True, deterministic=True, drop_remainder=train,
         length_mode=recipe.augment.length_mode if train else "center")
-    ds = ds.map(lambda x, y: (x, tf.one_hot(y, classes)))
+    if speakers:
+        ds = ds.map(lambda x, y: (x, tf.concat(
+            [tf.one_hot(y % classes, classes), tf.one_hot(y // classes, len(speakers))], -1)))
+    else:
+        ds = ds.map(lambda x, y: (x, tf.one_hot(y, classes)))
     if train and recipe.augment.mixup_alpha:
         mixup = augment_layers.MixUp(alpha=recipe.augment.mixup_alpha, seed=recipe.seed)
         # Sequential map: the draws come in batch order, the same in every run.
@@ -417,7 +513,9 @@ def _schedule(recipe: Recipe, steps_per_epoch: int):
 
 def _fit(model: keras.Model, optimizer, ds, *, strategy, epochs: int, steps: int,
          global_batch: int, label_smoothing: float, jit_compile: bool,
-         log: Callable[[str], None] | None) -> dict:
+         log: Callable[[str], None] | None, swa_epochs: int = 0,
+         adversary: bool = False, teachers: Sequence[keras.Model] = (),
+         distill_weight: float = 0.0) -> dict:
     """The training loop: `steps` full batches per epoch, under `strategy`.
 
     A plain `strategy.run` loop rather than `model.fit`, because Keras 3's `fit` does not
@@ -427,45 +525,105 @@ def _fit(model: keras.Model, optimizer, ds, *, strategy, epochs: int, steps: int
     means the test under `MirroredStrategy` covers the multi-worker path too. The loss is
     the mean over the global batch (`sum / global_batch` per replica), as `fit`
     computes it; gradients are summed across replicas by the optimizer.
+
+    With `adversary`, the model has two outputs (digits, speakers), `y` is the one-hot
+    digit followed by the one-hot speaker, and the loss is the sum of the two
+    cross-entropies; `history` then also has the speaker head's `speaker_accuracy`. With
+    `swa_epochs`, the trainable weights are replaced by their mean over the ends of the
+    last `swa_epochs` epochs; with that or an optimizer using EMA (its average is copied
+    in), the batch-norm statistics are then recomputed: `steps` more forward passes in
+    training mode, no weight update. With `teachers`, the digit loss is
+    `(1 - distill_weight) * CE(y, probs) + distill_weight * CE(mean of the teachers'
+    probabilities on x, probs)` (the teachers in inference mode).
     """
     loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing,
                                                    reduction=None)
     variables = model.trainable_variables
+    digits = len(fsdd.CLASSES)
 
     def replica_step(x, y):
         with tf.GradientTape() as tape:
-            probs = model(x, training=True)
+            if adversary:
+                probs, speaker_probs = model(x, training=True)
+                y, y_speaker = y[:, :digits], y[:, digits:]
+            else:
+                probs = model(x, training=True)
             per_example = loss_fn(y, probs)
-            loss = tf.reduce_sum(per_example) / global_batch
+            objective = per_example
+            if teachers:
+                soft = tf.add_n([teacher(x, training=False) for teacher in teachers])
+                soft = tf.stop_gradient(soft / len(teachers))
+                objective = ((1 - distill_weight) * per_example
+                             + distill_weight * keras.losses.categorical_crossentropy(
+                                 soft, probs))
+            loss = tf.reduce_sum(objective) / global_batch
+            if adversary:
+                loss += tf.reduce_sum(loss_fn(y_speaker, speaker_probs)) / global_batch
             if model.losses:
                 loss += tf.add_n(model.losses) / strategy.num_replicas_in_sync
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables, strict=True))
         hits = tf.cast(tf.equal(tf.argmax(probs, -1), tf.argmax(y, -1)), tf.float32)
-        return tf.reduce_sum(per_example), tf.reduce_sum(hits)
+        speaker_hits = (tf.cast(tf.equal(tf.argmax(speaker_probs, -1),
+                                         tf.argmax(y_speaker, -1)), tf.float32)
+                        if adversary else tf.zeros_like(hits))
+        return tf.reduce_sum(per_example), tf.reduce_sum(hits), tf.reduce_sum(speaker_hits)
 
     @tf.function(jit_compile=jit_compile)
     def train_step(iterator):
-        loss, hits = strategy.run(replica_step, args=next(iterator))
-        return (strategy.reduce("SUM", loss, axis=None),
-                strategy.reduce("SUM", hits, axis=None))
+        sums = strategy.run(replica_step, args=next(iterator))
+        return [strategy.reduce("SUM", value, axis=None) for value in sums]
 
     iterator = iter(strategy.experimental_distribute_dataset(ds.repeat()))
     history = {"loss": [], "accuracy": []}
+    if adversary:
+        history["speaker_accuracy"] = []
+    averaged = None
     for epoch in range(epochs):
         start = time.perf_counter()
-        loss_sum = hit_sum = 0.0
+        loss_sum = hit_sum = speaker_sum = 0.0
         for _ in range(steps):
-            loss, hits = train_step(iterator)
+            loss, hits, speaker_hits = train_step(iterator)
             loss_sum += float(loss)
             hit_sum += float(hits)
+            speaker_sum += float(speaker_hits)
         seen = steps * global_batch
         history["loss"].append(round(loss_sum / seen, 5))
         history["accuracy"].append(round(hit_sum / seen, 5))
+        if adversary:
+            history["speaker_accuracy"].append(round(speaker_sum / seen, 5))
+        if swa_epochs and epoch >= epochs - swa_epochs:
+            values = [np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in variables]
+            averaged = values if averaged is None else [
+                a + v for a, v in zip(averaged, values, strict=True)]
         if log is not None:
             log(f"epoch {epoch + 1}/{epochs}: loss {loss_sum / seen:.4f}, accuracy "
                 f"{hit_sum / seen:.4f} ({time.perf_counter() - start:.1f} s)")
+    if averaged is not None:
+        for variable, total in zip(variables, averaged, strict=True):
+            variable.assign((total / swa_epochs).astype(variable.dtype))
+    if getattr(optimizer, "use_ema", False):
+        optimizer.finalize_variable_values(variables)
+    if averaged is not None or getattr(optimizer, "use_ema", False):
+        _refresh_batch_norm(model, iterator, strategy=strategy, steps=steps)
     return history
+
+
+def _refresh_batch_norm(model: keras.Model, iterator, *, strategy, steps: int) -> None:
+    """Recompute the batch-norm statistics for the current (averaged) weights.
+
+    `steps` forward passes in training mode on training batches (augmented as in
+    training), no weight update: the moving means and variances follow the averaged
+    weights' activations (momentum 0.9 forgets the old ones within a few dozen steps).
+    """
+
+    @tf.function
+    def step(iterator):
+        x, _ = next(iterator)
+        strategy.run(lambda x: model(x, training=True), args=(x,))
+
+    for _ in range(steps):
+        step(iterator)
 
 
 def train(recipe: Recipe, frame, *, strategy: tf.distribute.Strategy | None = None,
@@ -479,6 +637,12 @@ def train(recipe: Recipe, frame, *, strategy: tf.distribute.Strategy | None = No
     `steps`, `replicas` and the per-epoch `history` (loss and accuracy on the augmented
     training batches). `log` gets a line per epoch. Seeded by `recipe.seed`: the same
     recipe and data give the same weights.
+
+    `training.ema_momentum` / `training.swa_epochs` average the weights (then the
+    batch-norm statistics are recomputed, see `_fit`); `adversary` trains a speaker head
+    on the speakers of `frame` behind a gradient reversal (`zoo.adversary`), which is
+    not part of the returned model; `distill` adds the teachers' probabilities to the
+    loss (`Distill`).
     """
     strategy = strategy or tf.distribute.get_strategy()
     t = recipe.training
@@ -489,22 +653,57 @@ def train(recipe: Recipe, frame, *, strategy: tf.distribute.Strategy | None = No
     steps = len(frame) // t.batch_size
     if max_steps is not None:
         steps = min(steps, max_steps)
-    ds = _dataset(recipe, frame, train=True)
+    adversary = recipe.adversary
+    speakers = sorted(set(frame["speaker"]), key=fsdd.SPEAKERS.index) if adversary else ()
+    ds = _dataset(recipe, frame, train=True, speakers=speakers)
     with strategy.scope():
-        model = build_model(recipe, training=True)
+        twin = build_model(recipe, training=True)
+        model = twin
+        if adversary:
+            model = speaker_adversary_model(twin, len(speakers), factor=adversary.factor,
+                                            units=adversary.units, layer=adversary.layer)
+        teachers = _teachers(recipe.distill, frame) if recipe.distill else []
+        ema = {} if t.ema_momentum is None else {"use_ema": True,
+                                                 "ema_momentum": t.ema_momentum}
         optimizer = keras.optimizers.AdamW(_schedule(recipe, steps),
-                                           weight_decay=t.weight_decay)
+                                           weight_decay=t.weight_decay, **ema)
         optimizer.build(model.trainable_variables)
     start = time.perf_counter()
     history = _fit(model, optimizer, ds, strategy=strategy, epochs=t.epochs, steps=steps,
                    global_batch=t.batch_size, label_smoothing=t.label_smoothing,
-                   jit_compile=t.jit_compile is True, log=log)
+                   jit_compile=t.jit_compile is True, log=log, swa_epochs=t.swa_epochs,
+                   adversary=bool(adversary), teachers=teachers,
+                   distill_weight=recipe.distill.weight if recipe.distill else 0.0)
     seconds = time.perf_counter() - start
     plain = build_model(recipe)
-    plain.set_weights(model.get_weights())
+    plain.set_weights(twin.get_weights())  # the speaker head, if any, is dropped
     info = {"seconds": round(seconds, 1), "steps": steps * t.epochs,
             "replicas": strategy.num_replicas_in_sync, "history": history}
     return plain, info
+
+
+def _teachers(distill: Distill, frame) -> list[keras.Model]:
+    """The teacher models for a training on `frame` (see `Distill`), frozen."""
+    missing = [s for s in fsdd.SPEAKERS if s not in set(frame["speaker"])]
+    if len(missing) > 1:
+        raise InvalidOptionError(
+            f"distill: the training clips lack {missing}; teachers exist for all six "
+            "speakers (official) or one held-out speaker (a LOSO fold).")
+    models = []
+    for name in distill.teachers:
+        run_dir = Path(name) if Path(name).is_absolute() else RUNS_DIR.parents[1] / name
+        config_path = run_dir / "config.json"
+        if not config_path.exists():
+            raise InvalidOptionError(f"distill: no {config_path}; run the teacher first.")
+        config = json.loads(config_path.read_text())
+        weights = (run_dir / "loso" / f"{missing[0]}.weights.h5" if missing
+                   else run_dir / f"{config['preset']}.weights.h5")
+        if not weights.exists():
+            raise InvalidOptionError(f"distill: no {weights} (teacher {name}).")
+        model = build_from_config(config, weights=weights)
+        model.trainable = False
+        models.append(model)
+    return models
 
 
 def evaluate(model: keras.Model, recipe: Recipe, frame) -> dict:
@@ -549,7 +748,15 @@ def _same_training(old: dict | None, new: dict) -> bool:
     """Whether two recipe dicts train the same thing (the description aside)."""
     if old is None:
         return False
-    strip = lambda d: {k: v for k, v in d.items() if k != "description"}  # noqa: E731
+
+    def strip(data: dict) -> dict:
+        # Through Recipe: a run written before an option existed has its default.
+        try:
+            data = Recipe.from_dict(data).to_dict()
+        except (InvalidOptionError, TypeError, ValueError):
+            pass
+        return {k: v for k, v in data.items() if k != "description"}
+
     return strip(old) == strip(new)
 
 

@@ -198,6 +198,12 @@ def train(recipe: Recipe, frame, *, speakers: Sequence[str] = CLASSES,
     missing = sorted(set(frame["speaker"]) - set(speakers))
     if missing:
         raise InvalidOptionError(f"training clips of speakers {missing} not in {speakers}.")
+    unsupported = [name for name, value in [
+        ("training.ema_momentum", t.ema_momentum), ("training.swa_epochs", t.swa_epochs),
+        ("adversary", recipe.adversary), ("distill", recipe.distill)] if value]
+    if unsupported:
+        raise InvalidOptionError(f"speaker recipes do not support {unsupported} (digit "
+                                 "recipes only, zoo/common.py).")
     keras.utils.set_random_seed(recipe.seed)
     steps = len(frame) // t.batch_size
     if max_steps is not None:
