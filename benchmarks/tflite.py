@@ -7,8 +7,8 @@ For each preset in the manifest and each mode (float32, float16, dynamic-range, 
   clips of the official *training* split (takes 5-49), never on test clips; int8 keeps
   the front end in float32 (the default); `--modes ...,int8_whole` adds int8 with the
   front end quantized too, `int8_first` int8 with the first layer after the front end
-  float32 too, `int8_small` int8 with per-tensor weight scales and no tensor names
-  (comparison rows, not recorded);
+  float32 too, `int8_small` int8 with per-tensor weight scales, no tensor names and float16
+  front-end matrices (comparison rows, not recorded);
 - size of the file, and its ratio to the float32 file;
 - accuracy of the file in LiteRT on the FSDD official test split (takes 0-4, 300 clips)
   next to the Keras model's;
@@ -56,8 +56,9 @@ MODES = {"float": None, "float16": "float16", "dynamic": "dynamic", "int8": "int
 #: Comparison rows, never recorded: `int8_whole` quantizes the front end too
 #: (`float_frontend=False`); `int8_first` keeps the first layer after the front end float32
 #: as well (what `to_tflite` falls back to when the all-int8 file fails verification).
-#: `int8_small`: int8 with one weight scale per tensor and no tensor names
-#: (`per_channel=False, strip_names=True`), the smallest int8 file.
+#: `int8_small`: int8 with one weight scale per tensor, no tensor names and float16
+#: front-end matrices (`per_channel=False, strip_names=True, float16_constants=True`), the
+#: smallest int8 file.
 COMPARISON_MODES = ("int8_whole", "int8_first", "int8_small")
 CALIBRATION_CLIPS = 200
 
@@ -110,7 +111,7 @@ def export_mode(model, mode: str, calibration: np.ndarray, directory: pathlib.Pa
     if preset is not None:
         extra = dict(sample_rate=preset.sample_rate, class_names=list(preset.class_names))
     if mode == "int8_small":
-        extra.update(per_channel=False, strip_names=True)
+        extra.update(per_channel=False, strip_names=True, float16_constants=True)
     if mode == "int8_first":
         extra["keep_float"] = export.first_layers_after_frontend(model)
     report = export.to_tflite(model, path, quantization=MODES[mode],

@@ -228,7 +228,8 @@ def _export(args) -> int:
                   "description": preset.training_data},
         keep_float=None if args.keep_float is None else
         [name.strip() for name in args.keep_float.split(",") if name.strip()],
-        per_channel=not args.per_tensor, strip_names=args.strip_names)
+        per_channel=not args.per_tensor, strip_names=args.strip_names,
+        float16_constants=args.float16_constants)
     print(report)
     return 0
 
@@ -339,6 +340,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--strip-names", action="store_true",
                         help="drop the tensor names (the input and output keep theirs): a "
                         "smaller file with the same outputs, no layer names for debugging")
+    export.add_argument("--float16-constants", action="store_true",
+                        help="store the large matrices of the float32 ops (the front end's "
+                        "mel and DFT matrices) as float16 in a quantized file")
     export.set_defaults(run=_export)
     return parser
 

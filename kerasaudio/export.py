@@ -35,6 +35,7 @@ import numpy as np
 from kerasaudio.errors import InvalidOptionError, KerasAudioError
 from kerasaudio.tflite_graph import (
     fuse_clipped_relu,
+    halve_float_constants,
     in_scopes,
     restore_float_constants,
     strip_tensor_names,
@@ -103,7 +104,8 @@ class VerificationError(KerasAudioError):
 # ----------------------------------------------------------------------------- converting
 
 
-def _check_quantization(quantization, per_channel: bool = True):
+def _check_quantization(quantization, per_channel: bool = True,
+                        float16_constants: bool = False):
     if quantization not in QUANTIZATIONS:
         raise InvalidOptionError(
             f"quantization={quantization!r}: use one of {list(QUANTIZATIONS)}."
@@ -112,12 +114,18 @@ def _check_quantization(quantization, per_channel: bool = True):
         raise InvalidOptionError(
             f"per_channel=False: {quantization or 'float32'} files have no integer weights; "
             "it applies to 'dynamic', 'int8' and 'int16x8'.")
+    if float16_constants and quantization in (None, "float16"):
+        raise InvalidOptionError(
+            f"float16_constants=True applies to 'dynamic', 'int8' and 'int16x8' files "
+            f"(their float32 parts); for {quantization or 'float32'} use "
+            "quantization='float16'.")
 
 
 def convert(model, *, batch_size: int | None = 1, quantization: str | None = None,
             representative_data: np.ndarray | None = None,
             float_frontend: bool = True, keep_float: Sequence[str] = (),
-            per_channel: bool = True, strip_names: bool = False) -> bytes:
+            per_channel: bool = True, strip_names: bool = False,
+            float16_constants: bool = False) -> bytes:
     """Convert a Keras model to a TFLite flatbuffer with builtin ops only (no Flex).
 
     The model is traced inside `kerasaudio.layers.tflite_mode()`, so kerasaudio front-end
@@ -156,6 +164,11 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
         strip_names: drop the tensor names (the graph's input and output keep theirs),
             as TensorFlow's `strip_strings` tool does: about 3% of an int8 file, no
             effect on the outputs; debugging tools then show no layer names.
+        float16_constants: in quantized files, store the large matrices that float32 ops
+            read (the front end's mel and DFT matrices, layers kept float32) as float16,
+            expanded once at load (`tflite_graph.halve_float_constants`): Deep Speaker's
+            int8 file 8 kB smaller; the int8 network can turn the ~2^-11 relative change
+            into a few output levels. For `"dynamic"`, `"int8"` and `"int16x8"`.
 
     Returns:
         The `.tflite` file contents.
@@ -176,7 +189,7 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
 
     from kerasaudio.layers.base import tflite_mode
 
-    _check_quantization(quantization, per_channel)
+    _check_quantization(quantization, per_channel, float16_constants)
     if quantization in CALIBRATED and representative_data is None:
         raise InvalidOptionError(f"quantization={quantization!r} needs representative_data.")
     specs = [tf.TensorSpec((batch_size, *t.shape[1:]), t.dtype, name=t.name.split(":")[0])
@@ -240,6 +253,8 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
     flatbuffer = unclip_lstm_cells(flatbuffer)
     if quantization == "int8":
         flatbuffer = fuse_clipped_relu(flatbuffer)
+    if float16_constants:
+        flatbuffer = halve_float_constants(flatbuffer)
     if strip_names:
         flatbuffer = strip_tensor_names(flatbuffer)
     _check_prepares(flatbuffer)
@@ -361,7 +376,7 @@ def _check_prepares(flatbuffer: bytes) -> None:
 def _convert_in_child(model, *, batch_size, quantization, representative_data,
                       timeout: float, float_frontend: bool = True,
                       keep_float: Sequence[str] = (), per_channel: bool = True,
-                      strip_names: bool = False) -> bytes:
+                      strip_names: bool = False, float16_constants: bool = False) -> bytes:
     """Run `convert` in a fresh Python process: a converter crash cannot kill the caller.
 
     The model travels as a `.keras` file (loaded back in safe mode) and the calibration
@@ -374,7 +389,8 @@ def _convert_in_child(model, *, batch_size, quantization, representative_data,
                 "batch_size": batch_size, "quantization": quantization,
                 "representative": None, "float_frontend": bool(float_frontend),
                 "keep_float": list(keep_float), "per_channel": bool(per_channel),
-                "strip_names": bool(strip_names)}
+                "strip_names": bool(strip_names),
+                "float16_constants": bool(float16_constants)}
         if representative_data is not None:
             args["representative"] = os.path.join(tmp, "representative.npy")
             np.save(args["representative"], np.asarray(representative_data, np.float32),
@@ -425,7 +441,8 @@ def _child_main(arguments: str) -> None:
                          float_frontend=args.get("float_frontend", True),
                          keep_float=args.get("keep_float", ()),
                          per_channel=args.get("per_channel", True),
-                         strip_names=args.get("strip_names", False))
+                         strip_names=args.get("strip_names", False),
+                         float16_constants=args.get("float16_constants", False))
     with open(args["output"], "wb") as f:
         f.write(flatbuffer)
 
@@ -624,7 +641,8 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
               sample_rate: int | None = None, class_names=None,
               metadata: dict | None = None, float_frontend: bool = True,
               keep_float: Sequence[str] | None = None, per_channel: bool = True,
-              strip_names: bool = False, timeout: float = 900.0) -> ExportReport:
+              strip_names: bool = False, float16_constants: bool = False,
+              timeout: float = 900.0) -> ExportReport:
     """Export a Keras model to TFLite (builtins only), verified against Keras in LiteRT.
 
     The conversion runs in a child process, so a converter crash (the TFLite converter
@@ -673,6 +691,8 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
         per_channel: per-channel weight scales (default) or, False, one per tensor
             (smaller; see `convert`).
         strip_names: drop the tensor names but the input's and output's (see `convert`).
+        float16_constants: float16 storage of the float32 ops' large matrices in quantized
+            files (see `convert`).
         timeout: seconds allowed for the conversion.
 
     Returns:
@@ -693,7 +713,7 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
     print(report)
     ```
     """
-    _check_quantization(quantization, per_channel)
+    _check_quantization(quantization, per_channel, float16_constants)
     if len(model.inputs) != 1:
         raise InvalidOptionError("to_tflite exports single-input models.")
     input_shape = tuple(model.inputs[0].shape[1:])
@@ -754,6 +774,7 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
                                        representative_data=clips,
                                        float_frontend=float_frontend, keep_float=keep,
                                        per_channel=per_channel, strip_names=strip_names,
+                                       float16_constants=float16_constants,
                                        timeout=timeout)
         return _finish(flatbuffer, export_model, clips, labels, quantization=quantization,
                        tolerance=tolerance, verify=verify, batch_size=batch_size,
