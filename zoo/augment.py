@@ -151,10 +151,10 @@ class FreqMixStyle(keras.layers.Layer):
         seed: random seed.
 
     Reference:
-        Zhou, Yang, Qiao & Xiang, "Domain Generalization with MixStyle", ICLR 2021;
-        frequency-wise statistics as in Kim et al., "Domain Generalization on Efficient
-        Acoustic Scene Classification using Residual Normalization", DCASE 2021 and
-        Schmid et al., the CP-JKU DCASE 2022 Task 1 submission (p 0.4, alpha 0.3).
+        Zhou, Yang, Qiao & Xiang, "Domain Generalization with MixStyle", ICLR 2021
+        (channel-wise statistics of CNN feature maps); the frequency-wise variant is used
+        for device generalisation in DCASE acoustic scene classification systems (e.g.
+        CP-JKU's, Schmid et al. 2022).
     """
 
     def __init__(self, *, p: float = 0.4, alpha: float = 0.3, eps: float = 1e-6,
