@@ -87,6 +87,31 @@ def test_mediapipe_audio_classifier_matches_keras(exported):
                                        atol=1e-5)
 
 
+def test_mediapipe_reads_the_smallest_int8_file(exported, tmp_path):
+    """Per-tensor scales, no tensor names, float16 constants: MediaPipe still finds the
+    input, the output and the labels (by metadata and index, not by name)."""
+    from mediapipe.tasks.python import audio
+    from mediapipe.tasks.python.components.containers import audio_data
+    from mediapipe.tasks.python.core import base_options
+
+    model, _, clips, _, _ = exported
+    path = tmp_path / "m5_small.tflite"
+    report = export.to_tflite(model, path, quantization="int8", representative_data=clips,
+                              sample_rate=8000, class_names=CLASSES, per_channel=False,
+                              strip_names=True, float16_constants=True)
+    assert report.passed
+    expected = model.predict(clips, verbose=0)
+    options = audio.AudioClassifierOptions(
+        base_options=base_options.BaseOptions(model_asset_path=str(path)), max_results=10)
+    with audio.AudioClassifier.create_from_options(options) as classifier:
+        for clip, probabilities in zip(clips, expected, strict=True):
+            result = classifier.classify(audio_data.AudioData.create_from_array(clip, 8000))
+            scores = {c.category_name: c.score
+                      for c in result[0].classifications[0].categories}
+            np.testing.assert_allclose([scores[name] for name in CLASSES], probabilities,
+                                       atol=export.DEFAULT_TOLERANCE["int8"])
+
+
 def test_runner_matches_keras_on_files_and_windows(exported):
     model, path, clips, paths, _ = exported
     runner = export.TFLiteModel(path)
