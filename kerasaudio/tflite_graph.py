@@ -333,10 +333,14 @@ def halve_float_constants(flatbuffer: bytes, *, min_values: int = 256) -> bytes:
     In int8 and dynamic-range files the front end stays float32, and so do its matrices
     (Deep Speaker: a 17 kB mel filterbank next to 793 kB of int8 weights). Each float32
     constant of at least `min_values` values that only matrix products and convolutions
-    read, whose non-zero values are all normal float16 numbers (relative error <= 2^-11,
-    about 0.002 dB in a log-mel), is stored in float16 and expanded by a DEQUANTIZE op,
-    which LiteRT runs once when the model is prepared, so the ops compute in float32 as
-    before. Constants that other tensors share are left alone.
+    read, with no negative value and every non-zero value a normal float16 number, is
+    stored in float16 and expanded by a DEQUANTIZE op, which LiteRT runs once when the
+    model is prepared, so the ops compute in float32 as before. A non-negative weighting
+    (a filterbank) turns the weights' relative error (<= 2^-11) into at most that relative
+    error of each output (about 0.002 dB in a log-mel); a matrix with both signs (a DFT)
+    can cancel, and its rounding would leak a loud bin into quiet ones (float16 DFT
+    coefficients put a floor at about -66 dB under the peak), so those stay float32, as
+    do constants that other tensors share.
 
     Example:
     ```python
@@ -372,8 +376,9 @@ def halve_float_constants(flatbuffer: bytes, *, min_values: int = 256) -> bytes:
                 continue
             values = np.frombuffer(data.tobytes(), "<f4")
             nonzero = np.abs(values[values != 0])
-            if nonzero.size and (nonzero.min() < _FLOAT16_TINY
-                                 or nonzero.max() > float(np.finfo(np.float16).max)):
+            if values.min() < 0 or (nonzero.size and (
+                    nonzero.min() < _FLOAT16_TINY
+                    or nonzero.max() > float(np.finfo(np.float16).max))):
                 continue
             if dequantize is None:
                 dequantize = _op_code_index(model, codes, schema, "DEQUANTIZE", version=3)

@@ -140,10 +140,41 @@ def test_tflite_groups_frames_per_rfft2d_and_matches_librosa(clips, samples, bat
         assert np.abs(got - ref).max() < 1e-6 * ref.max()
 
 
+@pytest.mark.parametrize(("n_fft", "samples"), [(16, 300), (256, 600), (256, 8000),
+                                                (512, 2000), (2048, 8000)])
+@pytest.mark.parametrize("mode", ["magnitude", "complex"])
+@pytest.mark.parametrize("batch_size", [1, None])
+def test_tflite_ungrouped_fft_is_two_matrix_products(clips, n_fft, samples, mode,
+                                                      batch_size):
+    """Magnitude and complex spectra (frames must not mix) run a power-of-two FFT as
+    Cooley-Tukey in two matrix products per frame, not one RFFT2D call per frame:
+    librosa's values to 1e-6 of the peak, fixed and dynamic batch."""
+    from kerasaudio import export
+
+    hop = n_fft // 4
+    inp = keras.Input((samples,))
+    model = keras.Model(inp, STFT(n_fft=n_fft, hop_length=hop, mode=mode)(inp))
+    flatbuffer = export.convert(model, batch_size=batch_size)
+    ops = export.op_names(flatbuffer)
+    assert "RFFT2D" not in ops and "FULLY_CONNECTED" in ops
+    x = np.stack([np.resize(c, samples) for c in clips[:3]]).astype("float32")
+    if batch_size == 1:
+        out = np.concatenate([export.run_tflite(flatbuffer, row[None])[0] for row in x])
+    else:
+        out = export.run_tflite(flatbuffer, x)[0]
+    for row, got in zip(x, out, strict=True):
+        spectrum = librosa_stft(row, n_fft=n_fft, hop_length=hop)
+        ref = np.abs(spectrum) if mode == "magnitude" else np.stack(
+            [spectrum.real, spectrum.imag], axis=-1)
+        assert got.shape == ref.shape
+        assert np.abs(got - ref).max() < 1e-6 * np.abs(ref).max()
+
+
 @pytest.mark.parametrize("mode", ["magnitude", "complex"])
 def test_tflite_magnitudes_of_silent_frames_stay_exact(clips, mode):
     """Grouping would give a silent frame ~1e-7 of its loud neighbours; standardised per
-    frame (VGGVox v2) that became 0.17. Magnitude and complex spectra are not grouped."""
+    frame (VGGVox v2) that became 0.17. Magnitude and complex spectra are not grouped: their
+    matrix-product FFT keeps every frame to itself."""
     from kerasaudio import export
     from kerasaudio.layers import Standardize
 
@@ -154,6 +185,6 @@ def test_tflite_magnitudes_of_silent_frames_stay_exact(clips, mode):
     clip = np.zeros(8000, "float32")
     clip[3000:5000] = clips[0][:2000]  # speech in the middle, digital silence around
     flatbuffer = export.convert(model)
-    assert "BATCH_MATMUL" not in export.op_names(flatbuffer)
+    assert not {"BATCH_MATMUL", "RFFT2D"} & set(export.op_names(flatbuffer))
     expected = keras.ops.convert_to_numpy(model(clip[None]))
     assert np.abs(export.run_tflite(flatbuffer, clip[None])[0] - expected).max() < 1e-4

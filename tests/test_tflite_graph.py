@@ -173,3 +173,21 @@ def test_nothing_to_halve_leaves_the_file_alone():
     data = np.random.default_rng(3).normal(size=(8, 16, 16, 1)).astype("float32")
     flatbuffer = raw_int8(clipped_relu_net(6.0), data)  # int8 weights, no float matrices
     assert halve_float_constants(flatbuffer) is flatbuffer
+
+
+def test_mixed_sign_matrices_stay_float32(clips):
+    """A DFT kernel (n_fft 400: a strided convolution) has both signs: in float16 its
+    rounding would leak loud bins into quiet ones, so it stays float32; the mel
+    filterbank after it (non-negative) is halved, and the dB values do not move."""
+    inp = keras.Input((8000,))
+    x = kerasaudio.layers.MelSpectrogram(sample_rate=8000, n_fft=400, hop_length=160,
+                                         n_mels=40)(inp)
+    model = keras.Model(inp, kerasaudio.layers.PowerToDb(top_db=None)(x))
+    flatbuffer = export.convert(model)
+    assert "CONV_2D" in export.op_names(flatbuffer)
+    halved = halve_float_constants(flatbuffer)
+    assert float16_constants(halved) >= 1
+    kernel_bytes = 400 * 402 * 4
+    assert len(flatbuffer) - len(halved) < kernel_bytes / 4  # the kernel was not halved
+    audio = np.stack([np.resize(c, 8000) for c in clips]) * np.float32(0.01)  # quiet
+    np.testing.assert_allclose(run(halved, audio), run(flatbuffer, audio), atol=0.01)
