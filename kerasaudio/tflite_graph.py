@@ -160,6 +160,12 @@ def _has_op(flatbuffer: bytes, code: int) -> bool:
                for i in range(header.OperatorCodesLength()))
 
 
+def _op_code_names(model, schema) -> list[str]:
+    """The builtin op name of each of a model object's op codes (None for custom ops)."""
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    return [names.get(max(c.builtinCode, c.deprecatedBuiltinCode)) for c in model.operatorCodes]
+
+
 def unclip_lstm_cells(flatbuffer: bytes) -> bytes:
     """Remove the cell-state clip (+-10) the converter gives a fused Keras LSTM.
 
@@ -226,9 +232,7 @@ def fuse_clipped_relu(flatbuffer: bytes) -> bytes:
     if not _has_op(flatbuffer, schema.BuiltinOperator.MINIMUM):
         return flatbuffer
     model = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    codes = [names.get(max(c.builtinCode, c.deprecatedBuiltinCode))
-             for c in model.operatorCodes]
+    codes = _op_code_names(model, schema)
     changed = [_fuse_in_graph(model, graph, codes, schema) for graph in model.subgraphs]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model)) if any(changed) \
         else flatbuffer
@@ -351,9 +355,7 @@ def halve_float_constants(flatbuffer: bytes, *, min_values: int = 256) -> bytes:
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    codes = [names.get(max(c.builtinCode, c.deprecatedBuiltinCode))
-             for c in model.operatorCodes]
+    codes = _op_code_names(model, schema)
     users = {}  # buffer -> number of tensors (any graph) that read it
     for graph in model.subgraphs:
         for tensor in graph.tensors:
