@@ -629,6 +629,28 @@ def test_publish_writes_every_manifest_identically_and_atomically(published, tmp
                         training_data="t", license="l", manifest_path=packaged)
 
 
+@pytest.mark.parametrize(("training", "expected"), [
+    ({"epochs": 40, "official_seconds": 135.2, "loso_seconds": 1393.0}, (40, 135.2)),
+    ({"date": "2026-11-27"}, (None, None)),
+])
+def test_table_reads_nested_training_numbers(published, tmp_path, training, expected):
+    """Digit recipes nest epochs and seconds under metrics["training"]; speaker recipes
+    write them at the top level: the table shows both as `epochs` and `train_seconds`."""
+    path = tmp_path / "manifest.json"
+    presets.publish(published["m5"], "m5_small_fsdd_digits", class_names=list("0123456789"),
+                    sample_rate=8000, input_length=8000,
+                    metrics={"official_accuracy": 0.9, "training": training},
+                    recipe="zoo/x.py", training_data="t", license="l", manifest_path=path,
+                    weights_dir=tmp_path / "w")
+    table = presets.presets_table(path)
+    row = table.loc["m5_small_fsdd_digits"]
+    if expected[0] is None:
+        assert "epochs" not in table.columns and "train_seconds" not in table.columns
+    else:
+        assert (row.epochs, row.train_seconds) == expected
+    assert row.official_accuracy == 0.9
+
+
 @pytest.mark.parametrize("manifests", [1, 2])
 def test_record_metrics_merges_into_every_manifest(published, tmp_path, manifests):
     paths = [tmp_path / f"m{i}" / "manifest.json" for i in range(manifests)]

@@ -1238,11 +1238,28 @@ def _remove_stale_parts(dest: Path, age: float = 86400.0) -> None:
 # --------------------------------------------------------------------------- tables
 
 
+def _metric_numbers(metrics: dict) -> dict:
+    """The top-level numbers of a preset's metrics, plus `epochs` and `train_seconds` from
+    `metrics["training"]` (`epochs`, `official_seconds`) where the top level lacks them."""
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    values = {key: value for key, value in metrics.items() if number(value)}
+    training = metrics.get("training")
+    if isinstance(training, dict):
+        for key, source in (("epochs", "epochs"), ("train_seconds", "official_seconds")):
+            if key not in values and number(training.get(source)):
+                values[key] = training[source]
+    return values
+
+
 def presets_table(manifest: str | os.PathLike | None = None):
     """One row per preset: architecture, task, classes, sample rate, parameters, size, metrics.
 
     `size_mb` is the weights file's size (the download) in MB; every top-level number in
-    the entries' `metrics` (e.g. `official_accuracy`, `loso_accuracy`) is a column.
+    the entries' `metrics` (e.g. `official_accuracy`, `loso_accuracy`) is a column, and
+    so are `epochs` and `train_seconds` (the official-split training) when a recipe
+    nested them under `metrics["training"]`.
     `kerasaudio.available_models(pretrained=True)` returns this table.
 
     Returns:
@@ -1258,9 +1275,8 @@ def presets_table(manifest: str | os.PathLike | None = None):
     presets = load_manifest(manifest)
     columns = ["preset", "architecture", "task", "classes", "sample_rate", "input_length",
                "parameters", "size_mb"]
-    metric_columns = sorted({key for preset in presets.values()
-                             for key, value in preset.metrics.items()
-                             if isinstance(value, (int, float)) and not isinstance(value, bool)})
+    numbers = {name: _metric_numbers(preset.metrics) for name, preset in presets.items()}
+    metric_columns = sorted({key for values in numbers.values() for key in values})
     rows = []
     for name in sorted(presets):
         preset = presets[name]
@@ -1268,7 +1284,7 @@ def presets_table(manifest: str | os.PathLike | None = None):
                "classes": preset.classes, "sample_rate": preset.sample_rate,
                "input_length": preset.input_length, "parameters": preset.parameters,
                "size_mb": round(preset.size_mb, 2)}
-        row.update({key: preset.metrics.get(key) for key in metric_columns})
+        row.update({key: numbers[name].get(key) for key in metric_columns})
         rows.append(row)
     return pd.DataFrame(rows, columns=columns + metric_columns).set_index("preset")
 
