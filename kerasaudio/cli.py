@@ -341,8 +341,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="drop the tensor names (the input and output keep theirs): a "
                         "smaller file with the same outputs, no layer names for debugging")
     export.add_argument("--float16-constants", action="store_true",
-                        help="store the large matrices of the float32 ops (the front end's "
-                        "mel and DFT matrices) as float16 in a quantized file")
+                        help="store the large non-negative matrices of the float32 ops "
+                        "(the front end's mel filterbank) as float16 in a quantized file")
     export.set_defaults(run=_export)
     return parser
 

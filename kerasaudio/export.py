@@ -164,11 +164,12 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
         strip_names: drop the tensor names (the graph's input and output keep theirs),
             as TensorFlow's `strip_strings` tool does: about 3% of an int8 file, no
             effect on the outputs; debugging tools then show no layer names.
-        float16_constants: in quantized files, store the large matrices that float32 ops
-            read (the front end's mel and DFT matrices, layers kept float32) as float16,
-            expanded once at load (`tflite_graph.halve_float_constants`): Deep Speaker's
-            int8 file 8 kB smaller; the int8 network can turn the ~2^-11 relative change
-            into a few output levels. For `"dynamic"`, `"int8"` and `"int16x8"`.
+        float16_constants: in quantized files, store the large non-negative matrices that
+            float32 ops read (the front end's mel filterbank; DFT matrices and weights
+            with both signs stay float32) as float16, expanded once at load
+            (`tflite_graph.halve_float_constants`): Deep Speaker's int8 file 8 kB smaller;
+            the int8 network can turn the ~2^-11 relative change into a few output levels.
+            For `"dynamic"`, `"int8"` and `"int16x8"`.
 
     Returns:
         The `.tflite` file contents.
@@ -684,9 +685,9 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
             (default; see `convert`). The report's `float_ops` lists what stayed float.
         keep_float: names of more layers kept float32 (see `convert`). Default None:
             none, except that an int8 or dynamic-range file failing verification is
-            converted once more
-            with the first weighted layer after the front end in float32
-            (`first_layers_after_frontend`), and that file is verified and used instead;
+            converted once more with the first weighted layer after the front end in
+            float32 (`first_layers_after_frontend`), and that file is verified and used
+            instead;
             the report's `notes` say so. `[]` turns the fallback off.
         per_channel: per-channel weight scales (default) or, False, one per tensor
             (smaller; see `convert`).

@@ -13,9 +13,9 @@ when its pattern is absent, and every exported file is verified against Keras af
   than float32).
 - `strip_tensor_names`: tensor names dropped (the graph's input and output keep theirs), for
   smaller files (`convert(strip_names=True)`).
-- `halve_float_constants`: the large float32 matrices of a quantized file's float32 ops
-  (the front end's mel and DFT matrices) stored as float16, expanded once at load
-  (`convert(float16_constants=True)`).
+- `halve_float_constants`: the large non-negative float32 matrices of a quantized file's
+  float32 ops (the front end's mel filterbank; not DFT matrices) stored as float16,
+  expanded once at load (`convert(float16_constants=True)`).
 """
 
 from __future__ import annotations
