@@ -731,15 +731,17 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
             "here have a fixed input length)."
         )
     clips = None
-    if representative_data is None:
-        from kerasaudio.presets import preset_of, representative_clips
+    from kerasaudio.presets import preset_of, representative_clips
 
-        preset = preset_of(model)
-        if preset is not None:  # a pretrained preset calibrates on its bundled clips
-            representative_data, preset_labels = representative_clips(preset)
-            labels = preset_labels if labels is None else labels
-            if sample_rate is None:
-                sample_rate, class_names = preset.sample_rate, list(preset.class_names)
+    preset = preset_of(model)
+    if preset is not None and sample_rate is None:  # the metadata, whatever the clips
+        sample_rate = preset.sample_rate
+        if class_names is None and model.outputs[0].shape[-1] == preset.classes:
+            class_names = list(preset.class_names)
+    if representative_data is None and preset is not None:
+        # a pretrained preset calibrates on its bundled clips
+        representative_data, preset_labels = representative_clips(preset)
+        labels = preset_labels if labels is None else labels
     if representative_data is not None:
         clips = _as_clip_array(representative_data, "representative_data",
                                None if input_length is None else int(input_length))

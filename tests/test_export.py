@@ -117,6 +117,26 @@ def test_to_tflite_modes_verify_and_write(tmp_path, m5_and_clips, quantization, 
     assert "PASSED" in str(report)
 
 
+@pytest.mark.parametrize("quantization", [None, "dynamic"])
+def test_preset_with_the_callers_clips_still_carries_its_metadata(quantization, fsdd_sample,
+                                                                  tmp_path):
+    """Before 2026-11-27 a preset exported with representative_data= lost its sample rate
+    and class names (so TFLiteModel and MediaPipe could not read the file)."""
+    import soundfile as sf
+
+    from kerasaudio.data import fix_length
+
+    model = kerasaudio.create_model("m5_fsdd_digits")
+    clips = np.stack([fix_length(sf.read(p, dtype="float32")[0], 8000)
+                      for p in fsdd_sample.path[:12]])
+    export.to_tflite(model, tmp_path / "m5.tflite", quantization=quantization,
+                     representative_data=clips)
+    lite = export.TFLiteModel(tmp_path / "m5.tflite")
+    assert lite.sample_rate == 8000 and lite.class_names == [str(d) for d in range(10)]
+    np.testing.assert_allclose(lite.predict(clips[0]), model.predict(clips[:1], verbose=0)[0],
+                               atol=0.05)
+
+
 @pytest.mark.parametrize("name", ["m5_fsdd_digits", "complex_cnn_fsdd_digits"])
 def test_standardised_amplitude_models_quantize_to_int8_at_any_level(name, fsdd_sample):
     """Raw-waveform and complex-spectrogram activations scale with the input level; one
