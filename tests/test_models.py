@@ -32,18 +32,26 @@ CONFIGS = {
     "deep_speaker": dict(input_shape=(100, 64, 1), classes=5),
     **{name: dict(input_shape=(4000,), classes=5, include_top=True, **WAV2VEC2_SMALL)
        for name in ("wav2vec2_base", "wav2vec2_large", "wav2vec2_large_lv60")},
+    "stack": dict(members=[
+        {"architecture": "m3", "config": {"input_shape": [8000, 1], "classes": 5}},
+        {"architecture": "m5", "config": {"input_shape": [8000, 1], "classes": 5,
+                                          "n_channel": 8}}],
+        class_names=list("abcde"), sample_rate=8000, classes=5),
 }
 AUDIO_SAMPLES = {
     "m3": 8000, "m5": 8000, "m11": 8000, "m18": 8000, "m34_res": 8000,
     "bilstm_attention": 22050, "complex_cnn": 16000, "vggvox_v1": 16000,
     "vggvox_v2": 16000, "deep_speaker": 16000, "wav2vec2_base": 4000, "wav2vec2_large": 4000,
-    "wav2vec2_large_lv60": 4000,
+    "wav2vec2_large_lv60": 4000, "stack": 8000,
 }
 NAMES = kerasaudio.list_models()
 #: Shrunk to CONFIGS size, wav2vec2_large is wav2vec2_base exactly (the same group-norm
 #: encoder and post-norm layers; only the default sizes differ), so the harness runs it
 #: once; tests/test_wav2vec2.py checks the large sizes and both norm variants.
 TESTED = [name for name in NAMES if name != "wav2vec2_large"]
+#: The stack combines whole classifiers: no include_top=False, pooling, front end or input
+#: length of its own (tests/test_stack.py checks what it does instead).
+APPLICATIONS = [name for name in TESTED if name != "stack"]
 #: Deep Speaker's reference head feeds 2,048 unnormalised, all-positive averages into its
 #: affine layer; Adam at 1e-3 overshoots on a batch of 8 random inputs.
 LEARNING_RATES = {"deep_speaker": 1e-4}
@@ -69,7 +77,7 @@ def test_builds_and_runs_forward(name):
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", TESTED)
+@pytest.mark.parametrize("name", APPLICATIONS)
 def test_builds_with_default_frontend_on_raw_audio(name, clips):
     config = {k: v for k, v in CONFIGS[name].items() if k != "input_shape"}
     samples = AUDIO_SAMPLES[name]
@@ -126,7 +134,7 @@ def test_weights_file_roundtrip_and_class_mismatch(name, tmp_path):
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(again(x)),
                                   keras.ops.convert_to_numpy(model(x)))
     wrong = {**CONFIGS[name], "classes": CONFIGS[name]["classes"] + 1}
-    with pytest.raises(InvalidOptionError, match="does not fit"):
+    with pytest.raises(InvalidOptionError, match=r"does not fit|but the members have"):
         kerasaudio.create_model(name, weights=str(path), **wrong)
 
 
@@ -151,7 +159,7 @@ def test_bad_arguments_fail_clearly(name, kwargs, match):
 NO_MINIMUM_LENGTH = {"bilstm_attention"}
 
 
-@pytest.mark.parametrize("name", sorted(set(NAMES) - NO_MINIMUM_LENGTH))
+@pytest.mark.parametrize("name", sorted(set(APPLICATIONS) - NO_MINIMUM_LENGTH))
 def test_input_too_short_for_pooling_fails_before_building(name):
     shape = list(CONFIGS[name]["input_shape"])
     shape[0] = 2  # far too few frames/samples for any of the networks
@@ -174,7 +182,7 @@ def test_registry_parameter_count_matches_the_built_default(name):
     assert table.loc[name, "size_mb"] == pytest.approx(info.parameters * 4 / 1e6, abs=0.01)
 
 
-@pytest.mark.parametrize("name", TESTED)
+@pytest.mark.parametrize("name", APPLICATIONS)
 def test_headless_models_expose_features(name):
     config = {k: v for k, v in CONFIGS[name].items() if k not in ("classes", "include_top")}
     model = kerasaudio.create_model(name, include_top=False, pooling="avg", **config)

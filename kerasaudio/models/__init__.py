@@ -19,7 +19,8 @@ from kerasaudio.models.registry import (
 )
 
 # Family modules, imported for their registrations. A new family: one file + its name here.
-FAMILIES = ("bilstm_attention", "complex_cnn", "deep_speaker", "mnets", "vggvox", "wav2vec2")
+FAMILIES = ("bilstm_attention", "complex_cnn", "deep_speaker", "mnets", "stack", "vggvox",
+            "wav2vec2")
 for _family in FAMILIES:
     importlib.import_module(f"kerasaudio.models.{_family}")
 

@@ -714,19 +714,58 @@ def _validate_entry(name, entry, where: str) -> dict:
         fail(f"config 'input_shape' must be [input_length] or [null] (raw audio; "
              f"optionally with a trailing 1), with input_length {input_length}; got "
              f"{shape!r}.")
-    frontend = config.get("frontend")
+    _check_frontend(config.get("frontend"), "config", fail, registry)
+    if architecture == "stack":
+        _check_stack_members(config, entry, fail, registry)
+    return entry
+
+
+def _check_frontend(frontend, where: str, fail, registry) -> None:
+    """A config's `frontend`: 'default', null or allowed serialized layers."""
     if isinstance(frontend, list):
         if not frontend:
-            fail("config 'frontend' is an empty list; use null or 'default'.")
+            fail(f"{where} 'frontend' is an empty list; use null or 'default'.")
         for item in frontend:
             try:
                 _layer_class(item, check_class=registry is not None)
             except InvalidOptionError as exc:
-                fail(f"config 'frontend': {exc}")
+                fail(f"{where} 'frontend': {exc}")
     elif frontend not in (None, "default"):
-        fail("config 'frontend' must be 'default', null or a list of serialized Keras "
+        fail(f"{where} 'frontend' must be 'default', null or a list of serialized Keras "
              f"layers; got {frontend!r}.")
-    return entry
+
+
+def _check_stack_members(config: dict, entry: dict, fail, registry) -> None:
+    """A `stack` preset's members: self-contained dicts (never preset names, whose entries
+    could change under the published weights), each a registered non-stack architecture
+    with options it takes and an allowed front end."""
+    for key in ("class_names", "sample_rate"):
+        if key in config and config[key] != entry[key]:
+            fail(f"config {key!r} {config[key]!r} is not the entry's {entry[key]!r}.")
+    members = config.get("members")
+    if not isinstance(members, list) or len(members) < 2:
+        fail("a stack's config 'members' must be a list of two or more member objects.")
+    for i, member in enumerate(members):
+        where = f"config 'members'[{i}]"
+        if not isinstance(member, dict) or set(member) != {"architecture", "config", "name"}:
+            fail(f"{where} must be an object with exactly 'architecture', 'config' and "
+                 f"'name'; got {member!r:.200}.")
+        architecture, options, name = member["architecture"], member["config"], member["name"]
+        if not isinstance(name, str) or not name:
+            fail(f"{where} 'name' must be a non-empty string.")
+        if not isinstance(architecture, str) or architecture == "stack" or (
+                registry is not None and architecture not in registry):
+            fail(f"{where} 'architecture' {architecture!r} is not a registered model "
+                 "(stacks do not nest).")
+        if not isinstance(options, dict) or "weights" in options or "name" in options:
+            fail(f"{where} 'config' must be an object of builder options without "
+                 "'weights' or 'name'.")
+        if registry is not None:
+            accepted = set(inspect.signature(registry[architecture].builder).parameters)
+            bad = sorted(set(options) - accepted)
+            if bad:
+                fail(f"{where}: {architecture} takes no option(s) {bad}.")
+        _check_frontend(options.get("frontend"), where, fail, registry)
 
 
 def _layer_class(item, *, check_class: bool = True):
@@ -1451,6 +1490,10 @@ def publish(model, name: str, *, class_names: Sequence[str], sample_rate: int,
     config = dict(config)
     for key in ("weights", "name"):
         config.pop(key, None)
+    if architecture == "stack":
+        from kerasaudio.models.stack import publishable_config
+
+        config = publishable_config(config, class_names=class_names, sample_rate=sample_rate)
     frontend = config.get("frontend")
     if frontend is not None and not isinstance(frontend, str):
         layers = [frontend] if isinstance(frontend, keras.layers.Layer) else list(frontend)
