@@ -88,20 +88,37 @@ def keras_accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
     return float((np.asarray(model.predict(x, batch_size=100, verbose=0)).argmax(1) == y).mean())
 
 
-def fold_models(preset_name: str):
-    """`(speaker, model)` for each saved leave-one-speaker-out fold of a recipe."""
+def fold_model(preset_name: str, speaker: str):
+    """The leave-one-speaker-out fold model of a recipe trained without `speaker`, or None.
+
+    For a stack preset: the stack of its members' fold models without `speaker`, combined
+    as the preset combines them (None unless every member has that fold)."""
+    preset = kerasaudio.presets.get_preset(preset_name)
+    if preset.architecture == "stack":
+        import kerasaudio.ensemble as ens
+
+        folds = [fold_model(m["name"], speaker) for m in preset.config["members"]]
+        if any(f is None for f in folds):
+            return None
+        return ens.stack(folds, aggregate=preset.config.get("aggregate", "gmean"),
+                         class_names=list(preset.class_names),
+                         sample_rates=preset.sample_rate)
     run = ROOT / "zoo" / "runs" / preset_name
-    config_path = run / "config.json"
-    if not config_path.exists():
-        return
+    weights = run / "loso" / f"{speaker}.weights.h5"
+    if not (run / "config.json").exists() or not weights.exists():
+        return None
     sys.path.insert(0, str(ROOT))
     from zoo.common import build_from_config
 
-    config = json.loads(config_path.read_text())
+    return build_from_config(json.loads((run / "config.json").read_text()), weights=weights)
+
+
+def fold_models(preset_name: str):
+    """`(speaker, model)` for each saved leave-one-speaker-out fold of a recipe."""
     for speaker in fsdd.SPEAKERS:
-        weights = run / "loso" / f"{speaker}.weights.h5"
-        if weights.exists():
-            yield speaker, build_from_config(config, weights=weights)
+        model = fold_model(preset_name, speaker)
+        if model is not None:
+            yield speaker, model
 
 
 def export_mode(model, mode: str, calibration: np.ndarray, directory: pathlib.Path,
