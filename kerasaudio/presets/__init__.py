@@ -65,7 +65,12 @@ exactly these keys (a missing or unknown key is an error, so a typo cannot pass)
   or `name`. `frontend` is `"default"`, `null`, or a list of serialized Keras layers
   (`keras.saving.serialize_keras_object`) whose classes are kerasaudio's registered
   layers or built-in `keras.layers` (not `Lambda` or wrappers of foreign code), rebuilt
-  with `keras.saving.deserialize_keras_object(..., safe_mode=True)`.
+  with `keras.saving.deserialize_keras_object(..., safe_mode=True)`. An ensemble preset
+  (architecture `stack`, see `kerasaudio.models.stack`) lists its `members`, two or more
+  objects with exactly `architecture` (registered, not `stack`), `config` (that
+  builder's options, its `frontend` checked as above) and `name`: complete descriptions,
+  never preset names, so the entry cannot change under its own weights file, which holds
+  every member's weights. Its `class_names` and `sample_rate`, if given, are the entry's.
 - `class_names` (list of str): output index -> class name (unique, non-empty).
 - `sample_rate` (int): Hz of the audio the model takes.
 - `input_length` (int): samples per clip in training (the model's input length).
