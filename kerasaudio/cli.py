@@ -159,9 +159,21 @@ def _find_recipe(name: str) -> pathlib.Path:
 
 
 def _train(args) -> int:
+    """Run the recipe's own script (`zoo/recipes/<name>.py`: the digit, speaker and stack
+    recipes parse their JSON differently); a JSON file without one runs as a digit recipe."""
+    import runpy
+
     recipe = _find_recipe(args.recipe)
-    repository = recipe.parents[2]
-    sys.path.insert(0, str(repository))
+    script = recipe.with_suffix(".py")
+    if script.is_file():
+        saved = sys.argv
+        sys.argv = [str(script), *args.recipe_args]
+        try:
+            runpy.run_path(str(script), run_name="__main__")
+        finally:
+            sys.argv = saved
+        return 0
+    sys.path.insert(0, str(recipe.parents[2]))
     from zoo.common import main as run_recipe
 
     run_recipe(recipe, argv=args.recipe_args)

@@ -147,3 +147,21 @@ def test_export_per_tensor_and_stripped_names(env, capsys, tmp_path):
         sizes[flags] = target.stat().st_size
         assert kerasaudio.export.TFLiteModel(target).class_names == DIGITS
     assert sizes[()] - sizes[small] > 2000
+
+
+@pytest.mark.parametrize(("recipe", "expect"), [
+    ("deep_speaker_fsdd_speakers", "identification_accuracy"),
+    ("m5_fsdd_digits", "official"),
+])
+def test_train_runs_the_recipes_own_script(recipe, expect, capsys, tmp_path):
+    """A speaker recipe trains on speaker labels (it ran as a digit recipe before
+    2026-11-27): `train` runs zoo/recipes/<name>.py, whose loader knows the task."""
+    out = run(capsys, "train", recipe, "--protocol", "official", "--sample", "--epochs", "1",
+              "--max-steps", "2", "--set", "training.batch_size=8", "--out",
+              str(tmp_path / "run"))
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["preset"] == recipe and expect in summary
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["recipe"]["preset"] == recipe
+    if recipe.endswith("_speakers"):
+        assert "6 speakers" in out and "EER" in out
