@@ -9,6 +9,11 @@
 `NAME` is a pretrained preset (`kerasaudio models --pretrained`), a `.keras` file or
 (for `predict`) an exported `.tflite` file. `kerasaudio COMMAND --help` explains every
 option.
+
+Exit status: 0 on success; 1 when `predict` could not read some of its files (the others
+are still classified; each unreadable file is named on stderr and, with `--format json`,
+gets a `{"file": ..., "error": ...}` line); 2 for a usage error, an unknown model, a
+missing file or a refused export (the message on stderr, no traceback).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import sys
 from collections.abc import Sequence
 
 import numpy as np
+
+from kerasaudio.errors import AudioFileError, InvalidAudioError, KerasAudioError
 
 __all__ = ["main"]
 
@@ -105,9 +112,16 @@ def _models(args) -> int:
 def _predict(args) -> int:
     classifier = _Classifier(args.model)
     hop = None if args.hop is None else max(1, round(args.hop * classifier.sample_rate))
-    results = []
+    results, failed = [], []
     for path in _progress(args.files, "classifying", enabled=len(args.files) > 1):
-        starts, probabilities = classifier.predict_windows(path, hop)
+        try:
+            starts, probabilities = classifier.predict_windows(path, hop)
+        except (AudioFileError, InvalidAudioError) as exc:  # the other files still run
+            failed.append(path)
+            print(f"kerasaudio: {exc}", file=sys.stderr)
+            if args.format == "json":
+                results.append({"file": path, "error": str(exc)})
+            continue
         result = {"file": path,
                   "predictions": _top(probabilities.mean(axis=0), classifier.class_names,
                                       args.top_k)}
@@ -122,7 +136,9 @@ def _predict(args) -> int:
     if args.format == "json":
         for result in results:
             print(json.dumps(result))
-    elif args.format == "csv":
+        return 1 if failed else 0
+    results = [result for result in results if "error" not in result]
+    if args.format == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(["file", "window_start", "rank", "label", "probability"])
         for result in results:
@@ -141,7 +157,7 @@ def _predict(args) -> int:
                 top = window["predictions"][0]
                 print(f"    {window['start']:7.2f}-{window['end']:7.2f} s  "
                       f"{top['label']} {top['probability']:.3f}")
-    return 0
+    return 1 if failed else 0
 
 
 def _find_recipe(name: str) -> pathlib.Path:
@@ -372,7 +388,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if getattr(args, "quantization", None) == "float32":
         args.quantization = None
-    return args.run(args)
+    try:
+        return args.run(args)
+    except KerasAudioError as exc:  # a user's mistake or a missing file: the message, no trace
+        print(f"kerasaudio {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

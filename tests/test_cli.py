@@ -165,3 +165,35 @@ def test_train_runs_the_recipes_own_script(recipe, expect, capsys, tmp_path):
     assert metrics["recipe"]["preset"] == recipe
     if recipe.endswith("_speakers"):
         assert "6 speakers" in out and "EER" in out
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_predict_reports_unreadable_files_and_classifies_the_rest(env, capsys, tmp_path, fmt):
+    good = env[1].path[0]
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"not audio at all")
+    missing = tmp_path / "missing.wav"
+    code = cli.main(["predict", str(missing), good, str(broken), "--model", "m5_fsdd_digits",
+                     "--format", fmt])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert str(missing) in captured.err and str(broken) in captured.err
+    assert "Traceback" not in captured.err
+    if fmt == "json":
+        lines = [json.loads(line) for line in captured.out.splitlines()]
+        assert [line["file"] for line in lines] == [str(missing), good, str(broken)]
+        assert "error" in lines[0] and "error" in lines[2]
+        assert lines[1]["predictions"][0]["label"] in DIGITS
+    else:
+        assert captured.out.startswith(f"{good}: ") and str(broken) not in captured.out
+
+
+@pytest.mark.parametrize("argv", [
+    ["predict", "x.wav", "--model", "no_such_fsdd_digits"],
+    ["evaluate", "no_such_fsdd_digits"],
+    ["export", "no_such_fsdd_digits", "-o", "x.tflite"],
+])
+def test_errors_are_one_message_not_a_traceback(env, capsys, argv):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error: no preset named 'no_such_fsdd_digits'" in err and "Traceback" not in err
