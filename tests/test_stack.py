@@ -160,6 +160,8 @@ def lambda_layer() -> dict:
 @pytest.mark.parametrize(("edit", "match"), [
     (lambda c: c["members"].__setitem__(0, "m5_fsdd_digits"), "must be an object with"),
     (lambda c: c["members"][0].pop("name"), "must be an object with"),
+    (lambda c: c["members"][0].__setitem__("sample_rate", "8k"),
+     "'sample_rate' must be an integer >= 1"),
     (lambda c: c.__setitem__("members", c["members"][:1]), "two or more member objects"),
     (lambda c: c["members"][1].__setitem__("architecture", "stack"), "do not nest"),
     (lambda c: c["members"][1]["config"].__setitem__("dropout_rate", 0.5),
@@ -195,3 +197,33 @@ def test_recipe_script_explains_itself():
     run = subprocess.run([sys.executable, str(ROOT / "zoo" / "recipes" / f"{PRESET}.py"),
                           "--help"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "--publish" in run.stdout
+
+
+@pytest.mark.jax
+def test_members_at_other_rates_get_the_input_resampled(bundled, offline):
+    """8 kHz presets in a 16 kHz stack hear what they would hear alone (the input is
+    resampled in the graph); a dict member names its own rate; publishing a preset-name
+    member at another rate than the stack's records it."""
+    from scipy.signal import resample_poly
+
+    clips, _ = bundled
+    x8 = clips[::10]
+    x16 = resample_poly(x8, 2, 1, axis=1).astype("float32")
+    model = kerasaudio.create_model("stack", members=TWO, sample_rate=16000)
+    assert model.inputs[0].shape[1] == 16000
+    assert model.get_layer("resample_16000_to_8000") is not None
+    members = np.stack([predict(kerasaudio.create_model(name), x8) for name in TWO])
+    np.testing.assert_allclose(predict(model, x16), aggregate_numpy(members, "gmean"),
+                               atol=0.02)
+    spec = {**member_spec("m5_fsdd_digits"), "sample_rate": 8000}
+    other = {**member_spec("logmel_cnn_fsdd_digits"), "sample_rate": 8000}
+    mixed = kerasaudio.create_model("stack", members=[spec, other], sample_rate=16000,
+                                    class_names=[str(d) for d in range(10)])
+    assert mixed.inputs[0].shape[1] == 16000
+    with pytest.raises(InvalidOptionError, match="sample_rate=0 must be a positive"):
+        kerasaudio.create_model("stack", members=[{**spec, "sample_rate": 0}, other])
+    config = publishable_config({"members": ["m5_fsdd_digits"]}, class_names="ab",
+                                sample_rate=16000)
+    assert config["members"][0]["sample_rate"] == 8000
+    assert "sample_rate" not in publishable_config(
+        {"members": ["m5_fsdd_digits"]}, class_names="ab", sample_rate=8000)["members"][0]

@@ -14,8 +14,9 @@ from kerasaudio.models.registry import register_model
 
 __all__ = ["member_spec", "publishable_config", "stack"]
 
-#: Keys of a member given as a dict (JSON): what `create_model` builds it from.
-MEMBER_KEYS = ("architecture", "config", "name")
+#: Keys of a member given as a dict (JSON): what `create_model` builds it from, and the
+#: member's sample rate when it is not the stack's `sample_rate` (optional).
+MEMBER_KEYS = ("architecture", "config", "name", "sample_rate")
 
 
 def member_spec(member: keras.Model | str) -> dict:
@@ -68,19 +69,31 @@ def publishable_config(config: dict, *, class_names: Sequence[str], sample_rate:
         class_names=[str(d) for d in range(10)], sample_rate=8000)
     ```
     """
+    from kerasaudio import presets
+
     config = {k: v for k, v in config.items() if k != "pretrained_members"}
-    members = config.get("members")
-    if isinstance(members, Sequence) and not isinstance(members, str):
-        config["members"] = [member_spec(m) if isinstance(m, str) else dict(m)
-                             for m in members]
     config.setdefault("class_names", [str(c) for c in class_names])
     config.setdefault("sample_rate", int(sample_rate))
+    members = config.get("members")
+    if isinstance(members, Sequence) and not isinstance(members, str):
+        specs = []
+        for member in members:
+            if isinstance(member, str):
+                spec = member_spec(member)
+                rate = presets.get_preset(member).sample_rate
+                if rate != config["sample_rate"]:
+                    spec["sample_rate"] = rate
+            else:
+                spec = dict(member)
+            specs.append(spec)
+        config["members"] = specs
     return config
 
 
-def _build_member(spec, index: int, *, pretrained: bool) -> keras.Model:
-    """One member: a preset name (its trained weights unless `pretrained` is False) or a
-    dict of `MEMBER_KEYS` (random initialisation)."""
+def _build_member(spec, index: int, *, pretrained: bool) -> tuple[keras.Model, int | None]:
+    """One member and its sample rate (None: the stack's): a preset name (its trained
+    weights unless `pretrained` is False) or a dict of `MEMBER_KEYS` (random
+    initialisation)."""
     from kerasaudio import presets
     from kerasaudio.models.registry import create_model, get_model_info
 
@@ -92,17 +105,19 @@ def _build_member(spec, index: int, *, pretrained: bool) -> keras.Model:
                 f"{label} is {spec!r}, not a preset name; give a preset (see "
                 "list_models(pretrained=True)) or a dict {'architecture': ..., 'config': "
                 "{...}, 'name': ...}.")
-        if pretrained:
-            return create_model(spec)
         preset = known[spec]
-        return create_model(preset.architecture, name=spec, **preset.builder_kwargs())
+        if pretrained:
+            return create_model(spec), preset.sample_rate
+        return (create_model(preset.architecture, name=spec, **preset.builder_kwargs()),
+                preset.sample_rate)
     if not isinstance(spec, Mapping):
         raise InvalidOptionError(f"{label} must be a preset name or a dict with keys "
                                  f"{list(MEMBER_KEYS)}; got {type(spec).__name__}.")
     unknown = sorted(set(spec) - set(MEMBER_KEYS))
     if unknown or "architecture" not in spec:
         raise InvalidOptionError(f"{label}: a member dict has 'architecture' and optionally "
-                                 f"'config' and 'name'; got keys {sorted(spec)}.")
+                                 f"'config', 'name' and 'sample_rate'; got keys "
+                                 f"{sorted(spec)}.")
     architecture = spec["architecture"]
     if architecture == "stack":
         raise InvalidOptionError(f"{label}: a stack cannot be a member of a stack.")
@@ -118,8 +133,12 @@ def _build_member(spec, index: int, *, pretrained: bool) -> keras.Model:
                               if isinstance(item, dict) else item for item in frontend]
     if isinstance(config.get("input_shape"), list):
         config["input_shape"] = tuple(config["input_shape"])
+    rate = spec.get("sample_rate")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or rate < 1):
+        raise InvalidOptionError(f"{label}: sample_rate={rate!r} must be a positive integer.")
     name = spec.get("name")
-    return create_model(architecture, **config, **({} if name is None else {"name": name}))
+    model = create_model(architecture, **config, **({} if name is None else {"name": name}))
+    return model, rate
 
 
 @register_model(
@@ -158,10 +177,12 @@ def stack(*, members: Sequence, aggregate: str | Sequence[float] = "gmean",
 
     Args:
         members: two or more members, each a preset name (e.g. `"m5_fsdd_digits"`: its
-            architecture, options and, with `pretrained_members`, its trained weights) or
-            a dict `{"architecture": registered name, "config": builder options,
-            "name": model name}` (random initialisation; a front end may be given as
-            serialized layers, rebuilt in safe mode). Stacks do not nest.
+            architecture, options, sample rate and, with `pretrained_members`, its
+            trained weights) or a dict `{"architecture": registered name, "config":
+            builder options, "name": model name, "sample_rate": Hz}` (random
+            initialisation; a front end may be given as serialized layers, rebuilt in
+            safe mode; `sample_rate` defaults to the stack's). Members at other rates
+            get the input resampled in the graph. Stacks do not nest.
         aggregate: `"gmean"` (default), `"mean"`, `"median"`, `"max"`, `"vote"` or a
             list of member weights (a weighted mean); see
             `kerasaudio.layers.StackingEnsemble`.
@@ -175,7 +196,7 @@ def stack(*, members: Sequence, aggregate: str | Sequence[float] = "gmean",
         classifier_activation: `"softmax"` (the output is a probability vector).
         class_names: class names of dict members (preset members bring their own).
         sample_rate: Hz of the input (default: the highest member rate); also the rate
-            of dict members.
+            of dict members without their own.
         pretrained_members: load preset members' trained weights (False: random).
         name: model name.
 
@@ -221,11 +242,13 @@ def stack(*, members: Sequence, aggregate: str | Sequence[float] = "gmean",
             raise InvalidOptionError(f"stack: input_shape={input_shape!r} must be "
                                      "(samples,) or (None,): raw mono audio.")
         length = shape[0]
-    models = [_build_member(spec, i, pretrained=pretrained_members and weights is None)
-              for i, spec in enumerate(members)]
-    model = ensemble.stack(models, aggregate=aggregate, name=name,
+    built = [_build_member(spec, i, pretrained=pretrained_members and weights is None)
+             for i, spec in enumerate(members)]
+    rates = [sample_rate if rate is None else rate for _, rate in built]
+    model = ensemble.stack([member for member, _ in built], aggregate=aggregate, name=name,
                            class_names=None if class_names is None else list(class_names),
-                           sample_rate=sample_rate, input_length=length)
+                           sample_rate=sample_rate, input_length=length,
+                           sample_rates=None if None in rates else rates)
     count = model.outputs[0].shape[-1]
     if classes is not None and classes != count:
         raise InvalidOptionError(f"stack: classes={classes} but the members have {count}.")

@@ -67,8 +67,9 @@ exactly these keys (a missing or unknown key is an error, so a typo cannot pass)
   layers or built-in `keras.layers` (not `Lambda` or wrappers of foreign code), rebuilt
   with `keras.saving.deserialize_keras_object(..., safe_mode=True)`. An ensemble preset
   (architecture `stack`, see `kerasaudio.models.stack`) lists its `members`, two or more
-  objects with exactly `architecture` (registered, not `stack`), `config` (that
-  builder's options, its `frontend` checked as above) and `name`: complete descriptions,
+  objects with `architecture` (registered, not `stack`), `config` (that builder's
+  options, its `frontend` checked as above), `name` and, when it differs from the
+  stack's, the member's `sample_rate`: complete descriptions,
   never preset names, so the entry cannot change under its own weights file, which holds
   every member's weights. Its `class_names` and `sample_rate`, if given, are the entry's.
 - `class_names` (list of str): output index -> class name (unique, non-empty).
@@ -752,9 +753,14 @@ def _check_stack_members(config: dict, entry: dict, fail, registry) -> None:
         fail("a stack's config 'members' must be a list of two or more member objects.")
     for i, member in enumerate(members):
         where = f"config 'members'[{i}]"
-        if not isinstance(member, dict) or set(member) != {"architecture", "config", "name"}:
-            fail(f"{where} must be an object with exactly 'architecture', 'config' and "
-                 f"'name'; got {member!r:.200}.")
+        if not isinstance(member, dict) or not (
+                {"architecture", "config", "name"} <= set(member)
+                <= {"architecture", "config", "name", "sample_rate"}):
+            fail(f"{where} must be an object with 'architecture', 'config' and 'name' (and "
+                 f"optionally 'sample_rate'); got {member!r:.200}.")
+        rate = member.get("sample_rate", 1)
+        if isinstance(rate, bool) or not isinstance(rate, int) or rate < 1:
+            fail(f"{where} 'sample_rate' must be an integer >= 1; got {rate!r}.")
         architecture, options, name = member["architecture"], member["config"], member["name"]
         if not isinstance(name, str) or not name:
             fail(f"{where} 'name' must be a non-empty string.")
