@@ -1,8 +1,9 @@
 """Audio front ends as Keras layers (STFT, complex spectrogram, mel, dB, MFCC, SpecAugment,
 standardisation), augmentation layers (gain, noise, time shift, speed, frequency
 warping, mixup) and the pooling layers the zoo's models use (feed-forward attention,
-masked global pooling, NetVLAD/GhostVLAD) and a batch normalisation that trains with
-TensorFlow's fused kernel.
+masked global pooling, NetVLAD/GhostVLAD), a batch normalisation that trains with
+TensorFlow's fused kernel, and a `Conv1D` whose strided form converts to a fast TFLite
+convolution.
 
 Every front-end layer takes `(batch, samples)` or `(batch, samples, channels)` audio (or
 `(batch, frames, bins[, channels])` features), matches librosa numerically, works on the
@@ -19,6 +20,7 @@ from kerasaudio.layers.augment import (
     SpeedPerturbation,
 )
 from kerasaudio.layers.base import in_tflite_mode, tflite_mode
+from kerasaudio.layers.conv import Conv1D
 from kerasaudio.layers.decibels import AmplitudeToDb, PowerToDb
 from kerasaudio.layers.ensemble import Resample, StackingEnsemble
 from kerasaudio.layers.mel import MFCC, MelSpectrogram
@@ -37,6 +39,7 @@ __all__ = [
     "AmplitudeToDb",
     "BatchNormalization",
     "ComplexSpectrogram",
+    "Conv1D",
     "FeedForwardAttention",
     "FrequencyWarp",
     "MaskedGlobalPooling1D",

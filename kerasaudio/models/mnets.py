@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import keras
 
 from kerasaudio.errors import InvalidOptionError
+from kerasaudio.layers.conv import Conv1D
 from kerasaudio.layers.normalization import BatchNormalization
 from kerasaudio.models.common import (
     build_input,
@@ -242,8 +243,10 @@ def _batch_norm(name: str) -> keras.layers.BatchNormalization:
 
 def _conv_bn_relu(x, width: int, kernel: int, stride: int, padding: str, prefix: str,
                   index: str = ""):
-    x = keras.layers.Conv1D(width, kernel, strides=stride, padding=padding,
-                            name=f"{prefix}_conv{index}")(x)
+    # kerasaudio's Conv1D is Keras' (same weights); in TFLite files the strided stem runs
+    # as an unstrided convolution on blocks of `stride` samples (fast in int8).
+    x = Conv1D(width, kernel, strides=stride, padding=padding,
+               name=f"{prefix}_conv{index}")(x)
     x = _batch_norm(f"{prefix}_bn{index}")(x)
     return keras.layers.ReLU(name=f"{prefix}_relu{index}")(x)
 
