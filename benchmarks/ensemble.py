@@ -92,6 +92,17 @@ def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
     return float((np.asarray(probs).argmax(1) == labels).mean())
 
 
+def print_fold_table(header: str, rows: dict[str, dict], folds: list[str]) -> None:
+    """A Markdown table: `header` names the leading column(s) (`"model"`, or several
+    separated by `" | "`, which each row's key then fills), then accuracy in % per fold
+    and the row's "mean"."""
+    print(f"| {header} | " + " | ".join(folds) + " | mean |")
+    print("|---" * (header.count("|") + 1) + "|" + "---|" * (len(folds) + 1))
+    for key, row in rows.items():
+        cells = " | ".join(f"{100 * row[s]:.1f}" for s in [*folds, "mean"])
+        print(f"| {key} | {cells} |")
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="FSDD root (default: fsdd.find_root)")
@@ -171,11 +182,7 @@ def main(argv=None) -> dict:
     print(f"\nFSDD leave-one-speaker-out, {len(speakers)} fold(s) "
           f"({', '.join(speakers)}), {sum(len(v) for v in labels.values())} clips, "
           f"{datetime.date.today().isoformat()}\n")
-    print("| model | " + " | ".join(speakers) + " | mean |")
-    print("|---|" + "---|" * (len(speakers) + 1))
-    for name, row in results.items():
-        cells = " | ".join(f"{100 * row[s]:.1f}" for s in [*speakers, "mean"])
-        print(f"| {name} | {cells} |")
+    print_fold_table("model", results, speakers)
     print(f"\nbest single member: {best_single} {100 * results[best_single]['mean']:.1f}%; "
           f"best ensemble: {best_ensemble} {100 * results[best_ensemble]['mean']:.1f}% "
           f"({100 * gain:+.1f} points); Keras stack() vs table max |diff| {keras_diff:.1e}; "

@@ -279,11 +279,7 @@ def main(argv=None) -> dict:
 
     print(f"\nFSDD leave-one-speaker-out TTA, folds {', '.join(folds)} (500 clips each), "
           f"{datetime.date.today().isoformat()}\n")
-    print("| model | variant | combine | " + " | ".join(folds) + " | mean |")
-    print("|---|---|---|" + "---|" * (len(folds) + 1))
-    for key, row in results.items():
-        cells = " | ".join(f"{100 * row[s]:.1f}" for s in [*folds, "mean"])
-        print(f"| {key} | {cells} |")
+    ensemble_bench.print_fold_table("model | variant | combine", results, folds)
     print("\nvariants: " + "; ".join(f"{v} = {'+'.join(ts)}" for v, ts in variants.items()))
     if id_check:
         print(f"id vs benchmarks/ensemble.py cache: max |diff| {max(id_check.values()):.1e} "
