@@ -47,11 +47,8 @@ def member_spec(member: keras.Model | str) -> dict:
                                  "so its options are unknown.")
     architecture, options = recorded
     config = {k: v for k, v in options.items() if k not in ("weights", "name")}
-    frontend = config.get("frontend")
-    if frontend is not None and not isinstance(frontend, str):
-        layers = [frontend] if isinstance(frontend, keras.layers.Layer) else list(frontend)
-        config["frontend"] = [f if isinstance(f, dict) else presets._serialize_layer(f)
-                              for f in layers]
+    if "frontend" in config:
+        config["frontend"] = presets.serialized_frontend(config["frontend"])
     return {"architecture": architecture, "config": presets._jsonable(config),
             "name": member.name}
 

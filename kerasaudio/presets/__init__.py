@@ -151,6 +151,7 @@ __all__ = [
     "publish",
     "record_metrics",
     "representative_clips",
+    "serialized_frontend",
     "weights_path",
 ]
 
@@ -839,6 +840,23 @@ def _serialize_layer(layer) -> dict:
     return item
 
 
+def serialized_frontend(frontend):
+    """A builder's `frontend` option as a manifest holds it: `"default"` or None as given,
+    layers (one or a list) serialized (already serialized dicts kept).
+
+    Example:
+    ```python
+    kerasaudio.presets.serialized_frontend([kerasaudio.layers.Standardize()])
+    ```
+    """
+    import keras
+
+    if frontend is None or isinstance(frontend, str):
+        return frontend
+    layers = [frontend] if isinstance(frontend, keras.layers.Layer) else list(frontend)
+    return [f if isinstance(f, dict) else _serialize_layer(f) for f in layers]
+
+
 def _jsonable(value):
     """Tuples -> lists, recursively (how JSON will hold the value)."""
     return json.loads(json.dumps(value))
@@ -1505,11 +1523,8 @@ def publish(model, name: str, *, class_names: Sequence[str], sample_rate: int,
         from kerasaudio.models.stack import publishable_config
 
         config = publishable_config(config, class_names=class_names, sample_rate=sample_rate)
-    frontend = config.get("frontend")
-    if frontend is not None and not isinstance(frontend, str):
-        layers = [frontend] if isinstance(frontend, keras.layers.Layer) else list(frontend)
-        config["frontend"] = [f if isinstance(f, dict) else _serialize_layer(f)
-                              for f in layers]
+    if config.get("frontend") is not None:
+        config["frontend"] = serialized_frontend(config["frontend"])
     class_names = [str(c) for c in class_names]
     config.setdefault("classes", len(class_names))
     shape = tuple(model.inputs[0].shape[1:])
