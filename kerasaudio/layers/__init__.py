@@ -1,5 +1,5 @@
-"""Audio front ends as Keras layers (STFT, complex spectrogram, mel, dB, MFCC, SpecAugment,
-standardisation), augmentation layers (gain, noise, time shift, speed, frequency
+"""Audio front ends as Keras layers (STFT, complex spectrogram, mel, dB, MFCC, PCEN,
+SpecAugment, standardisation), augmentation layers (gain, noise, time shift, speed, frequency
 warping, mixup) and the pooling layers the zoo's models use (feed-forward attention,
 masked global pooling, NetVLAD/GhostVLAD), a batch normalisation that trains with
 TensorFlow's fused kernel, and a `Conv1D` whose strided form converts to a fast TFLite
@@ -25,6 +25,7 @@ from kerasaudio.layers.decibels import AmplitudeToDb, PowerToDb
 from kerasaudio.layers.ensemble import Resample, StackingEnsemble
 from kerasaudio.layers.mel import MFCC, MelSpectrogram
 from kerasaudio.layers.normalization import BatchNormalization
+from kerasaudio.layers.pcen import PCEN, pcen_smoothing_coefficient
 from kerasaudio.layers.recurrent import LSTM
 from kerasaudio.layers.spec_augment import SpecAugment
 from kerasaudio.layers.standardize import Standardize
@@ -34,6 +35,7 @@ from kerasaudio.layers.vlad import VLADPooling
 __all__ = [
     "LSTM",
     "MFCC",
+    "PCEN",
     "STFT",
     "AddNoise",
     "AmplitudeToDb",
@@ -55,5 +57,6 @@ __all__ = [
     "Standardize",
     "VLADPooling",
     "in_tflite_mode",
+    "pcen_smoothing_coefficient",
     "tflite_mode",
 ]
