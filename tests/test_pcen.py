@@ -10,9 +10,9 @@ from kerasaudio.layers import PCEN, pcen_smoothing_coefficient
 
 @pytest.fixture(scope="module")
 def magnitude_mel(clips):
-    """Magnitude mel spectrogram `(bins, frames)` of 4 s of real speech, scaled as librosa's
-    PCEN example scales it (2**31)."""
-    audio = np.concatenate(clips)[:32000].astype(np.float32)
+    """Magnitude mel spectrogram `(bins, frames)` of 5 s of real speech (501 frames), scaled
+    as librosa's PCEN example scales it (2**31)."""
+    audio = np.resize(np.concatenate(clips), 40000).astype(np.float32)
     mel = librosa.feature.melspectrogram(y=audio, sr=8000, n_fft=256, hop_length=80,
                                          n_mels=40, power=1.0)
     return (mel * 2.0 ** 31).astype(np.float32)
@@ -32,7 +32,7 @@ def test_matches_librosa(magnitude_mel, frames, options):
     spectrogram = magnitude_mel[:, :frames]
     expected = librosa.pcen(spectrogram.astype(np.float64), sr=8000, hop_length=80, **options)
     result = ours(PCEN(sample_rate=8000, hop_length=80, **options), spectrogram)
-    assert result.shape == expected.shape
+    assert result.shape == expected.shape == (40, frames)
     np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
@@ -73,12 +73,15 @@ def test_any_number_of_frames_in_a_graph(magnitude_mel):
 
 @pytest.mark.parametrize("samples", [8000, 24000])
 @pytest.mark.parametrize("batch_size", [1, None])
-def test_converts_to_builtins(clips, samples, batch_size):
+@pytest.mark.parametrize("learnable", [False, True])
+def test_converts_to_builtins(clips, samples, batch_size, learnable):
     inp = keras.Input((samples,))
     x = layers.MelSpectrogram(sample_rate=8000, n_fft=256, hop_length=80, n_mels=40,
                               power=1.0)(inp)
     x = keras.layers.Rescaling(2.0 ** 31)(x)
-    model = keras.Model(inp, PCEN(sample_rate=8000, hop_length=80)(x))
+    model = keras.Model(inp, PCEN(sample_rate=8000, hop_length=80, learnable=learnable)(x))
+    if learnable:  # per-bin values of its own
+        model.layers[-1].log_bias.assign(np.linspace(0.0, 1.5, 40).astype(np.float32))
     flatbuffer = export.convert(model, batch_size=batch_size)
     ops = export.op_names(flatbuffer)
     assert not [op for op in ops if "flex" in op.lower() or op == "CUSTOM"]
@@ -97,3 +100,55 @@ def test_converts_to_builtins(clips, samples, batch_size):
 def test_invalid_options(kwargs, match):
     with pytest.raises(InvalidOptionError, match=match):
         PCEN(**kwargs)
+
+
+@pytest.mark.jax
+def test_learnable_starts_at_librosa_and_trains(magnitude_mel):
+    """Per-bin gain, bias and power: at initialisation the fixed layer's output; they
+    train (each moves and the loss falls)."""
+    x = magnitude_mel.T[None, :200]
+    fixed = PCEN(sample_rate=8000, hop_length=80, gain=0.8, bias=3.0, power=0.4)
+    learnable = PCEN(sample_rate=8000, hop_length=80, gain=0.8, bias=3.0, power=0.4,
+                     learnable=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(learnable(x)),
+                               keras.ops.convert_to_numpy(fixed(x)), rtol=1e-5, atol=1e-5)
+    assert [w.shape for w in learnable.trainable_weights] == [(40,)] * 3
+    inputs = keras.Input((200, 40))
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling1D()(
+        PCEN(sample_rate=8000, hop_length=80, learnable=True)(inputs)))
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    target = np.full((1, 40), 1.0, np.float32)
+    start = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+    before = model.evaluate(x, target, verbose=0)
+    model.fit(x, target, epochs=20, verbose=0)
+    after = model.evaluate(x, target, verbose=0)
+    assert after < 0.5 * before
+    for initial, weight in zip(start, model.trainable_weights, strict=True):
+        assert np.abs(keras.ops.convert_to_numpy(weight) - initial).max() > 1e-3  # each moved
+
+
+def test_learnable_round_trip(tmp_path, magnitude_mel):
+    x = magnitude_mel.T[None, :200]
+    inputs = keras.Input((200, 40, 1))
+    model = keras.Model(inputs, PCEN(sample_rate=8000, hop_length=80, learnable=True)(inputs))
+    layer = model.layers[1]
+    layer.log_power.assign(np.linspace(-1.5, -0.2, 40).astype(np.float32))
+    model.save(tmp_path / "pcen.keras")
+    loaded = keras.saving.load_model(tmp_path / "pcen.keras", safe_mode=True)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x[..., None])),
+                                  keras.ops.convert_to_numpy(model(x[..., None])))
+    assert loaded.layers[1].get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"learnable": True, "bias": 0.0}, "bias"), ({"learnable": True, "power": 0.0}, "power"),
+    ({"learnable": "yes"}, "learnable"),
+])
+def test_invalid_learnable_options(kwargs, match):
+    with pytest.raises(InvalidOptionError, match=match):
+        PCEN(**kwargs)
+
+
+def test_learnable_needs_known_bins():
+    with pytest.raises(InvalidOptionError, match="bins"):
+        PCEN(learnable=True)(keras.Input((100, None)))

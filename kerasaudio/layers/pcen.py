@@ -73,6 +73,10 @@ class PCEN(SpectrogramLayer):
         time_constant: smoother time constant in seconds.
         eps: floor added to the smoothed spectrogram (> 0).
         b: smoothing coefficient in (0, 1]; overrides `time_constant`.
+        learnable: learn `gain`, `bias` and `power` per frequency bin (the trainable
+            front end of Wang et al.), starting from the values given, stored as their
+            logarithms so that they stay positive (`gain` is capped at 1); `b` stays
+            fixed. Needs `bias > 0` and `power > 0` and a known number of bins.
 
     Example:
     ```python
@@ -92,7 +96,7 @@ class PCEN(SpectrogramLayer):
     def __init__(self, *, sample_rate: float = 22050, hop_length: int = 512,
                  gain: float = 0.98, bias: float = 2.0, power: float = 0.5,
                  time_constant: float = 0.4, eps: float = 1e-6, b: float | None = None,
-                 **kwargs):
+                 learnable: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.sample_rate = check_float("sample_rate", sample_rate)
         self.hop_length = check_int("hop_length", hop_length)
@@ -106,6 +110,44 @@ class PCEN(SpectrogramLayer):
         self.b = check_float("b", b, allow_none=True)
         if self.b is not None and self.b > 1.0:
             raise InvalidOptionError(f"b={b!r}: must be in (0, 1].")
+        if not isinstance(learnable, bool):
+            raise InvalidOptionError(f"learnable={learnable!r}: must be True or False.")
+        if learnable and (self.bias == 0.0 or self.power == 0.0 or self.gain == 0.0):
+            raise InvalidOptionError(
+                "learnable=True learns the logarithms of gain, bias and power: each must "
+                f"be > 0 (got gain={gain!r}, bias={bias!r}, power={power!r}).")
+        self.learnable = learnable
+
+    def build(self, input_shape):
+        if not self.learnable:
+            return
+        bins = input_shape[2] if len(input_shape) > 2 else None
+        if bins is None:
+            raise InvalidOptionError(
+                f"PCEN(learnable=True) needs a known number of bins; got input shape "
+                f"{tuple(input_shape)}.")
+        self._extra_axes = len(input_shape) - 3  # channels after the bins
+
+        def weight(name, value):
+            return self.add_weight(name=name, shape=(int(bins),), trainable=True,
+                                   initializer=keras.initializers.Constant(math.log(value)))
+
+        self.log_gain = weight("log_gain", self.gain)
+        self.log_bias = weight("log_bias", self.bias)
+        self.log_power = weight("log_power", self.power)
+
+    def _parameters(self):
+        """`(gain, bias, power)`: numbers, or per-bin tensors shaped to broadcast."""
+        if not self.learnable:
+            return self.gain, self.bias, self.power
+        ops = self.backend
+        shape = (-1,) + (1,) * self._extra_axes
+
+        def value(variable):
+            return ops.numpy.reshape(ops.numpy.exp(ops.cast(variable, "float32")), shape)
+
+        return (ops.numpy.minimum(value(self.log_gain), 1.0), value(self.log_bias),
+                value(self.log_power))
 
     @property
     def coefficient(self) -> float:
@@ -171,16 +213,19 @@ class PCEN(SpectrogramLayer):
         tflite = in_tflite_mode()  # no LOG1P / EXPM1 builtins: the plain forms
         log1p = (lambda v: ops.numpy.log(1.0 + v)) if tflite else ops.numpy.log1p
         expm1 = (lambda v: ops.numpy.exp(v) - 1.0) if tflite else ops.numpy.expm1
+        gain, bias, power = self._parameters()
         # (eps + M)**-gain, in librosa's form: exp(-gain (log eps + log1p(M / eps)))
-        agc = ops.numpy.exp(-self.gain * (math.log(self.eps) + log1p(smoothed / self.eps)))
-        if self.power == 0.0:
+        agc = ops.numpy.exp(-gain * (math.log(self.eps) + log1p(smoothed / self.eps)))
+        if not self.learnable and self.power == 0.0:
             return log1p(x * agc)
-        if self.bias == 0.0:
-            return ops.numpy.exp(self.power * (ops.numpy.log(x) + ops.numpy.log(agc)))
-        return self.bias ** self.power * expm1(self.power * log1p(x * agc / self.bias))
+        if not self.learnable and self.bias == 0.0:
+            return ops.numpy.exp(power * (ops.numpy.log(x) + ops.numpy.log(agc)))
+        scale = (ops.numpy.exp(power * ops.numpy.log(bias)) if self.learnable
+                 else self.bias ** self.power)  # bias**power
+        return scale * expm1(power * log1p(x * agc / bias))
 
     def get_config(self):
         return {**super().get_config(), "sample_rate": self.sample_rate,
                 "hop_length": self.hop_length, "gain": self.gain, "bias": self.bias,
                 "power": self.power, "time_constant": self.time_constant, "eps": self.eps,
-                "b": self.b}
+                "b": self.b, "learnable": self.learnable}
