@@ -30,7 +30,7 @@ def front_end(kind: str, samples: int) -> keras.Model:
     if kind == "db":
         x = layers.PowerToDb(top_db=None)(mel)
     else:  # librosa's PCEN defaults assume audio scaled like 32-bit integers
-        x = layers.PCEN(sample_rate=8000, hop_length=80)(keras.layers.Rescaling(2.0 ** 31)(mel))
+        x = layers.PCEN(sample_rate=8000, hop_length=80, input_scale=2.0 ** 31)(mel)
     return keras.Model(inputs, x, name=kind)
 
 

@@ -36,6 +36,30 @@ def test_matches_librosa(magnitude_mel, frames, options):
     np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
+@pytest.mark.jax
+def test_input_scale_is_librosa_on_the_scaled_input(magnitude_mel):
+    unscaled = magnitude_mel / 2.0 ** 31
+    expected = librosa.pcen(magnitude_mel.astype(np.float64), sr=8000, hop_length=80)
+    result = ours(PCEN(sample_rate=8000, hop_length=80, input_scale=2.0 ** 31), unscaled)
+    np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+
+
+def test_int8_file_keeps_pcen_float(clips):
+    """In a full-int8 file PCEN (input scaling included) stays in the float32 front end,
+    and the file verifies."""
+    inp = keras.Input((8000,))
+    x = layers.MelSpectrogram(sample_rate=8000, n_fft=256, hop_length=80, n_mels=40,
+                              power=1.0)(inp)
+    x = PCEN(sample_rate=8000, hop_length=80, input_scale=2.0 ** 31)(x)
+    x = layers.Standardize()(x)
+    x = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x))
+    model = keras.Model(inp, x)
+    audio = np.stack([np.resize(c, 8000) for c in clips]).astype(np.float32)
+    report = export.to_tflite(model, None, quantization="int8", representative_data=audio)
+    assert report.max_abs_diff <= 0.1
+    assert {"EXP", "LOG"} <= set(report.float_ops)
+
+
 def test_coefficient_is_librosas():
     t = 0.4 * 8000 / 80
     assert pcen_smoothing_coefficient(time_constant=0.4, sample_rate=8000,
@@ -78,8 +102,8 @@ def test_converts_to_builtins(clips, samples, batch_size, learnable):
     inp = keras.Input((samples,))
     x = layers.MelSpectrogram(sample_rate=8000, n_fft=256, hop_length=80, n_mels=40,
                               power=1.0)(inp)
-    x = keras.layers.Rescaling(2.0 ** 31)(x)
-    model = keras.Model(inp, PCEN(sample_rate=8000, hop_length=80, learnable=learnable)(x))
+    model = keras.Model(inp, PCEN(sample_rate=8000, hop_length=80, input_scale=2.0 ** 31,
+                                  learnable=learnable)(x))
     if learnable:  # per-bin values of its own
         model.layers[-1].log_bias.assign(np.linspace(0.0, 1.5, 40).astype(np.float32))
     flatbuffer = export.convert(model, batch_size=batch_size)
@@ -96,6 +120,7 @@ def test_converts_to_builtins(clips, samples, batch_size, learnable):
     ({"power": -0.5}, "power"), ({"time_constant": 0.0}, "time_constant"),
     ({"eps": 0.0}, "eps"), ({"b": 0.0}, "b"), ({"b": 1.5}, "b"),
     ({"hop_length": 0}, "hop_length"), ({"sample_rate": -8000}, "sample_rate"),
+    ({"input_scale": 0.0}, "input_scale"),
 ])
 def test_invalid_options(kwargs, match):
     with pytest.raises(InvalidOptionError, match=match):

@@ -55,13 +55,15 @@ class PCEN(SpectrogramLayer):
     form. Loudness and a stationary colouring of the channel mostly cancel in `S / M`,
     which is why PCEN is used for keyword spotting in far-field and noisy recordings.
 
-    Takes a non-negative spectrogram `(batch, frames, bins[, channels])` (librosa's
-    example uses a magnitude mel spectrogram of audio scaled by `2**31`: the defaults of
-    `eps` and `bias` assume integer-scaled input, so put a `keras.layers.Rescaling` in
-    front for float audio in [-1, 1]). Each example is filtered on its own; frames never
-    mix with other examples' (batch-invariant). The filter runs as matrix products over
-    blocks of 128 frames, exactly (no truncated impulse response), any number of frames,
-    and converts to TFLite builtins.
+    Takes a non-negative spectrogram `(batch, frames, bins[, channels])`. The defaults of
+    `eps` and `bias` assume integer-scaled audio (librosa's example takes the magnitude
+    mel spectrogram of float audio times `2**31`): `input_scale=2**31` does that
+    scaling inside the layer, so that `PCEN(input_scale=c)(S)` is `librosa.pcen(c * S)`
+    and the whole computation stays in the float32 front end of quantized TFLite files
+    (a separate `Rescaling` layer would be quantized). Each example is filtered on its
+    own; frames never mix with other examples' (batch-invariant). The filter runs as
+    matrix products over blocks of 128 frames, exactly (no truncated impulse response),
+    any number of frames, and converts to TFLite builtins.
 
     Args:
         sample_rate: sample rate of the audio the spectrogram was computed from.
@@ -73,6 +75,7 @@ class PCEN(SpectrogramLayer):
         time_constant: smoother time constant in seconds.
         eps: floor added to the smoothed spectrogram (> 0).
         b: smoothing coefficient in (0, 1]; overrides `time_constant`.
+        input_scale: factor applied to the input first (e.g. `2**31` for float audio).
         learnable: learn `gain`, `bias` and `power` per frequency bin (the trainable
             front end of Wang et al.), starting from the values given, stored as their
             logarithms so that they stay positive (`gain` is capped at 1); `b` stays
@@ -83,9 +86,8 @@ class PCEN(SpectrogramLayer):
     import keras, numpy as np, kerasaudio
     mel = kerasaudio.layers.MelSpectrogram(sample_rate=8000, n_fft=256, hop_length=80,
                                            n_mels=40, power=1.0)
-    pcen = kerasaudio.layers.PCEN(sample_rate=8000, hop_length=80)
-    x = mel(np.random.randn(2, 8000).astype("float32"))
-    pcen(keras.layers.Rescaling(2.0 ** 31)(x)).shape  # (2, 101, 40)
+    pcen = kerasaudio.layers.PCEN(sample_rate=8000, hop_length=80, input_scale=2.0 ** 31)
+    pcen(mel(np.random.randn(2, 8000).astype("float32"))).shape  # (2, 101, 40)
     ```
 
     Reference:
@@ -96,7 +98,7 @@ class PCEN(SpectrogramLayer):
     def __init__(self, *, sample_rate: float = 22050, hop_length: int = 512,
                  gain: float = 0.98, bias: float = 2.0, power: float = 0.5,
                  time_constant: float = 0.4, eps: float = 1e-6, b: float | None = None,
-                 learnable: bool = False, **kwargs):
+                 input_scale: float = 1.0, learnable: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.sample_rate = check_float("sample_rate", sample_rate)
         self.hop_length = check_int("hop_length", hop_length)
@@ -110,6 +112,7 @@ class PCEN(SpectrogramLayer):
         self.b = check_float("b", b, allow_none=True)
         if self.b is not None and self.b > 1.0:
             raise InvalidOptionError(f"b={b!r}: must be in (0, 1].")
+        self.input_scale = check_float("input_scale", input_scale)
         if not isinstance(learnable, bool):
             raise InvalidOptionError(f"learnable={learnable!r}: must be True or False.")
         if learnable and (self.bias == 0.0 or self.power == 0.0 or self.gain == 0.0):
@@ -204,6 +207,8 @@ class PCEN(SpectrogramLayer):
     def call(self, inputs):
         ops = self.backend
         x = ops.cast(inputs, "float32")
+        if self.input_scale != 1.0:
+            x = x * self.input_scale
         shape = ops.core.shape(x)
         rest = [-1 if d is None else d for d in x.shape[2:]]
         features = int(np.prod(rest)) if all(d != -1 for d in rest) else -1
@@ -228,4 +233,4 @@ class PCEN(SpectrogramLayer):
         return {**super().get_config(), "sample_rate": self.sample_rate,
                 "hop_length": self.hop_length, "gain": self.gain, "bias": self.bias,
                 "power": self.power, "time_constant": self.time_constant, "eps": self.eps,
-                "b": self.b, "learnable": self.learnable}
+                "b": self.b, "input_scale": self.input_scale, "learnable": self.learnable}
