@@ -7,7 +7,15 @@ STAMP := $(VENV)/.kerasaudio-installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test test-slow lint bench bench-training clean
+.PHONY: demo test test-slow lint bench bench-training synthesizers clean
+
+# The speech synthesisers behind zoo/synthetic.py (synthetic training speakers) and its
+# tests: Debian's espeak-ng and flite, installed with apt-get when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+synthesizers:
+	@command -v espeak-ng >/dev/null && command -v flite >/dev/null || \
+		{ $(SUDO) apt-get update -qq && \
+		  $(SUDO) apt-get install -y -qq --no-install-recommends espeak-ng flite >/dev/null; }
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,11 +29,11 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP) lint
+test: $(STAMP) lint synthesizers
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow"
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "jax and not slow"
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) synthesizers
 	$(BIN)/python -m pytest -m slow
 
 bench: $(STAMP)

@@ -29,7 +29,7 @@ Recipe format (JSON; every key but `preset`, `model` and `frontend` has a defaul
 {
   "preset": "logmel_cnn_fsdd_digits",
   "description": "what and why",
-  "data": {"sample_rate": 8000, "duration": 1.0},
+  "data": {"sample_rate": 8000, "duration": 1.0, "synthetic": null},
   "model": {"architecture": "complex_cnn", "options": {"filters": [16, 32, 64, 128, 256]}},
   "frontend": [{"class_name": "MelSpectrogram", "config": {"sample_rate": 8000}}],
   "augment": {"length_mode": "random", "waveform": [], "features": [], "mixup_alpha": null},
@@ -46,7 +46,10 @@ Off by default: weight averaging (`training.ema_momentum`: an exponential moving
 of the weights, or `training.swa_epochs`: the mean of the weights at the ends of the last
 N epochs), speaker-adversarial training (`adversary`: `{"factor": 0.1, "units": 64,
 "layer": "avg_pool"}`, see `zoo/adversary.py`) and distillation from finished runs' models
-(`distill`: `{"teachers": ["zoo/runs/<preset>", ...], "weight": 0.5}`).
+(`distill`: `{"teachers": ["zoo/runs/<preset>", ...], "weight": 0.5}`), and synthetic
+training speakers (`data.synthetic`: `{"takes": 2, "seed": 0}` adds the digit words spoken
+by offline speech synthesisers, `zoo/synthetic.py`, to every training split; the test
+clips stay FSDD's).
 
 Layers are `{"class_name": ..., "config": {...}}`, looked up in `kerasaudio.layers`,
 `kerasaudio.layers.augment`, `zoo.augment` (recipe-only augmentation such as
@@ -85,6 +88,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 import kerasaudio
@@ -217,6 +221,7 @@ class Recipe:
     distill: Distill | None = None
     seed: int = 0
     description: str = ""
+    synthetic: dict | None = None
 
     @property
     def samples(self) -> int:
@@ -248,9 +253,22 @@ class Recipe:
                 f"recipe: model.options may not set {reserved}: the recipe sets them."
             )
         sampling = data.get("data", {})
-        extra = sorted(set(sampling) - {"sample_rate", "duration"})
+        extra = sorted(set(sampling) - {"sample_rate", "duration", "synthetic"})
         if extra:
             raise InvalidOptionError(f"recipe: unknown data key(s) {extra}.")
+        synthetic = sampling.get("synthetic")
+        if synthetic is not None:
+            if (not isinstance(synthetic, dict) or set(synthetic) - {"takes", "seed"}
+                    or not all(isinstance(synthetic.get(k, 0), int) for k in synthetic)
+                    or synthetic.get("takes", 2) < 1):
+                raise InvalidOptionError(
+                    f"recipe: data.synthetic={synthetic!r}; use null or "
+                    '{"takes": N >= 1, "seed": S}.')
+            synthetic = {"takes": synthetic.get("takes", 2), "seed": synthetic.get("seed", 0)}
+            if data.get("adversary") is not None:
+                raise InvalidOptionError(
+                    "recipe: data.synthetic and adversary: the speaker head knows FSDD's "
+                    "speakers only; use one.")
         augment = Augment(**data.get("augment", {}))
         if augment.length_mode not in LENGTH_MODES:
             raise InvalidOptionError(
@@ -286,7 +304,8 @@ class Recipe:
                      sample_rate=int(sampling.get("sample_rate", fsdd.SAMPLE_RATE)),
                      duration=float(sampling.get("duration", 1.0)), augment=augment,
                      training=training, adversary=adversary, distill=distill,
-                     seed=int(data.get("seed", 0)), description=data.get("description", ""))
+                     seed=int(data.get("seed", 0)), description=data.get("description", ""),
+                     synthetic=synthetic)
         for spec in [*recipe.frontend, *augment.waveform, *augment.features]:
             make_layer(spec)  # fail on a bad layer now, not after hours of training
         if not recipe.frontend:
@@ -302,7 +321,9 @@ class Recipe:
         return {
             "preset": self.preset,
             "description": self.description,
-            "data": {"sample_rate": self.sample_rate, "duration": self.duration},
+            # "synthetic" only when set: earlier runs' recipes (without it) still match
+            "data": {"sample_rate": self.sample_rate, "duration": self.duration,
+                     **({"synthetic": self.synthetic} if self.synthetic else {})},
             "model": {"architecture": self.architecture, "options": self.options},
             "frontend": self.frontend,
             "augment": asdict(self.augment),
@@ -475,6 +496,21 @@ def _dataset(recipe: Recipe, frame, *, train: bool, speakers: Sequence[str] = ()
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.DATA)
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def synthetic_clips(recipe: Recipe, *, log: Callable[[str], None] = print):
+    """The recipe's synthetic training clips (`data.synthetic`, generated on first use by
+    `zoo/synthetic.py`) as an `fsdd.load` table; an empty table when it has none."""
+    if not recipe.synthetic:
+        return pd.DataFrame(columns=["path", "digit", "speaker", "take", "split"])
+    from zoo import synthetic
+
+    takes, seed = recipe.synthetic["takes"], recipe.synthetic["seed"]
+    frame = synthetic.load(synthetic.generate(synthetic.default_directory(takes, seed),
+                                              takes=takes, seed=seed, log=log))
+    log(f"[{recipe.preset}] + {len(frame)} synthetic clips ({frame.speaker.nunique()} "
+        "voices) in every training split")
+    return frame
 
 
 def load_index(data: str | None = None, *, sample: bool = False):
@@ -829,9 +865,11 @@ def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample,
     _write_json(out / "recipe.json", recipe.to_dict())
     _write_json(out / "config.json", builder_config(recipe))
     index = load_index(data, sample=sample)
+    extra = synthetic_clips(recipe, log=log)
 
     if "official" in protocols and not (resume and "official" in metrics):
         train_df, test_df = fsdd.official_split(index)
+        train_df = pd.concat([train_df, extra], ignore_index=True)
         log(f"[{recipe.preset}] official split: train {len(train_df)} clips (takes 5-49), "
             f"test {len(test_df)} (takes 0-4)")
         model, info = train(recipe, train_df, strategy=strategy, max_steps=max_steps,
@@ -854,6 +892,7 @@ def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample,
                 continue
             if resume and speaker in loso["per_speaker"]:
                 continue
+            train_df = pd.concat([train_df, extra], ignore_index=True)
             model, info = train(recipe, train_df, strategy=strategy, max_steps=max_steps)
             result = evaluate(model, recipe, test_df)
             # Each fold's model is kept (the same config.json rebuilds it): ensembles and
