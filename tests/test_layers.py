@@ -78,7 +78,7 @@ def test_keras_file_roundtrip_in_safe_mode(tmp_path, batch, name):
 
 
 @pytest.mark.jax
-@pytest.mark.parametrize("name", ["mel_db", "mfcc", "stft_complex"])
+@pytest.mark.parametrize("name", ["mel_db", "mfcc", "stft_complex", "mel_pcen"])
 def test_layers_run_inside_tf_data(batch, name):
     """In tf.data the layers switch to TensorFlow ops, whatever the Keras backend."""
     import tensorflow as tf
