@@ -66,3 +66,23 @@ def test_too_short_for_four_pools():
         kerasaudio.create_model("complex_cnn", input_shape=(15, 257, 2))
     with pytest.raises(InvalidOptionError, match="too short"):
         kerasaudio.create_model("complex_cnn", frontend="default", input_shape=(2000,))
+
+
+@pytest.mark.parametrize("residual", [0.0, 0.1])
+def test_residual_norm_option_adds_weightless_layers(residual):
+    options = dict(input_shape=(101, 40, 1), classes=10, filters=[8, 16, 32, 64, 128],
+                   dense_units=128)
+    plain = kerasaudio.create_model("complex_cnn", **options)
+    normed = kerasaudio.create_model("complex_cnn", residual_norm=residual, **options)
+    assert normed.count_params() == plain.count_params() == 117_546
+    names = [layer.name for layer in normed.layers if "resnorm" in layer.name]
+    assert names == [f"block{i}_resnorm" for i in range(1, 6)]
+    normed.set_weights(plain.get_weights())  # same weights, same order
+    x = np.random.default_rng(0).normal(size=(2, 101, 40, 1)).astype("float32")
+    assert not np.allclose(keras.ops.convert_to_numpy(normed(x)),
+                           keras.ops.convert_to_numpy(plain(x)))
+
+
+def test_residual_norm_must_be_non_negative():
+    with pytest.raises(InvalidOptionError, match="residual_norm"):
+        kerasaudio.create_model("complex_cnn", input_shape=(101, 40, 1), residual_norm=-1.0)

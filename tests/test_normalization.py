@@ -133,3 +133,79 @@ def test_m5_trains_with_the_fused_layer_and_loads_keras_batchnorm_weights(tmp_pa
 def test_published_m5_weights_load_into_the_fused_model():
     model = kerasaudio.create_model("m5_fsdd_digits")  # trained with Keras' own layer
     assert sum(isinstance(la, BatchNormalization) for la in model.layers) == 4
+
+
+# ----------------------------------------------------------------------------- ResNorm
+
+
+def resnorm_reference(x, residual, axis, epsilon=1e-5):
+    axes = tuple(a for a in range(1, x.ndim) if a != axis)
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=axes, keepdims=True)
+    var = ((x64 - mean) ** 2).mean(axis=axes, keepdims=True)
+    return (x64 - mean) / np.sqrt(var + epsilon) + residual * x64
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize(("shape", "axis"), [((2, 20, 8, 3), 2), ((2, 20, 8), 2),
+                                             ((2, 8, 20, 3), 1)])
+@pytest.mark.parametrize("residual", [0.0, 0.1, 0.5])
+def test_residual_normalization_values(shape, axis, residual):
+    from kerasaudio.layers import ResidualNormalization
+
+    x = (np.random.default_rng(1).normal(size=shape) * 4 + 2).astype("float32")
+    out = keras.ops.convert_to_numpy(ResidualNormalization(residual=residual, axis=axis)(x))
+    np.testing.assert_allclose(out, resnorm_reference(x, residual, axis), atol=2e-5)
+
+
+@pytest.mark.jax
+def test_residual_normalization_removes_a_per_bin_colouring_and_is_per_example():
+    """A constant offset per frequency bin (a channel's colouring of log features) moves
+    the output by `residual` times the offset only; batch-mates change nothing."""
+    from kerasaudio.layers import ResidualNormalization
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(3, 30, 16, 4)).astype("float32")
+    colour = rng.normal(size=(1, 1, 16, 1)).astype("float32") * 5
+    layer = ResidualNormalization(residual=0.1)
+    moved = keras.ops.convert_to_numpy(layer(x + colour) - layer(x))
+    np.testing.assert_allclose(moved, np.broadcast_to(0.1 * colour, moved.shape), atol=1e-4)
+    alone = keras.ops.convert_to_numpy(layer(x[:1]))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x))[:1], alone, atol=1e-6)
+
+
+def test_residual_normalization_converts_and_round_trips(tmp_path):
+    from kerasaudio import export
+    from kerasaudio.layers import ResidualNormalization
+
+    inputs = keras.Input((30, 16, 4))
+    model = keras.Model(inputs, ResidualNormalization(residual=0.25)(inputs))
+    x = np.random.default_rng(3).normal(size=(1, 30, 16, 4)).astype("float32")
+    flatbuffer = export.convert(model, batch_size=1)
+    assert not [op for op in export.op_names(flatbuffer) if "flex" in op.lower()]
+    (lite,) = export.run_tflite(flatbuffer, x)
+    np.testing.assert_allclose(lite, keras.ops.convert_to_numpy(model(x)), atol=1e-5)
+    model.save(tmp_path / "resnorm.keras")
+    loaded = keras.saving.load_model(tmp_path / "resnorm.keras", safe_mode=True)
+    assert loaded.layers[1].get_config() == model.layers[1].get_config()
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)),
+                                  keras.ops.convert_to_numpy(model(x)))
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"residual": -0.1}, "residual"), ({"axis": 0}, "axis"), ({"epsilon": 0.0}, "epsilon"),
+])
+def test_residual_normalization_bad_options(kwargs, match):
+    from kerasaudio.errors import InvalidOptionError
+    from kerasaudio.layers import ResidualNormalization
+
+    with pytest.raises(InvalidOptionError, match=match):
+        ResidualNormalization(**kwargs)
+
+
+def test_residual_normalization_axis_must_exist():
+    from kerasaudio.errors import InvalidOptionError
+    from kerasaudio.layers import ResidualNormalization
+
+    with pytest.raises(InvalidOptionError, match="no such axis"):
+        ResidualNormalization(axis=3)(keras.Input((10, 8)))

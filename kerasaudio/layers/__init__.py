@@ -2,8 +2,8 @@
 SpecAugment, standardisation), augmentation layers (gain, noise, time shift, speed, frequency
 warping, mixup) and the pooling layers the zoo's models use (feed-forward attention,
 masked global pooling, NetVLAD/GhostVLAD), a batch normalisation that trains with
-TensorFlow's fused kernel, and a `Conv1D` whose strided form converts to a fast TFLite
-convolution.
+TensorFlow's fused kernel, residual frequency-wise instance normalisation, and a `Conv1D`
+whose strided form converts to a fast TFLite convolution.
 
 Every front-end layer takes `(batch, samples)` or `(batch, samples, channels)` audio (or
 `(batch, frames, bins[, channels])` features), matches librosa numerically, works on the
@@ -24,7 +24,7 @@ from kerasaudio.layers.conv import Conv1D
 from kerasaudio.layers.decibels import AmplitudeToDb, PowerToDb
 from kerasaudio.layers.ensemble import Resample, StackingEnsemble
 from kerasaudio.layers.mel import MFCC, MelSpectrogram
-from kerasaudio.layers.normalization import BatchNormalization
+from kerasaudio.layers.normalization import BatchNormalization, ResidualNormalization
 from kerasaudio.layers.pcen import PCEN, pcen_smoothing_coefficient
 from kerasaudio.layers.recurrent import LSTM
 from kerasaudio.layers.spec_augment import SpecAugment
@@ -51,6 +51,7 @@ __all__ = [
     "RandomGain",
     "RandomTimeShift",
     "Resample",
+    "ResidualNormalization",
     "SpecAugment",
     "SpeedPerturbation",
     "StackingEnsemble",

@@ -1,10 +1,11 @@
-"""Batch normalisation whose training pass is one fused kernel on TensorFlow."""
+"""Normalisation layers: a batch normalisation whose training pass is one fused kernel on
+TensorFlow, and residual frequency-wise instance normalisation (ResNorm)."""
 
 from __future__ import annotations
 
 import keras
 
-__all__ = ["BatchNormalization"]
+__all__ = ["BatchNormalization", "ResidualNormalization"]
 
 # The class keeps Keras' name on purpose: a `.weights.h5` file addresses a functional model's
 # layers by their class name, so the same name keeps checkpoints interchangeable with models
@@ -90,3 +91,67 @@ class BatchNormalization(keras.layers.BatchNormalization):
         if axis != rank - 1:
             y = tf.experimental.numpy.moveaxis(y, -1, axis)
         return tf.cast(y, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="kerasaudio")
+class ResidualNormalization(keras.layers.Layer):
+    """Residual frequency-wise instance normalisation ("ResNorm").
+
+    `IFN(x) + residual * x`, where `IFN` standardises each frequency bin of each example
+    by its own mean and standard deviation over time and channels. A recording device
+    or a room colours the spectrum by a roughly constant gain per frequency, which the
+    per-bin statistics carry; IFN removes it from the feature maps, and the scaled
+    shortcut keeps part of what the statistics also hold about the content. Statistics
+    are per example (never the batch's), so the layer behaves alike in training and
+    inference, has no weights, and converts to TFLite builtins.
+
+    Args:
+        residual: weight of the shortcut (`0` gives plain frequency-wise instance
+            normalisation).
+        axis: the frequency axis of `(batch, frames, bins[, channels])` features (default
+            2, kerasaudio's layout); any non-batch axis.
+        epsilon: added to the variance.
+
+    Example:
+    ```python
+    import numpy as np, kerasaudio
+    x = np.random.randn(2, 101, 40, 8).astype("float32")
+    kerasaudio.layers.ResidualNormalization(residual=0.1)(x).shape  # (2, 101, 40, 8)
+    ```
+
+    Reference:
+        Kim, Yang, Kim and Chang, "Domain Generalization on Efficient Acoustic Scene
+        Classification using Residual Normalization", DCASE 2021 Workshop.
+    """
+
+    def __init__(self, *, residual: float = 0.1, axis: int = 2, epsilon: float = 1e-5,
+                 **kwargs):
+        super().__init__(**kwargs)
+        from kerasaudio.layers.base import check_float, check_int
+
+        self.residual = check_float("residual", residual, positive=False, minimum=0.0)
+        self.axis = check_int("axis", axis, minimum=1)
+        self.epsilon = check_float("epsilon", epsilon)
+
+    def build(self, input_shape):
+        if self.axis >= len(input_shape):
+            from kerasaudio.errors import InvalidOptionError
+
+            raise InvalidOptionError(
+                f"ResidualNormalization(axis={self.axis}) on input shape "
+                f"{tuple(input_shape)}: no such axis.")
+
+    def call(self, inputs):
+        ops = keras.ops
+        axes = tuple(a for a in range(1, len(inputs.shape)) if a != self.axis)
+        mean = ops.mean(inputs, axis=axes, keepdims=True)
+        centered = inputs - mean
+        variance = ops.mean(centered * centered, axis=axes, keepdims=True)
+        return centered * ops.rsqrt(variance + self.epsilon) + self.residual * inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "residual": self.residual, "axis": self.axis,
+                "epsilon": self.epsilon}

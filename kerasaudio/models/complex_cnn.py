@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import keras
 
-from kerasaudio.layers import ComplexSpectrogram
+from kerasaudio.layers import ComplexSpectrogram, ResidualNormalization
+from kerasaudio.layers.base import check_float
 from kerasaudio.models.common import (
     build_input,
     check_arguments,
@@ -43,6 +44,7 @@ def complex_cnn(*, include_top: bool = True, weights=None, input_shape=None,
                 classifier_activation="softmax", frontend=None,
                 filters: Sequence[int] = (32, 64, 128, 256, 512), dropout: float = 0.2,
                 dense_units: int = 512, dense_dropout: float = 0.5,
+                residual_norm: float | None = None,
                 name: str = "complex_cnn") -> keras.Model:
     """CNN on complex spectrograms: the "torch for R" Speech Commands seed.
 
@@ -71,6 +73,10 @@ def complex_cnn(*, include_top: bool = True, weights=None, input_shape=None,
         dropout: spatial dropout rate after the first four blocks and before the top.
         dense_units: width of the hidden Dense layer of the top.
         dense_dropout: dropout after the hidden Dense layer.
+        residual_norm: None, or the shortcut weight of a `ResidualNormalization`
+            (frequency-wise instance normalisation, Kim et al. 2021, over the second
+            axis of `(frames, bins, channels)` features) before every conv block,
+            against recording-device colouring; it adds no weights.
         name: model name.
 
     Example:
@@ -91,7 +97,12 @@ def complex_cnn(*, include_top: bool = True, weights=None, input_shape=None,
                             default_frontend=default_frontend)
     pools = len(filters) - 1
     check_min_size(name, x, (2**pools, 2**pools), f"{pools} 2x2 max-pools")
+    if residual_norm is not None:
+        check_float("residual_norm", residual_norm, positive=False, minimum=0.0)
     for i, width in enumerate(filters):
+        if residual_norm is not None:
+            x = ResidualNormalization(residual=residual_norm, axis=2,
+                                      name=f"block{i + 1}_resnorm")(x)
         x = keras.layers.Conv2D(width, 3, padding="same", name=f"block{i + 1}_conv")(x)
         x = keras.layers.BatchNormalization(**TORCH_BN, name=f"block{i + 1}_bn")(x)
         x = keras.layers.ReLU(name=f"block{i + 1}_relu")(x)
