@@ -1,0 +1,143 @@
+"""How accuracy on an unseen speaker grows with the number of training speakers.
+
+For each held-out FSDD speaker and each number k of training speakers, trains the recipe
+on subsets of k of the other five (chosen at random, seeded) and tests on all clips of
+the held-out speaker, as a leave-one-speaker-out fold does (k = 5 is the fold itself).
+Two designs:
+
+- `all`: every clip of the k speakers (more speakers, more clips);
+- `fixed`: the same number of training clips for every k (`--clips`, drawn evenly from
+  the k speakers), so that only the number of speakers changes.
+
+Writes `zoo/runs/<preset>-speaker-curve/curve.json` (every training's result, resumable)
+and prints a Markdown table: mean accuracy per k, per held-out speaker and overall.
+
+    python zoo/speaker_curve.py zoo/recipes/logmel_cnn_fsdd_digits.json \\
+        --held-out george,jackson,nicolas --sizes 2,3,4,5 --subsets 2 --design all,fixed
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import pathlib
+import sys
+
+import numpy as np
+import pandas as pd
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kerasaudio.datasets import fsdd  # noqa: E402
+from kerasaudio.errors import InvalidOptionError  # noqa: E402
+from zoo import common  # noqa: E402
+
+DESIGNS = ("all", "fixed")
+
+
+def subsets(held_out: str, size: int, count: int, seed: int) -> list[tuple[str, ...]]:
+    """`count` distinct sets of `size` training speakers (all of them if fewer), seeded."""
+    others = [s for s in fsdd.SPEAKERS if s != held_out]
+    if not 1 <= size <= len(others):
+        raise InvalidOptionError(f"size={size}: use 1..{len(others)} training speakers.")
+    combos = list(itertools.combinations(others, size))
+    rng = np.random.default_rng([seed, fsdd.SPEAKERS.index(held_out), size])
+    order = rng.permutation(len(combos))[:count]
+    return [combos[i] for i in sorted(order)]
+
+
+def training_frame(index, speakers: tuple[str, ...], design: str, clips: int, seed: int):
+    """The training clips of `speakers`: all, or `clips` drawn evenly from them."""
+    frame = index[index["speaker"].isin(speakers)]
+    if design == "all":
+        return frame.reset_index(drop=True)
+    per_speaker = clips // len(speakers)
+    parts = []
+    for speaker in speakers:
+        own = frame[frame["speaker"] == speaker]
+        if per_speaker > len(own):
+            raise InvalidOptionError(
+                f"--clips {clips}: {per_speaker} per speaker, but {speaker} has {len(own)}.")
+        rng = np.random.default_rng([seed, fsdd.SPEAKERS.index(speaker), len(speakers)])
+        parts.append(own.iloc[np.sort(rng.permutation(len(own))[:per_speaker])])
+    return pd.concat(parts, ignore_index=True)
+
+
+def table(results: list[dict]) -> str:
+    """Markdown: mean accuracy per design and number of training speakers."""
+    held = sorted({r["held_out"] for r in results}, key=fsdd.SPEAKERS.index)
+    lines = ["| design | training speakers | " + " | ".join(held) + " | mean | runs |",
+             "|---|---|" + "---|" * (len(held) + 2)]
+    for design in DESIGNS:
+        for size in sorted({r["size"] for r in results if r["design"] == design}):
+            rows = [r for r in results if r["design"] == design and r["size"] == size]
+            cells = []
+            for speaker in held:
+                values = [r["accuracy"] for r in rows if r["held_out"] == speaker]
+                cells.append(f"{100 * np.mean(values):.1f}" if values else "")
+            lines.append(f"| {design} | {size} | " + " | ".join(cells)
+                         + f" | {100 * np.mean([r['accuracy'] for r in rows]):.1f} | "
+                         f"{len(rows)} |")
+    return "\n".join(lines)
+
+
+def run(recipe: common.Recipe, *, held_out: list[str], sizes: list[int], count: int,
+        designs: list[str], clips: int, out: pathlib.Path, data=None, sample: bool = False,
+        max_steps: int | None = None, log=print) -> list[dict]:
+    """Train and test every (design, held-out speaker, size, subset); resumable."""
+    unknown = sorted(set(designs) - set(DESIGNS))
+    if unknown:
+        raise InvalidOptionError(f"design(s) {unknown}: use {list(DESIGNS)}.")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "curve.json"
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    if saved.get("recipe") not in (None, recipe.to_dict()):
+        raise InvalidOptionError(f"{path} holds another recipe's results; use another --out.")
+    results = saved.get("results", [])
+    index = common.load_index(data, sample=sample)
+    for design, speaker, size in itertools.product(designs, held_out, sizes):
+        for chosen in subsets(speaker, size, count, recipe.seed):
+            key = {"design": design, "held_out": speaker, "size": size,
+                   "speakers": list(chosen)}
+            if any(all(r[k] == v for k, v in key.items()) for r in results):
+                continue
+            train_df = training_frame(index, chosen, design, clips, recipe.seed)
+            model, info = common.train(recipe, train_df, max_steps=max_steps)
+            result = common.evaluate(model, recipe, index[index["speaker"] == speaker])
+            results.append({**key, "accuracy": result["accuracy"],
+                            "train_clips": len(train_df), "seconds": info["seconds"]})
+            path.write_text(json.dumps({"recipe": recipe.to_dict(), "results": results},
+                                       indent=1) + "\n")
+            log(f"[{design}] {speaker} from {'+'.join(chosen)} ({len(train_df)} clips): "
+                f"{result['accuracy']:.4f} in {info['seconds']:.0f} s")
+    return results
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("recipe", help="recipe JSON file")
+    parser.add_argument("--held-out", default=",".join(fsdd.SPEAKERS))
+    parser.add_argument("--sizes", default="2,3,4,5")
+    parser.add_argument("--subsets", type=int, default=2,
+                        help="speaker subsets per size (all if fewer exist)")
+    parser.add_argument("--design", default="all", help="all, fixed or all,fixed")
+    parser.add_argument("--clips", type=int, default=1000,
+                        help="training clips of the fixed design")
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    args = parser.parse_args(argv)
+    recipe = common.load_recipe(args.recipe, args.overrides)
+    out = (pathlib.Path(args.out) if args.out
+           else common.RUNS_DIR / f"{recipe.preset}-speaker-curve")
+    results = run(recipe, held_out=args.held_out.split(","),
+                  sizes=[int(s) for s in args.sizes.split(",")], count=args.subsets,
+                  designs=args.design.split(","), clips=args.clips, out=out)
+    text = table(results)
+    print(text)
+    (out / "curve.md").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
