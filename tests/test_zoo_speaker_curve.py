@@ -70,3 +70,20 @@ def test_run_writes_resumable_results_and_a_table(tmp_path):
     with pytest.raises(InvalidOptionError, match="design"):
         speaker_curve.run(recipe, **{**kwargs, "designs": ["half"]})
 
+
+
+def test_bagging_trains_every_subset_once_and_averages(tmp_path):
+    recipe = common.load_recipe(ROOT / "zoo" / "recipes" / "m5_fsdd_digits.json", TINY)
+    lines = []
+    summary = speaker_curve.bagging(recipe, held_out=["theo"], size=4, out=tmp_path,
+                                    sample=True, max_steps=1, log=lines.append)
+    members = summary["theo"]["members"]
+    assert len(members) == 5 and all("theo" not in m for m in members)  # C(5, 4)
+    assert len(list((tmp_path / "bagging").glob("theo-*.weights.h5"))) == 5
+    assert 0 <= summary["theo"]["ensemble"] <= 1
+    saved = json.loads((tmp_path / "bagging-4.json").read_text())
+    assert saved["held_out"] == summary
+    # Kept weights are reloaded, not retrained: the same member accuracies.
+    again = speaker_curve.bagging(recipe, held_out=["theo"], size=4, out=tmp_path,
+                                  sample=True, max_steps=1, log=lambda line: None)
+    assert again == summary

@@ -742,14 +742,19 @@ def _teachers(distill: Distill, frame) -> list[keras.Model]:
     return models
 
 
+def probabilities(model: keras.Model, recipe: Recipe, frame) -> np.ndarray:
+    """`model`'s class probabilities for the clips of `frame`, centred as at inference."""
+    ds = _dataset(recipe, frame, train=False)
+    return model.predict(ds.map(lambda x, y: x), verbose=0)
+
+
 def evaluate(model: keras.Model, recipe: Recipe, frame) -> dict:
     """Accuracy of `model` on `frame` (clips centred in the window, as at inference).
 
     Returns `accuracy`, `correct`, `total`, the 10 x 10 `confusion` matrix (rows: true
     digit) and the `errors` (file name, true and predicted digit).
     """
-    ds = _dataset(recipe, frame, train=False)
-    probs = model.predict(ds.map(lambda x, y: x), verbose=0)
+    probs = probabilities(model, recipe, frame)
     truth = np.asarray(frame["digit"], int)
     predicted = probs.argmax(axis=1)
     confusion = np.zeros((len(fsdd.CLASSES),) * 2, int)

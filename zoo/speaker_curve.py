@@ -12,6 +12,12 @@ Two designs:
 Writes `zoo/runs/<preset>-speaker-curve/curve.json` (every training's result, resumable)
 and prints a Markdown table: mean accuracy per k, per held-out speaker and overall.
 
+`--bagging K` instead trains one model on every subset of K of the five training speakers
+(all their clips; K = 4: five models, each missing one more speaker) and reports each
+model and their average (the geometric mean of the probabilities, as the stack
+aggregates) on the held-out speaker: speaker bagging. Every model's weights are kept in
+`bagging/` (resumable).
+
     python zoo/speaker_curve.py zoo/recipes/logmel_cnn_fsdd_digits.json \\
         --held-out george,jackson,nicolas --sizes 2,3,4,5 --subsets 2 --design all,fixed
 """
@@ -115,6 +121,45 @@ def run(recipe: common.Recipe, *, held_out: list[str], sizes: list[int], count: 
     return results
 
 
+def bagging(recipe: common.Recipe, *, held_out: list[str], size: int, out: pathlib.Path,
+            data=None, sample: bool = False, max_steps: int | None = None,
+            log=print) -> dict:
+    """Speaker bagging: a model per `size`-subset of the training speakers, and their
+    geometric-mean ensemble, on each held-out speaker. Returns (and writes to
+    `bagging-<size>.json`) `{speaker: {"members": {subset: accuracy}, "ensemble": acc}}`."""
+    index = common.load_index(data, sample=sample)
+    directory = out / "bagging"
+    directory.mkdir(parents=True, exist_ok=True)
+    summary = {}
+    for speaker in held_out:
+        test = index[index["speaker"] == speaker]
+        probabilities, members = [], {}
+        for chosen in subsets(speaker, size, 10, recipe.seed):  # every subset (<= 10)
+            name = f"{speaker}-{'+'.join(chosen)}"
+            weights = directory / f"{name}.weights.h5"
+            if weights.exists():
+                model = common.build_model(recipe)
+                model.load_weights(weights)
+            else:
+                frame = training_frame(index, chosen, "all", 0, recipe.seed)
+                model, _ = common.train(recipe, frame, max_steps=max_steps)
+                model.save_weights(weights)
+            probs = common.probabilities(model, recipe, test)
+            probabilities.append(probs)
+            members["+".join(chosen)] = round(float(
+                (probs.argmax(1) == test["digit"].to_numpy()).mean()), 5)
+            log(f"[bagging {size}] {speaker} from {'+'.join(chosen)}: "
+                f"{members['+'.join(chosen)]:.4f}")
+        gmean = np.exp(np.mean(np.log(np.maximum(np.stack(probabilities), 1e-12)), axis=0))
+        accuracy = float((gmean.argmax(1) == test["digit"].to_numpy()).mean())
+        summary[speaker] = {"members": members, "ensemble": round(accuracy, 5)}
+        log(f"[bagging {size}] {speaker}: ensemble of {len(members)} models {accuracy:.4f} "
+            f"(members {min(members.values()):.4f}..{max(members.values()):.4f})")
+    (out / f"bagging-{size}.json").write_text(json.dumps(
+        {"recipe": recipe.to_dict(), "held_out": summary}, indent=1) + "\n")
+    return summary
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipe", help="recipe JSON file")
@@ -127,10 +172,19 @@ def main(argv=None) -> None:
                         help="training clips of the fixed design")
     parser.add_argument("--out", default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--bagging", type=int, default=None,
+                        help="speaker bagging with subsets of this many speakers")
     args = parser.parse_args(argv)
     recipe = common.load_recipe(args.recipe, args.overrides)
     out = (pathlib.Path(args.out) if args.out
            else common.RUNS_DIR / f"{recipe.preset}-speaker-curve")
+    if args.bagging is not None:
+        summary = bagging(recipe, held_out=args.held_out.split(","), size=args.bagging,
+                          out=out)
+        mean = np.mean([s["ensemble"] for s in summary.values()])
+        print(f"speaker bagging ({args.bagging} of 5): ensemble mean {100 * mean:.1f} over "
+              f"{len(summary)} held-out speakers")
+        return
     results = run(recipe, held_out=args.held_out.split(","),
                   sizes=[int(s) for s in args.sizes.split(",")], count=args.subsets,
                   designs=args.design.split(","), clips=args.clips, out=out)
