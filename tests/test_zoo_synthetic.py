@@ -98,7 +98,9 @@ def test_recipe_adds_them_to_every_training_split_only(tmp_path, monkeypatch):
 def test_recipes_without_it_keep_their_form():
     r = common.load_recipe(ROOT / "zoo" / "recipes" / "logmel_cnn_fsdd_digits.json")
     assert r.synthetic is None and "synthetic" not in r.to_dict()["data"]
-    assert common.synthetic_clips(r).empty
+    assert common.synthetic_clips(r) is None
+    frame = common.load_index(sample=True)
+    assert common._with_synthetic(frame, None) is frame  # dtypes untouched
 
 
 @pytest.mark.parametrize(("overrides", "match"), [

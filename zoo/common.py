@@ -500,9 +500,9 @@ def _dataset(recipe: Recipe, frame, *, train: bool, speakers: Sequence[str] = ()
 
 def synthetic_clips(recipe: Recipe, *, log: Callable[[str], None] = print):
     """The recipe's synthetic training clips (`data.synthetic`, generated on first use by
-    `zoo/synthetic.py`) as an `fsdd.load` table; an empty table when it has none."""
+    `zoo/synthetic.py`) as an `fsdd.load` table; None when it has none."""
     if not recipe.synthetic:
-        return pd.DataFrame(columns=["path", "digit", "speaker", "take", "split"])
+        return None
     from zoo import synthetic
 
     takes, seed = recipe.synthetic["takes"], recipe.synthetic["seed"]
@@ -511,6 +511,11 @@ def synthetic_clips(recipe: Recipe, *, log: Callable[[str], None] = print):
     log(f"[{recipe.preset}] + {len(frame)} synthetic clips ({frame.speaker.nunique()} "
         "voices) in every training split")
     return frame
+
+
+def _with_synthetic(train_df, extra):
+    """`train_df` followed by the synthetic clips, if any (the table unchanged if none)."""
+    return train_df if extra is None else pd.concat([train_df, extra], ignore_index=True)
 
 
 def load_index(data: str | None = None, *, sample: bool = False):
@@ -874,7 +879,7 @@ def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample,
 
     if "official" in protocols and not (resume and "official" in metrics):
         train_df, test_df = fsdd.official_split(index)
-        train_df = pd.concat([train_df, extra], ignore_index=True)
+        train_df = _with_synthetic(train_df, extra)
         log(f"[{recipe.preset}] official split: train {len(train_df)} clips (takes 5-49), "
             f"test {len(test_df)} (takes 0-4)")
         model, info = train(recipe, train_df, strategy=strategy, max_steps=max_steps,
@@ -897,7 +902,7 @@ def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample,
                 continue
             if resume and speaker in loso["per_speaker"]:
                 continue
-            train_df = pd.concat([train_df, extra], ignore_index=True)
+            train_df = _with_synthetic(train_df, extra)
             model, info = train(recipe, train_df, strategy=strategy, max_steps=max_steps)
             result = evaluate(model, recipe, test_df)
             # Each fold's model is kept (the same config.json rebuilds it): ensembles and
