@@ -59,6 +59,13 @@ def test_generation_is_seeded_and_kept(clips_dir, tmp_path):
     lines = []
     synthetic.generate(again, takes=2, seed=0, only=VOICES[:1], log=lines.append)
     assert (again / name).stat().st_mtime_ns == stamp and lines == []  # complete: kept
+    # Another spec in the same directory: the table lists exactly that spec's clips.
+    synthetic.generate(again, takes=1, seed=0, only=VOICES[1:2], log=lambda line: None)
+    frame = synthetic.load(again)
+    assert len(frame) == 10 and set(frame["speaker"]) == {VOICES[1]} and set(frame["take"]) == {0}
+    (again / f"3_{VOICES[1]}_0.wav").unlink()
+    with pytest.raises(InvalidOptionError, match="missing"):
+        synthetic.load(again)
 
 
 def test_the_words_are_the_digits(clips_dir):

@@ -111,6 +111,7 @@ def generate(out: str | os.PathLike | None = None, *, takes: int = 2, seed: int 
     stamp = out / "synthetic.json"
     if stamp.exists() and json.loads(stamp.read_text()) == spec:
         return out
+    stamp.unlink(missing_ok=True)  # incomplete until every clip is written
     written = 0
     with tempfile.TemporaryDirectory() as tmp:
         for name, engine, voice in chosen:
@@ -131,18 +132,25 @@ def generate(out: str | os.PathLike | None = None, *, takes: int = 2, seed: int 
 
 
 def load(directory: str | os.PathLike):
-    """The synthetic clips as an `fsdd.load` table (`split` is `"train"` for all)."""
+    """The synthetic clips of `directory` as an `fsdd.load` table (`split` is `"train"`
+    for all): exactly the voices and takes its `synthetic.json` records (other files
+    there are ignored)."""
     import pandas as pd
 
     directory = pathlib.Path(directory)
-    if not (directory / "synthetic.json").exists():
+    stamp = directory / "synthetic.json"
+    if not stamp.exists():
         raise InvalidOptionError(f"no synthetic digits in {directory}: run "
                                  "python zoo/synthetic.py first.")
-    rows = []
-    for path in sorted(directory.glob("*.wav")):
-        digit, rest = path.stem.split("_", 1)
-        name, take = rest.rsplit("_", 1)
-        rows.append((str(path.resolve()), int(digit), name, int(take), "train"))
+    spec = json.loads(stamp.read_text())
+    rows = [(str((directory / f"{digit}_{name}_{take}.wav").resolve()), digit, name, take,
+             "train")
+            for name in spec["voices"] for digit in range(len(WORDS))
+            for take in range(spec["takes"])]
+    missing = [row[0] for row in rows if not os.path.exists(row[0])]
+    if missing:
+        raise InvalidOptionError(f"{len(missing)} synthetic clips listed in {stamp} are "
+                                 f"missing (e.g. {missing[0]}); run zoo/synthetic.py again.")
     return pd.DataFrame(rows, columns=["path", "digit", "speaker", "take", "split"])
 
 
