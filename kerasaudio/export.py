@@ -275,14 +275,17 @@ def _layer_names(model) -> set[str]:
 
 
 def first_layers_after_frontend(model) -> list[str]:
-    """The first layer with weights after the model's front end (top level), as a list.
+    """The first layer with weights after the model's front end (top level), as a list,
+    preceded by the weightless layers between the two (e.g. a `Reshape`).
 
-    The exporter's fallback keeps it float32 when an int8 or dynamic-range file with
-    every layer quantized fails verification: it is the layer whose input, the front
-    end's output, int8 must resolve (a standardised linear-magnitude spectrogram or
-    waveform has a long tail). For a model without a kerasaudio front end (raw waveform),
-    the first weighted layer after the input. Empty when there is no weighted layer, or
-    when it is a nested model (an ensemble's member).
+    The exporter's fallback keeps them float32 when an int8 or dynamic-range file with
+    every layer quantized fails verification: the weighted layer is the one whose input,
+    the front end's output, int8 must resolve (a standardised linear-magnitude
+    spectrogram or waveform has a long tail), and a weightless layer left int8 in
+    between would quantize that input all the same (M5's `add_channel` reshape did:
+    0.107 instead of 0.029 on a LOSO fold). For a model without a kerasaudio front end
+    (raw waveform), the layers from the input on. Empty when there is no weighted layer,
+    or when it is a nested model (an ensemble's member).
 
     Example:
     ```python
@@ -290,14 +293,20 @@ def first_layers_after_frontend(model) -> list[str]:
         kerasaudio.create_model("vggvox_v2_fsdd_speakers"))  # ['conv1_1_3x3_s1']
     ```
     """
+    import keras
+
     from kerasaudio.layers.base import FrontEndLayer
 
     layers = list(model.layers)
     ends = [i for i, layer in enumerate(layers) if isinstance(layer, FrontEndLayer)]
+    between = []
     for layer in layers[ends[-1] + 1 if ends else 0:]:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
         if layer.weights and not isinstance(layer, FrontEndLayer):
             # A nested model (an ensemble's member) is not one layer: no guess inside it.
-            return [] if getattr(layer, "layers", None) else [layer.name]
+            return [] if getattr(layer, "layers", None) else [*between, layer.name]
+        between.append(layer.name)
     return []
 
 
