@@ -290,7 +290,8 @@ def first_layers_after_frontend(model) -> list[str]:
     Example:
     ```python
     kerasaudio.export.first_layers_after_frontend(
-        kerasaudio.create_model("vggvox_v2_fsdd_speakers"))  # ['conv1_1_3x3_s1']
+        kerasaudio.create_model("vggvox_v2_fsdd_speakers"))
+    # ['permute', 'add_channel', 'conv1_1_3x3_s1']
     ```
     """
     import keras

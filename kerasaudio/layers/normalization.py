@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import keras
 
+from kerasaudio.errors import InvalidOptionError
+from kerasaudio.layers.base import check_float, check_int
+
 __all__ = ["BatchNormalization", "ResidualNormalization"]
 
 # The class keeps Keras' name on purpose: a `.weights.h5` file addresses a functional model's
@@ -127,16 +130,12 @@ class ResidualNormalization(keras.layers.Layer):
     def __init__(self, *, residual: float = 0.1, axis: int = 2, epsilon: float = 1e-5,
                  **kwargs):
         super().__init__(**kwargs)
-        from kerasaudio.layers.base import check_float, check_int
-
         self.residual = check_float("residual", residual, positive=False, minimum=0.0)
         self.axis = check_int("axis", axis, minimum=1)
         self.epsilon = check_float("epsilon", epsilon)
 
     def build(self, input_shape):
         if self.axis >= len(input_shape):
-            from kerasaudio.errors import InvalidOptionError
-
             raise InvalidOptionError(
                 f"ResidualNormalization(axis={self.axis}) on input shape "
                 f"{tuple(input_shape)}: no such axis.")
