@@ -14,9 +14,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0.dev0"
 
-_SUBMODULES = ("audio_io", "data", "datasets", "embeddings", "ensemble", "errors", "export",
-               "filters", "layers", "losses", "metrics", "models", "presets", "tflite_metadata",
-               "vad")
+_SUBMODULES = ("audio_io", "data", "datasets", "embeddings", "ensemble", "equalization",
+               "errors", "export", "filters", "layers", "losses", "metrics", "models", "presets",
+               "tflite_metadata", "vad")
 _REGISTRY_FUNCTIONS = ("available_models", "create_model", "list_models", "register_model")
 
 __all__ = ["__version__", *_SUBMODULES, *_REGISTRY_FUNCTIONS]

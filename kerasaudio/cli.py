@@ -257,7 +257,8 @@ def _export(args) -> int:
         keep_float=None if args.keep_float is None else
         [name.strip() for name in args.keep_float.split(",") if name.strip()],
         per_channel=not args.per_tensor, strip_names=args.strip_names,
-        float16_constants=args.float16_constants)
+        float16_constants=args.float16_constants,
+        equalize=False if args.no_equalize else None)
     print(report)
     return 0
 
@@ -365,6 +366,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--per-tensor", action="store_true",
                         help="one weight scale per tensor instead of per output channel "
                         "(dynamic, int8, int16x8): 12 bytes less per channel, coarser weights")
+    export.add_argument("--no-equalize", action="store_true",
+                        help="with --per-tensor: skip the cross-layer equalization of the "
+                        "weights (kerasaudio.equalization) done by default")
     export.add_argument("--strip-names", action="store_true",
                         help="drop the tensor names (the input and output keep theirs): a "
                         "smaller file with the same outputs, no layer names for debugging")

@@ -138,11 +138,13 @@ def test_export_keeps_named_layers_float(env, capsys, tmp_path):
 def test_export_per_tensor_and_stripped_names(env, capsys, tmp_path):
     sizes = {}
     small = ("--per-tensor", "--strip-names", "--float16-constants")
-    for flags in ((), small):
+    for flags in ((), small, (*small, "--no-equalize")):
         target = tmp_path / f"m5{len(flags)}.tflite"
         out = run(capsys, "export", "m5_fsdd_digits", "--quantization", "dynamic", *flags,
                   "-o", str(target))
         assert "PASSED" in out
+        # per-tensor weights are cross-layer equalized unless --no-equalize
+        assert ("cross-layer equalized" in out) == (flags == small)
         sizes[flags] = target.stat().st_size
         assert kerasaudio.export.TFLiteModel(target).class_names == DIGITS
     assert sizes[()] - sizes[small] > 2000

@@ -13,7 +13,7 @@ MODULES = ["kerasaudio.layers", "kerasaudio.filters", "kerasaudio.data",
            "kerasaudio.models.deep_speaker", "kerasaudio.models.wav2vec2",
            "kerasaudio.embeddings", "kerasaudio.tflite_metadata", "kerasaudio.tflite_graph",
            "kerasaudio.audio_io", "kerasaudio.presets", "kerasaudio.cli",
-           "kerasaudio.ensemble", "kerasaudio.vad"]
+           "kerasaudio.ensemble", "kerasaudio.vad", "kerasaudio.equalization"]
 
 
 def public_objects():
