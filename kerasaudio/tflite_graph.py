@@ -307,7 +307,8 @@ def strip_tensor_names(flatbuffer: bytes) -> bytes:
     Names are for people and debugging tools: LiteRT, XNNPACK and MediaPipe find tensors
     by index and signature, so the outputs do not change. Deep Speaker's int8 file holds
     30 kB of names (3%). TensorFlow's `strip_strings` tool does the same for the
-    converter's files.
+    converter's files. The non-constant tensors also share one empty buffer and lose
+    their empty quantization tables (another ~24 bytes per float tensor).
 
     Example:
     ```python
@@ -322,7 +323,39 @@ def strip_tensor_names(flatbuffer: bytes) -> bytes:
         for index, tensor in enumerate(graph.tensors):
             if index not in kept:
                 tensor.name = None
+    _drop_empty_tables(model)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _drop_empty_tables(model) -> None:
+    """Share one empty buffer and drop empty quantization tables (what `strip_tensor_names`
+    also removes): the converter gives every non-constant tensor its own empty buffer
+    and every float tensor an empty quantization table, ~12 bytes each; LiteRT treats
+    buffer 0 (the empty sentinel) and a missing table alike. VGGVox v2's int8 file: 113
+    empty buffers and 98 empty tables, 2.4 kB."""
+    pinned = {entry.buffer for entry in model.metadata or []}
+    empty = {index for index, buffer in enumerate(model.buffers)
+             if index > 0 and index not in pinned and not getattr(buffer, "offset", 0)
+             and (buffer.data is None or len(buffer.data) == 0)}
+    for graph in model.subgraphs:
+        for tensor in graph.tensors:
+            if tensor.buffer in empty and not tensor.isVariable:
+                tensor.buffer = 0
+            quantization = tensor.quantization
+            if quantization is not None and all(
+                    getattr(quantization, field) is None or len(getattr(quantization, field)) == 0
+                    for field in ("scale", "zeroPoint", "min", "max")) \
+                    and quantization.details is None:
+                tensor.quantization = None
+    used = {0} | pinned | {t.buffer for g in model.subgraphs for t in g.tensors}
+    keep = [i for i in range(len(model.buffers)) if i in used or i not in empty]
+    new_index = {old: new for new, old in enumerate(keep)}
+    model.buffers = [model.buffers[i] for i in keep]
+    for graph in model.subgraphs:
+        for tensor in graph.tensors:
+            tensor.buffer = new_index[tensor.buffer]
+    for entry in model.metadata or []:
+        entry.buffer = new_index[entry.buffer]
 
 
 #: Ops whose large float32 constant operands `halve_float_constants` stores as float16.

@@ -135,6 +135,15 @@ def test_stripped_names_change_nothing_but_the_size(quantize):
     assert sorted(named) == sorted(io) and all(io)
     assert len(stripped) < len(flatbuffer) - 20 * (len(interpreter.get_tensor_details()) - 2)
     assert strip_tensor_names(stripped) == stripped
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    before = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    after = flatbuffer_utils.convert_bytearray_to_object(bytearray(stripped))
+    filled = [b for b in before.buffers if b.data is not None and len(b.data)]
+    assert len(after.buffers) == len(filled) + 1  # one shared empty buffer (index 0)
+    assert len(before.buffers) > len(after.buffers)
+    for tensor in after.subgraphs[0].tensors:  # no empty quantization tables are left
+        assert tensor.quantization is None or tensor.quantization.scale is not None
 
 
 def float16_constants(flatbuffer) -> int:
