@@ -840,27 +840,35 @@ def run(recipe: Recipe, *, protocols: Sequence[str] = PROTOCOLS,
     if unknown:
         raise InvalidOptionError(f"protocols {unknown}: use {PROTOCOLS}.")
     strategy = strategy or tf.distribute.get_strategy()
-    options = dict(protocols=protocols, folds=folds, strategy=strategy, data=data,
-                   sample=sample, max_steps=max_steps, resume=resume, verbose=verbose,
-                   log=log)
+    return run_on_chief(_run, recipe, out=out, protocols=protocols, folds=folds,
+                        strategy=strategy, data=data, sample=sample, max_steps=max_steps,
+                        resume=resume, verbose=verbose, log=log)
+
+
+def run_on_chief(run_recipe: Callable, recipe, *, out, strategy, **options) -> dict:
+    """`run_recipe(recipe, out=..., strategy=..., **options)` in the recipe's run directory
+    (`out`, default `zoo/runs/<preset>`); the other workers of a multi-worker run compute
+    the same thing in a scratch directory, removed at the end."""
     if not _is_chief(strategy):
-        # The other workers of a multi-worker run compute the same thing; their files go
-        # to a scratch directory, removed at the end.
         scratch = Path(tempfile.mkdtemp(prefix=f"{recipe.preset}-worker-"))
         try:
-            return _run(recipe, out=scratch, **options)
+            return run_recipe(recipe, out=scratch, strategy=strategy, **options)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    return _run(recipe, out=Path(out) if out is not None else RUNS_DIR / recipe.preset,
-                **options)
+    return run_recipe(recipe, out=Path(out) if out is not None else RUNS_DIR / recipe.preset,
+                      strategy=strategy, **options)
 
 
-def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample, max_steps,
-         resume, verbose, log) -> dict:
+def start_metrics(recipe, out: Path, *, rerun: str, protocols, folds, resume, strategy,
+                  sample, **fields) -> tuple[Path, dict]:
+    """`(metrics_path, metrics)` of a run starting in `out`, with `recipe.json` written.
+
+    Results of the same recipe already in `out` are kept (a LOSO run after an official
+    one adds to it); a different recipe starts afresh (refused with `resume`). The
+    `rerun` protocol's old folds are dropped when it runs again in full without
+    `resume`. `fields` go into the metrics after the preset's name."""
     out.mkdir(parents=True, exist_ok=True)
     metrics_path = out / "metrics.json"
-    # Results of the same recipe already in `out` are kept (a LOSO run after an official
-    # one adds to it); a different recipe starts afresh.
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     if not _same_training(metrics.get("recipe"), recipe.to_dict()):
         if resume and metrics:
@@ -868,11 +876,19 @@ def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample,
                 f"--resume: {metrics_path} was written by a different recipe; use another "
                 "--out/--tag or drop --resume.")
         metrics = {}
-    if "loso" in protocols and not resume and not folds:
-        metrics.pop("loso", None)
-    metrics.update({"preset": recipe.preset, "recipe": recipe.to_dict(),
+    if rerun in protocols and not resume and not folds:
+        metrics.pop(rerun, None)
+    metrics.update({"preset": recipe.preset, **fields, "recipe": recipe.to_dict(),
                     "environment": _environment(strategy), "sample": bool(sample)})
     _write_json(out / "recipe.json", recipe.to_dict())
+    return metrics_path, metrics
+
+
+def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample, max_steps,
+         resume, verbose, log) -> dict:
+    metrics_path, metrics = start_metrics(recipe, out, rerun="loso", protocols=protocols,
+                                          folds=folds, resume=resume, strategy=strategy,
+                                          sample=sample)
     _write_json(out / "config.json", builder_config(recipe))
     index = load_index(data, sample=sample)
     extra = synthetic_clips(recipe, log=log)

@@ -43,8 +43,6 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -63,7 +61,6 @@ from kerasaudio.metrics.eer import eer
 from zoo.common import (
     RUNS_DIR,
     Recipe,
-    _environment,
     _fit,
     _frontend_argument,
     _is_chief,
@@ -76,6 +73,8 @@ from zoo.common import (
     load_recipe,
     make_layer,
     make_strategy,
+    run_on_chief,
+    start_metrics,
 )
 
 __all__ = [
@@ -314,35 +313,16 @@ def run(recipe: Recipe, *, protocols: Sequence[str] = PROTOCOLS,
         if bad:
             raise InvalidOptionError(f"folds {bad}: use speakers of {CLASSES}.")
     strategy = strategy or tf.distribute.get_strategy()
-    options = dict(protocols=protocols, folds=folds, strategy=strategy, data=data,
-                   sample=sample, max_steps=max_steps, resume=resume, verbose=verbose,
-                   log=log)
-    if not _is_chief(strategy):
-        scratch = Path(tempfile.mkdtemp(prefix=f"{recipe.preset}-worker-"))
-        try:
-            return _run(recipe, out=scratch, **options)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return _run(recipe, out=Path(out) if out is not None else RUNS_DIR / recipe.preset,
-                **options)
+    return run_on_chief(_run, recipe, out=out, protocols=protocols, folds=folds,
+                        strategy=strategy, data=data, sample=sample, max_steps=max_steps,
+                        resume=resume, verbose=verbose, log=log)
 
 
 def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample, max_steps,
          resume, verbose, log) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
-    metrics_path = out / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    if not _same_training(metrics.get("recipe"), recipe.to_dict()):
-        if resume and metrics:
-            raise InvalidOptionError(
-                f"--resume: {metrics_path} was written by a different recipe; use another "
-                "--out/--tag or drop --resume.")
-        metrics = {}
-    if "unseen" in protocols and not resume and not folds:
-        metrics.pop("unseen", None)
-    metrics.update({"preset": recipe.preset, "task": "speakers", "recipe": recipe.to_dict(),
-                    "environment": _environment(strategy), "sample": bool(sample)})
-    _write_json(out / "recipe.json", recipe.to_dict())
+    metrics_path, metrics = start_metrics(recipe, out, rerun="unseen", protocols=protocols,
+                                          folds=folds, resume=resume, strategy=strategy,
+                                          sample=sample, task="speakers")
     _write_json(out / "config.json", speaker_builder_config(recipe))
     index = load_index(data, sample=sample)
 
