@@ -21,19 +21,28 @@ def audio(clips, n=8000):
     return np.stack([np.resize(c, n) for c in clips]).astype("float32")
 
 
-@pytest.mark.parametrize("n_fft", [256, 400, 512, 2048, 2560])
+@pytest.mark.parametrize("n_fft", [256, 400, 401, 512, 2048, 2560])
 @pytest.mark.parametrize("batch_size", [1, None])
 def test_log_mel_converts_to_builtins_and_matches(clips, n_fft, batch_size):
-    model = model_of(
-        layers.MelSpectrogram(sample_rate=8000, n_fft=n_fft, hop_length=n_fft // 4,
-                              n_mels=40, fmin=20),
-        layers.PowerToDb(ref="max"))
+    """A power-of-two FFT is RFFT2D; 400 = 20 x 20 and 2560 = 64 x 40 are two matrix
+    products per frame (far smaller than the DFT convolution); a prime 401 is the
+    convolution."""
+    def chain(dft="auto"):
+        return model_of(
+            layers.MelSpectrogram(sample_rate=8000, n_fft=n_fft, hop_length=n_fft // 4,
+                                  n_mels=40, fmin=20, dft=dft),
+            layers.PowerToDb(ref="max"))
+
+    model = chain()
     flatbuffer = export.convert(model, batch_size=batch_size)
     ops = export.op_names(flatbuffer)
     assert not [op for op in ops if "flex" in op.lower() or op == "CUSTOM"]
     power_of_two = n_fft & (n_fft - 1) == 0
     assert ("RFFT2D" in ops) == power_of_two
-    assert ("CONV_2D" in ops) == (not power_of_two)
+    assert ("CONV_2D" in ops) == (n_fft == 401)
+    if not power_of_two and n_fft != 401:
+        conv = export.convert(chain("conv"), batch_size=batch_size)
+        assert len(flatbuffer) < len(conv) / 4 and "FULLY_CONNECTED" in ops
     x = audio(clips) if batch_size is None else audio(clips[:1])
     (lite,) = export.run_tflite(flatbuffer, x)
     keras_out = keras.ops.convert_to_numpy(model(x))
@@ -45,6 +54,7 @@ def test_log_mel_converts_to_builtins_and_matches(clips, n_fft, batch_size):
 @pytest.mark.parametrize(("name", "chain"), [
     ("mfcc", lambda: [layers.MFCC(sample_rate=8000, n_fft=400, hop_length=160, n_mels=40)]),
     ("complex", lambda: [layers.ComplexSpectrogram(n_fft=512, hop_length=160, win_length=480)]),
+    ("complex_400", lambda: [layers.STFT(n_fft=400, hop_length=160, mode="complex")]),
     ("magnitude_db", lambda: [layers.STFT(n_fft=2560, hop_length=347, mode="magnitude"),
                               layers.AmplitudeToDb(ref="max"), layers.Standardize()]),
     ("augment", lambda: [layers.MelSpectrogram(sample_rate=8000, n_fft=512), layers.PowerToDb(),
@@ -54,6 +64,8 @@ def test_other_front_ends_convert(clips, name, chain):
     model = model_of(*chain())
     flatbuffer = export.convert(model, batch_size=1)
     assert not [op for op in export.op_names(flatbuffer) if "flex" in op.lower()]
+    if name in ("complex_400", "magnitude_db", "mfcc"):  # n_fft 400 and 2560: two products
+        assert "CONV_2D" not in export.op_names(flatbuffer) and len(flatbuffer) < 200_000
     x = audio(clips[:1])
     (lite,) = export.run_tflite(flatbuffer, x)
     ref = keras.ops.convert_to_numpy(model(x))
@@ -73,9 +85,10 @@ def test_dynamic_batch_conv_front_end(clips):
 
 
 def test_non_builtin_graph_raises_conversion_error():
-    """Forcing the FFT at n_fft 400: the converter emits RFFT2D, which LiteRT cannot
-    prepare (powers of two only). `convert` says so instead of returning a dead file."""
-    model = model_of(layers.STFT(n_fft=400, hop_length=160, mode="power", dft="fft"))
+    """Forcing the FFT at a prime n_fft (401: no matrix-product split): the converter
+    emits RFFT2D, which LiteRT cannot prepare (powers of two only). `convert` says so
+    instead of returning a dead file."""
+    model = model_of(layers.STFT(n_fft=401, hop_length=160, mode="power", dft="fft"))
     with pytest.raises(export.ConversionError, match="IsPowerOfTwo"):
         export.convert(model)
 

@@ -60,29 +60,49 @@ def _grouped_rfft(frames):
     return real, imag
 
 
-#: Smallest power-of-two `n_fft` whose ungrouped TFLite FFT is two matrix products.
+#: Smallest `n_fft` whose TFLite FFT is two matrix products (`_matmul_rfft`).
 MATMUL_FFT_MIN = 16
+
+
+def _fft_split(n: int) -> tuple[int, int] | None:
+    """`(n1, n2)` with `n1 * n2 == n` for `_matmul_rfft`, or None where it does not pay.
+
+    n1 is the smallest divisor of n that is >= sqrt(n) (for a power of two,
+    2^ceil(log2(n) / 2)). The split needs `2 n1^2 + 2 n + 4 n2^2` constants against the
+    DFT convolution's `n (n + 2)`: taken for any power of two from 16 (whose alternative
+    is an RFFT2D call per frame) and otherwise when that is at most a quarter (400 =
+    20 x 20, 2560 = 64 x 40), not for a prime n or one like 2 x 251.
+    """
+    if n < MATMUL_FFT_MIN:
+        return None
+    n1 = next(d for d in range(int(np.ceil(np.sqrt(n))), n + 1) if n % d == 0)
+    n2 = n // n1
+    if n2 < 2 or (not _is_power_of_two(n)
+                  and 4 * (2 * n1 * n1 + 2 * n + 4 * n2 * n2) > n * (n + 2)):
+        return None
+    return n1, n2
 
 
 def _matmul_rfft(frames):
     """`rfft` of `(batch, frames, n_fft)` for TFLite, as two small matrix products per frame.
 
     For magnitude and complex spectra, which cannot group frames (`_grouped_rfft`), one
-    RFFT2D call per frame is slow (104 frames of 256 samples: 175 us). Cooley-Tukey with
-    n_fft = n1 x n2 (n1 = 2^ceil(log2(n_fft) / 2)) instead: each frame as an n1 x n2
-    matrix, n2 DFTs of n1 points (one product with an n1 x 2 n1 cos/sin matrix), twiddle
-    factors, then n1 complex DFTs of n2 points (one product with a 2 n2 x 2 n2 matrix).
-    XNNPACK runs the products: 62 us for those 104 frames, about 2e-7 of the frame's peak
-    from float64, and frames never mix (a silent frame stays exactly 0). It costs
-    2 n1^2 + 2 n_fft + 4 n2^2 float32 constants (8 kB at 256, 16 kB at 512), which is why
-    power spectra keep the grouped RFFT2D (83 us, no constants). TensorFlow only (the
-    converter's graph); returns `(real, imag)`, each `(batch, frames, n_fft // 2 + 1)`.
+    RFFT2D call per frame is slow (104 frames of 256 samples: 175 us); for an `n_fft`
+    that is not a power of two TFLite has no FFT at all, and the DFT convolution stores an
+    `n_fft x (n_fft + 2)` matrix (26 MB at 2560). Cooley-Tukey with n_fft = n1 x n2
+    (`_fft_split`) instead: each frame as an n1 x n2 matrix, n2 DFTs of n1 points (one
+    product with an n1 x 2 n1 cos/sin matrix), twiddle factors, then n1 complex DFTs of n2
+    points (one product with a 2 n2 x 2 n2 matrix). XNNPACK runs the products: 62 us for
+    those 104 frames, about 2e-7 of the frame's peak from float64, and frames never mix (a
+    silent frame stays exactly 0). It costs 2 n1^2 + 2 n_fft + 4 n2^2 float32 constants
+    (8 kB at 256, 16 kB at 512, 79 kB at 2560), which is why power spectra of a
+    power-of-two `n_fft` keep the grouped RFFT2D (83 us, no constants). TensorFlow only
+    (the converter's graph); returns `(real, imag)`, each `(batch, frames, n_fft // 2 + 1)`.
     """
     import tensorflow as tf
 
     n = int(frames.shape[2])
-    n1 = 2 ** -(-int(np.log2(n)) // 2)
-    n2 = n // n1
+    n1, n2 = _fft_split(n)
 
     def exact(values):  # cos(pi / 2) is 6e-17 in float64: store the zeros as zeros
         values = np.where(np.abs(values) < 1e-12, 0.0, values)
@@ -179,7 +199,8 @@ class SpectralLayer(AudioLayer):
     def _use_conv(self) -> bool:
         if self.dft != "auto":
             return self.dft == "conv"
-        return in_tflite_mode() and not _is_power_of_two(self.n_fft)
+        return (in_tflite_mode() and not _is_power_of_two(self.n_fft)
+                and _fft_split(self.n_fft) is None)
 
     def _frames(self, x):
         """Windowed frames `(batch, frames, n_fft)` without a gather.
@@ -223,8 +244,9 @@ class SpectralLayer(AudioLayer):
         """`(real, imag)`, each `(batch, frames, n_bins)`, of `x` `(batch, samples)`.
 
         `grouped`: in TFLite files, FFT 8 frames per RFFT2D call (`_grouped_rfft`); only
-        for power spectra, where its cross-frame rounding is squared away. Otherwise a
-        TFLite power-of-two FFT is two matrix products per frame (`_matmul_rfft`)."""
+        for power spectra of a power-of-two `n_fft`, where its cross-frame rounding is
+        squared away. Otherwise a TFLite FFT is two matrix products per frame
+        (`_matmul_rfft`; any `n_fft` with a useful split, `_fft_split`)."""
         ops = self.backend
         x = self._pad(x)
         if self._use_conv():
@@ -233,11 +255,10 @@ class SpectralLayer(AudioLayer):
                             strides=self.hop_length, padding="valid")
             return y[..., : self.n_bins], y[..., self.n_bins :]
         frames = self._frames(x)
-        if (grouped and in_tflite_mode() and frames.shape[1] is not None
-                and frames.shape[1] > 1):
+        if (grouped and in_tflite_mode() and _is_power_of_two(self.n_fft)
+                and frames.shape[1] is not None and frames.shape[1] > 1):
             return _grouped_rfft(frames)
-        if (in_tflite_mode() and _is_power_of_two(self.n_fft)
-                and self.n_fft >= MATMUL_FFT_MIN):
+        if in_tflite_mode() and _fft_split(self.n_fft) is not None:
             return _matmul_rfft(frames)
         return ops.math.rfft(frames)
 
@@ -281,12 +302,15 @@ class STFT(SpectralLayer):
     `"fft"` (framing + real FFT; fastest in TensorFlow and JAX), `"conv"` (a strided
     convolution with a windowed DFT kernel: O(n_fft^2) per frame and an
     `n_fft x (n_fft + 2)` constant, but TFLite builtins for any `n_fft`), or `"auto"`
-    (FFT, except that while `kerasaudio.export` traces for TFLite a non-power-of-two
-    `n_fft` uses the convolution, because TFLite's RFFT2D takes powers of two only).
-    In TFLite files a power spectrum's FFT transforms 8 frames per RFFT2D call (the
-    kernel's per-call set-up made one call per frame twice as slow), undone by an 8 x 8
-    product; magnitude and complex spectra, whose frames must not mix, run a power-of-two
-    FFT as two matrix products per frame (2.8x faster than one RFFT2D call per frame).
+    (FFT, except that while `kerasaudio.export` traces for TFLite an `n_fft` that is
+    neither a power of two nor a product of two similar factors, a prime for instance,
+    uses the convolution: TFLite's RFFT2D takes powers of two only).
+    In TFLite files a power spectrum's FFT of a power-of-two `n_fft` transforms 8 frames
+    per RFFT2D call (the kernel's per-call set-up made one call per frame twice as slow),
+    undone by an 8 x 8 product; magnitude and complex spectra, whose frames must not mix,
+    and every other `n_fft` (400 = 20 x 20, 2560 = 64 x 40) run the FFT as two matrix
+    products per frame (2.8x faster than one RFFT2D call per frame; 79 kB of constants at
+    2560 where the convolution stored 26 MB).
 
     Args:
         n_fft: FFT size (>= 2).
