@@ -113,9 +113,10 @@ def _graph(model):
         if len(nodes) == 1:
             single.add(layer.name)
         for node in nodes:
-            for tensor in node.input_tensors:
-                source = tensor._keras_history.operation
-                consumers.setdefault(source.name, []).append(layer)
+            for tensor in getattr(node, "input_tensors", ()):
+                history = getattr(tensor, "_keras_history", None)  # Keras 3 graph tensors
+                if history is not None:
+                    consumers.setdefault(history.operation.name, []).append(layer)
     return consumers, single
 
 

@@ -64,6 +64,11 @@ def _conv1d_capped_and_added():
     return keras.Model(inputs, keras.layers.GlobalMaxPooling1D()(x))
 
 
+def _sequential():
+    return keras.Sequential([keras.Input((8,)), keras.layers.Dense(6, activation="relu", name="a"),
+                             keras.layers.Dense(3, name="b")])
+
+
 def _nested():
     inner = _dense_chain()
     inputs = keras.Input((20,))
@@ -77,6 +82,7 @@ CASES = {
                     [("a", ["b"], ["drop"]), ("b", ["c"], ["leaky"])]),
     "conv1d_capped_and_added": (_conv1d_capped_and_added, (4, 64, 2), []),
     "nested": (_nested, (4, 20), [("a", ["b"], ["drop"]), ("b", ["c"], ["leaky"])]),
+    "sequential": (_sequential, (4, 8), [("a", ["b"], [])]),
 }
 
 
