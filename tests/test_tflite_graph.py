@@ -184,19 +184,33 @@ def test_nothing_to_halve_leaves_the_file_alone():
     assert halve_float_constants(flatbuffer) is flatbuffer
 
 
-def test_mixed_sign_matrices_stay_float32(clips):
-    """A DFT kernel (n_fft 400: a strided convolution) has both signs: in float16 its
-    rounding would leak loud bins into quiet ones, so it stays float32; the mel
-    filterbank after it (non-negative) is halved, and the dB values do not move."""
+@pytest.mark.parametrize("dft", ["conv", "auto"])
+def test_mixed_sign_matrices_stay_float32(clips, dft):
+    """A DFT (n_fft 400: a strided convolution with `dft="conv"`, two matrix products
+    with `"auto"`) has both signs: in float16 its rounding would leak loud bins into quiet
+    ones, so it stays float32; the mel filterbank after it (non-negative) is halved, and
+    the dB values do not move."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
     inp = keras.Input((8000,))
     x = kerasaudio.layers.MelSpectrogram(sample_rate=8000, n_fft=400, hop_length=160,
-                                         n_mels=40)(inp)
+                                         n_mels=40, dft=dft)(inp)
     model = keras.Model(inp, kerasaudio.layers.PowerToDb(top_db=None)(x))
     flatbuffer = export.convert(model)
-    assert "CONV_2D" in export.op_names(flatbuffer)
+    assert ("CONV_2D" in export.op_names(flatbuffer)) == (dft == "conv")
     halved = halve_float_constants(flatbuffer)
     assert float16_constants(halved) >= 1
-    kernel_bytes = 400 * 402 * 4
-    assert len(flatbuffer) - len(halved) < kernel_bytes / 4  # the kernel was not halved
+    parsed = flatbuffer_utils.convert_bytearray_to_object(bytearray(halved))
+    signs = {schema.TensorType.FLOAT16: [], schema.TensorType.FLOAT32: []}
+    for tensor in parsed.subgraphs[0].tensors:
+        data = parsed.buffers[tensor.buffer].data if tensor.buffer > 0 else None
+        if tensor.type in signs and data is not None and len(data) >= 1024:
+            dtype = "<f2" if tensor.type == schema.TensorType.FLOAT16 else "<f4"
+            signs[tensor.type].append(np.frombuffer(data.tobytes(), dtype).min() < 0)
+    assert signs[schema.TensorType.FLOAT16] and not any(signs[schema.TensorType.FLOAT16])
+    assert any(signs[schema.TensorType.FLOAT32])  # the DFT, float32
+    if dft == "conv":
+        assert len(flatbuffer) - len(halved) < 400 * 402 * 4 / 4  # the kernel was kept
     audio = np.stack([np.resize(c, 8000) for c in clips]) * np.float32(0.01)  # quiet
     np.testing.assert_allclose(run(halved, audio), run(flatbuffer, audio), atol=0.01)
