@@ -126,16 +126,25 @@ def _fold(layer) -> np.ndarray:
     return gamma / np.sqrt(np.asarray(layer.moving_variance, np.float64) + layer.epsilon)
 
 
-def _pairs_with_layers(model) -> list[tuple[EqualizedPair, object, object, list]]:
-    """`(pair, producer, batch_norm or None, consumers)` for every equalizable pair."""
+def _pairs_with_layers(model, norms: dict | None = None
+                       ) -> list[tuple[EqualizedPair, object, object, list]]:
+    """`(pair, producer, batch_norm or None, consumers)` for every equalizable pair.
+
+    `norms`, when given, also receives `id(linear layer) -> the batch norm that alone
+    reads it` for every linear layer (any nesting level): the consumers' folding."""
     keras = _keras()
+    norms = {} if norms is None else norms
     consumers, single = _graph(model)
     outputs = {t._keras_history.operation.name for t in model.outputs}
     found = []
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            found.extend(_pairs_with_layers(layer))
+            found.extend(_pairs_with_layers(layer, norms))
             continue
+        readers = consumers.get(layer.name, [])
+        if (_is_linear(layer, keras) and _activation(layer) == "linear" and len(readers) == 1
+                and readers[0].name in single and _channel_batch_norm(readers[0], keras)):
+            norms[id(layer)] = readers[0]
         if (not _is_linear(layer, keras) or layer.name not in single
                 or _activation(layer) not in ("linear", "relu")):
             continue
@@ -194,7 +203,7 @@ def equalize_channels(model, *, iterations: int = 2):
     folded in, as the TFLite converter folds it). The outputs change only by float32
     rounding (<= 1e-6 relative); per-tensor int8 weights then quantize the small channels
     with more levels. A chain of pairs is balanced `iterations` times (Nagel et al. repeat
-    until it converges; two passes get within 1% here).
+    until it converges; each pass changes a neighbour's ranges again).
 
     Args:
         model: a Keras model (left unchanged).
@@ -223,8 +232,8 @@ def equalize_channels(model, *, iterations: int = 2):
         raise InvalidOptionError(f"iterations={iterations!r}: give an int >= 1.")
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    found = _pairs_with_layers(copy)
-    norms_after = _norms_after(copy)
+    norms_after: dict = {}
+    found = _pairs_with_layers(copy, norms_after)
     for pass_index in range(iterations):
         for pair, producer, norm, readers in found:
             r1 = _producer_range(producer, norm)
@@ -242,22 +251,6 @@ def equalize_channels(model, *, iterations: int = 2):
     for pair, producer, norm, _ in found:
         pair.balance_after = _balance(_producer_range(producer, norm))
     return copy, [pair for pair, *_ in found]
-
-
-def _norms_after(model) -> dict[str, object]:
-    """`id(linear layer)` -> the batch norm that alone reads it (any nesting level)."""
-    keras = _keras()
-    found = {}
-    consumers, single = _graph(model)
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            found.update(_norms_after(layer))
-            continue
-        readers = consumers.get(layer.name, [])
-        if (_is_linear(layer, keras) and _activation(layer) == "linear" and len(readers) == 1
-                and readers[0].name in single and _channel_batch_norm(readers[0], keras)):
-            found[id(layer)] = readers[0]
-    return found
 
 
 def _producer_range(producer, norm) -> np.ndarray:
