@@ -725,9 +725,9 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
         float16_constants: float16 storage of the float32 ops' large matrices in quantized
             files (see `convert`).
         equalize: cross-layer equalization before quantizing (see `convert`); default
-            None: on with `per_channel=False` (VGGVox v2's all-int8 per-tensor file:
-            0.138 max difference without, 0.069 with). Verification compares with the
-            model as given.
+            None: on with `per_channel=False` (M5's per-tensor int8 file: mean difference
+            from Keras 0.0035 without, 0.0024 with, on the official test clips).
+            Verification compares with the model as given.
         timeout: seconds allowed for the conversion.
 
     Returns:
