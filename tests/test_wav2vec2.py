@@ -183,9 +183,9 @@ def test_conversion_errors_are_clear(tmp_path, checkpoint):
 ])
 def test_registered_configurations_are_the_hub_ones(name, expected):
     """The registered variants and parameter counts are those of transformers' configs."""
-    from kerasaudio.models.wav2vec2 import ARCHITECTURE, PRESETS
+    from kerasaudio.models.wav2vec2 import ARCHITECTURE, CONFIGS
 
-    arch = {**ARCHITECTURE, **PRESETS[name]}
+    arch = {**ARCHITECTURE, **CONFIGS[name]}
     assert {k: arch[k] for k in expected} == expected
     hf = transformers.Wav2Vec2Config(**{k: v for k, v in arch.items()
                                         if k != "feat_extract_activation"})

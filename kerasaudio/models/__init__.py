@@ -17,6 +17,7 @@ from kerasaudio.models.registry import (
     list_models,
     register_model,
 )
+from kerasaudio.models.wav2vec2 import Wav2Vec2
 
 # Family modules, imported for their registrations. A new family: one file + its name here.
 FAMILIES = ("bilstm_attention", "complex_cnn", "deep_speaker", "mnets", "stack", "vggvox",
@@ -24,5 +25,5 @@ FAMILIES = ("bilstm_attention", "complex_cnn", "deep_speaker", "mnets", "stack",
 for _family in FAMILIES:
     importlib.import_module(f"kerasaudio.models.{_family}")
 
-__all__ = ["ModelInfo", "available_models", "create_model", "get_model_info",
+__all__ = ["ModelInfo", "Wav2Vec2", "available_models", "create_model", "get_model_info",
            "list_models", "register_model"]
