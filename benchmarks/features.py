@@ -1,7 +1,8 @@
 """Log-mel throughput, side by side in one run, on the same files.
 
-(a) the Kaggle Freesound seed's per-file librosa loop: `librosa.load` at 44.1 kHz, pad or
-    crop to 5 s, `melspectrogram` (n_fft 2560, hop 347, 128 mels, fmin 20), `power_to_db`;
+(a) the Kaggle Freesound Audio Tagging 2019 kernel's per-file librosa loop
+    (docs/references.md, [S4]): `librosa.load` at 44.1 kHz, pad or crop to 5 s,
+    `melspectrogram` (n_fft 2560, hop 347, 128 mels, fmin 20), `power_to_db`;
 (b) `kerasaudio.data.audio_dataset` with kerasaudio's `MelSpectrogram` + `PowerToDb`;
 (c) the same pipeline with `keras.layers.MelSpectrogram` as the feature layer.
 

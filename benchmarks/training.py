@@ -1,7 +1,8 @@
-"""M5 training throughput: Keras against the seed's PyTorch training loop, in one run.
+"""M5 training throughput: Keras against the torchaudio tutorial's PyTorch loop, in one run.
 
-The model is the torchaudio tutorial's M5 (`kerasaudio.create_model("m5", input_shape=(8000,
-1), classes=10, n_channel=32)`, 25,290 trainable parameters) on FSDD: every clip of the
+The model is the torchaudio tutorial's M5 (docs/references.md, [S1];
+`kerasaudio.create_model("m5", input_shape=(8000, 1), classes=10, n_channel=32)`, 25,290
+trainable parameters) on FSDD: every clip of the
 official training split (2,700, takes 5-49) loaded once with `kerasaudio.data.load_audio`
 and centred in 8,000 samples with `kerasaudio.data.fix_length`. The PyTorch side is the
 tutorial's M5 (Conv1d(1, 32, 80, stride 16) + BatchNorm + ReLU + MaxPool(4), then three

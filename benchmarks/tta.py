@@ -25,8 +25,8 @@ are reported for every variant. With several presets, `--ensemble` adds the stac
 the presets (`benchmarks/ensemble.py`'s `gmean` aggregate via `StackingEnsemble`) over
 each member's TTA-combined probabilities.
 
-Protocol of the 2026-11-27 study (zoo/README.md, "Test-time augmentation study"): the
-variants were compared ONLY on the selection folds george, jackson and nicolas of
+Protocol of the study (zoo/README.md, "Test-time augmentation study"): the variants were
+compared ONLY on the selection folds george, jackson and nicolas of
 `logmel_cnn_fsdd_digits`, with a rule fixed beforehand (a variant counts as a gain only if
 its 3-fold mean beats the no-TTA mean, 88.5, by at least 1.0 point); only the chosen set
 (or none) was then run on all six folds, on the other digit presets and on the five-preset

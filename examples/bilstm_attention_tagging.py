@@ -1,6 +1,7 @@
 """BiLSTM + attention tagger on spoken digits: single-label, then two-digit mixtures.
 
-The Kaggle Freesound Audio Tagging 2019 recipe (seed S4) on the Free Spoken Digit Dataset:
+The Kaggle Freesound Audio Tagging 2019 kernel's recipe (docs/references.md, [S4]) on the
+Free Spoken Digit Dataset:
 
 1. Single-label: log-mels of 1 s clips (8 kHz) -> `bilstm_attention` with a softmax head,
    trained on the official split (takes 5-49), accuracy on takes 0-4.
@@ -43,7 +44,7 @@ N_MELS = 40
 
 
 def log_mel() -> keras.Sequential:
-    """The seed's feature recipe scaled to 8 kHz speech: mel power, dB, per-clip standardise."""
+    """The kernel's feature recipe scaled to 8 kHz speech: mel power, dB, per-clip standardise."""
     return keras.Sequential([
         layers.MelSpectrogram(sample_rate=SAMPLE_RATE, n_fft=256, hop_length=HOP,
                               n_mels=N_MELS, fmin=20.0),

@@ -1,13 +1,14 @@
-"""Spoken digits with the complex-spectrogram CNN (the "torch for R" seed) on FSDD.
+"""Spoken digits with the complex-spectrogram CNN (the "torch for R" tutorial's) on FSDD.
 
-The seed feeds 1 s of 16 kHz audio through `torch.stft(n_fft=512, win_length=480,
-hop_length=160, normalized=True)` and keeps the real and imaginary parts as two channels
-(101 x 257 x 2). Here the model takes raw audio and computes that spectrogram itself
-(`frontend="default"`), so the trained model exports to TFLite end to end. FSDD is 8 kHz:
-`audio_dataset` resamples it to 16 kHz with soxr (as `librosa.load(sr=16000)` would).
+The tutorial (docs/references.md, [S2]) feeds 1 s of 16 kHz audio through
+`torch.stft(n_fft=512, win_length=480, hop_length=160, normalized=True)` and keeps the real
+and imaginary parts as two channels (101 x 257 x 2). Here the model takes raw audio and
+computes that spectrogram itself (`frontend="default"`), so the trained model exports to
+TFLite end to end. FSDD is 8 kHz: `audio_dataset` resamples it to 16 kHz with soxr (as
+`librosa.load(sr=16000)` would).
 
     python examples/complex_cnn_digits.py            # quick run (6 epochs, ~8 min on 2 cores)
-    python examples/complex_cnn_digits.py --full     # the seed's schedule: 50 epochs,
+    python examples/complex_cnn_digits.py --full     # the tutorial's schedule: 50 epochs,
                                                      # early stopping (patience 3)
     python examples/complex_cnn_digits.py --loso     # also leave-one-speaker-out
 
@@ -46,7 +47,7 @@ def train_and_evaluate(train, test, *, epochs: int, batch_size: int, seed: int) 
     train_ds = dataset(train, shuffle=True, seed=seed, batch_size=batch_size)
     test_ds = dataset(test, shuffle=False, seed=seed, batch_size=batch_size)
     steps = epochs * int(np.ceil(len(train) / batch_size))
-    # The seed's one-cycle schedule: warm up to 1e-2, then anneal.
+    # The tutorial's one-cycle schedule: warm up to 1e-2, then anneal.
     schedule = keras.optimizers.schedules.CosineDecay(
         1e-4, decay_steps=max(1, steps - steps // 4), warmup_target=1e-2,
         warmup_steps=steps // 4)

@@ -1,7 +1,8 @@
-"""Acoustic embeddings + a scikit-learn classifier on FSDD (the S3 seed, in Keras).
+"""Acoustic embeddings + a scikit-learn classifier on FSDD (the wav2vec 2.0 recipe, in Keras).
 
-The seed: load a pretrained wav2vec 2.0, feed 16 kHz audio, mean-pool the last hidden
-state over time, train a classifier on the utterance embeddings. Here every model goes
+The recipe (docs/references.md, [S3]): load a pretrained wav2vec 2.0, feed 16 kHz audio,
+mean-pool the last hidden state over time, train a classifier on the utterance
+embeddings. Here every model goes
 through `kerasaudio.embeddings.extract` (FSDD's 8 kHz recordings are resampled to each
 model's rate; clips of different lengths are batched with padding masks, which never
 change an embedding), then a standardised logistic regression is trained and scored:
@@ -14,7 +15,7 @@ Models compared:
 
 - `--checkpoint DIR`: a Hugging Face wav2vec 2.0 directory (`config.json` +
   `model.safetensors` or `pytorch_model.bin`, e.g. a downloaded facebook/wav2vec2-base),
-  converted offline: the seed's real setting.
+  converted offline: the recipe's real setting.
 - every pretrained FSDD speaker preset in the zoo (`*_fsdd_speakers`, their embedding
   layer), when published. They were trained to tell these six speakers apart on the
   training takes, so their speaker scores are in-domain, not transfer.
@@ -25,19 +26,10 @@ Models compared:
 There is no model hub access here, so without `--checkpoint` no pretrained wav2vec 2.0
 number is produced: the output says which rows are random-weight baselines.
 
-Measured (2026-11-22, all 3,000 clips, 2-core VM, about 5 minutes; logistic regression
-accuracy; the wav2vec 2.0 row has RANDOM weights and is not a pretrained result):
-
-| embeddings | digits, official | digits, LOSO mean | speakers, official |
-| --- | --- | --- | --- |
-| MFCC mean+std (baseline, no learning) | 0.947 | 0.562 | 0.997 |
-| deep_speaker_fsdd_speakers (128-d) | 0.907 | 0.268 | 1.000 |
-| vggvox_v2_fsdd_speakers (128-d) | 0.577 | 0.155 | 0.957 |
-| wav2vec2_base, RANDOM weights (768-d, 25.8 clips/s) | 0.487 | 0.353 | 0.690 |
-
-The speaker embeddings do what they were trained for (speakers) and learned to ignore
-what is said: on unseen voices their digit accuracy is far below plain MFCC statistics.
-A pretrained wav2vec 2.0 (`--checkpoint`) is the model the seed uses for content.
+The speaker embeddings do what they were trained for (speakers) and learn to ignore what
+is said: on unseen voices their digit accuracy stays far below plain MFCC statistics
+(BENCHMARKS.md, "Example results", has the table of a run). A pretrained wav2vec 2.0
+(`--checkpoint`) is the model the recipe uses for content.
 
 Run: `python examples/embeddings.py [--checkpoint DIR] [--data DIR] [--limit N]`.
 """

@@ -22,10 +22,9 @@ Run: `python examples/m5_digits.py` (20 epochs on the official split, about a mi
 2 cores), `--full` for 50 epochs, `--loso` to add the six leave-one-speaker-out folds
 (each trained from scratch: six times as long again).
 
-Measured (2 cores, seed 0, 20 epochs): official split 0.853 test accuracy (46 s);
-`--batch-padding` 0.897; leave-one-speaker-out mean 0.525 (theo 0.358 to yweweler
-0.646), 4.5 min in all. Log-mel models reach 0.97-0.99 and about 0.7 on these splits:
-raw-waveform M5 needs more data than FSDD's 2,700 training clips.
+Expect M5 below the log-mel models on both splits, and far below on leave-one-speaker-out:
+a raw-waveform network needs more data than FSDD's 2,700 training clips (BENCHMARKS.md,
+"Example results", has a run).
 The data come from `kerasaudio.datasets.fsdd.load()` (set KERASAUDIO_DATA or pass
 `--data`; nothing is downloaded).
 """

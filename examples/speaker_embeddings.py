@@ -15,9 +15,8 @@ a CPU-sized network (filters 16-32-64-128, 128-d embedding) trains for 4 epochs,
 minutes on 2 cores; `--full` trains the paper-size network (24 M parameters),
 `--epochs` sets the length.
 
-Measured (2 shared cores, about 3 minutes, seed 0): held-out identification 0.970 (softmax
-head) and 0.967 (embedding centroids), verification EER 0.034 over 44,850 pairs. Over
-seeds 0-4 the EER ranged 0.034-0.092 (mean 0.057): four epochs on 2,700 clips is short.
+Four epochs on 2,700 clips is a short training, so the EER varies with the random seed
+by several points (BENCHMARKS.md, "Example results", has runs over five seeds).
 
 Run: `python examples/speaker_embeddings.py [--epochs 4] [--full] [--data DIR]`.
 """

@@ -1,7 +1,7 @@
 """The five-model digit stack as one preset, and a stack of your own as a registered model.
 
 1. `create_model("stack_fsdd_digits")`: every digit preset, probabilities combined by their
-   geometric mean (FSDD leave-one-speaker-out 93.8% against 91.5% for the best member);
+   geometric mean (above its best member on FSDD leave-one-speaker-out: BENCHMARKS.md);
    classify the bundled FSDD clips with it and with each member.
 2. `create_model("stack", members=[...], aggregate=...)`: another stack from preset names,
    published into a temporary manifest so it loads by name like any preset.

@@ -1,4 +1,4 @@
-"""malaya-speech's stacking seed, end to end, with kerasaudio models on FSDD.
+"""malaya-speech's stacking pipeline (docs/references.md, [S0]), end to end, on FSDD.
 
 A long recording is built from FSDD clips (takes 0 of the bundled sample: the official
 split's test takes, which the official-split models never trained on) with 0.4-1.0 s of

@@ -146,8 +146,10 @@ def trim(
     A frame is silent when its RMS (frames of `frame_length` samples every `hop_length`,
     zero-padded at both ends) is more than `top_db` dB below the loudest frame; for
     multichannel audio, when it is silent in every channel. The clip keeps the samples
-    from the first loud frame's start to the end of the last loud one. Same samples
-    and `[start, end]` as librosa 0.11 (measured identical on all 3,000 FSDD files).
+    from the first loud frame's start to the end of the last loud one: the same samples
+    and `[start, end]` as `librosa.effects.trim` with the same options (the frames, the
+    RMS and the threshold follow its definitions; tests/test_data.py compares the two on
+    FSDD recordings).
 
     One implementation in TensorFlow ops: NumPy input runs eagerly and returns NumPy;
     a tensor (for example inside `tf.data.Dataset.map` or a `tf.function`) returns
@@ -513,10 +515,10 @@ def _build_layer(fn, example: tf.Tensor):
 def _compile_features(fn, batch_shape: list[int]):
     """XLA-compile a Keras layer used as `features` when batches have a fixed shape.
 
-    The kerasaudio front ends run markedly faster under XLA (log-mel of 5 s 44.1 kHz
-    clips: 246 against 166 clips/s in the pipeline). The compilation is tried here, on
-    a batch of the real shape (so the first epoch reuses it); a layer XLA cannot compile
-    runs as it is.
+    XLA fuses a front end's ops (framing, FFT, the block-sparse mel projection, dB) into
+    few kernels, which speeds up the feature step (BENCHMARKS.md, log-mel features). The
+    compilation is tried here, on a batch of the real shape (so the first epoch reuses
+    it); a layer XLA cannot compile runs as it is.
     """
     import keras
 
@@ -592,8 +594,9 @@ def audio_dataset(
             batches. A Keras layer is XLA-compiled when `duration` is set (if XLA can
             compile it). For feature extraction on CPU, one intra-op thread
             (`tf.config.threading.set_intra_op_parallelism_threads(1)`, set before
-            TensorFlow starts) avoids contention between the parallel calls: 1.9x the
-            clips/s on 2 cores (see BENCHMARKS.md).
+            TensorFlow starts) avoids contention between the parallel calls, which
+            then keep every core busy with one clip each (BENCHMARKS.md compares the
+            thread settings).
         batch_size: clips per batch.
         shuffle: shuffle the files (reshuffled every epoch).
         cache: True caches decoded (and trimmed) waveforms in memory, a string caches
@@ -672,8 +675,8 @@ def audio_dataset(
 
     def decode_graph(path, offset, frames, channels):
         # The scan found the samples (16-bit PCM at `offset`), so read them directly:
-        # decode_raw takes 0.26 ms for 5 s at 44.1 kHz where tf.audio.decode_wav takes
-        # 1.5 ms (the single largest cost of a log-mel pipeline after the FFT). The
+        # decode_raw only reinterprets the bytes, where tf.audio.decode_wav parses the
+        # whole file again (BENCHMARKS.md, log-mel features, has both timings). The
         # "data" tag in front of the samples guards against a file changed since the scan.
         contents = tf.io.read_file(path)
         tf.debugging.Assert(
@@ -777,9 +780,8 @@ def audio_dataset(
     if per_clip:
         # Fixed-length clips without batch-level augmentation: features one clip at a
         # time, in parallel, then batch. Against features on whole batches this keeps each
-        # clip's frames in cache and both cores busy (log-mel of 5 s 44.1 kHz clips:
-        # 369 against 196 clips/s with one intra-op thread). The front-end layers are
-        # batch-invariant, so the numbers are the same.
+        # clip's frames in cache and every core busy (BENCHMARKS.md, log-mel features).
+        # The front-end layers are batch-invariant, so the numbers are the same.
         compiled = _compile_features(features, [1, length])
         ds = apply(lambda audio: compiled(audio[None])[0], ds)
     if length is not None:

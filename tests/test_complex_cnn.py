@@ -21,7 +21,7 @@ def expected_trainable(filters, in_channels, dense_units, classes):
 
 
 def test_seed_parameter_count():
-    """The torch-for-R seed: (257, 101, 2) input, 30 classes -> 1,849,342 trainable."""
+    """The torch for R tutorial's model: (257, 101, 2) input, 30 classes -> 1,849,342 trainable."""
     model = kerasaudio.create_model("complex_cnn", input_shape=(257, 101, 2), classes=30)
     assert trainable(model) == 1_849_342
     assert expected_trainable((32, 64, 128, 256, 512), 2, 512, 30) == 1_849_342

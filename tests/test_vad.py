@@ -65,7 +65,7 @@ def test_split_finds_every_clip(recording):
     for segment, (start, end) in zip(segments, spans, strict=True):
         assert start - tolerance <= segment.start and segment.end <= end + tolerance
         # The segment holds the word: >= 97% of the clip's energy (quiet tails such as a
-        # final fricative may fall below the threshold; measured minimum 0.9898).
+        # final fricative may fall below the threshold, hence not 100%).
         clip = audio[start:end].astype(np.float64)
         inside = audio[max(segment.start, start):min(segment.end, end)].astype(np.float64)
         assert (inside ** 2).sum() >= 0.97 * (clip ** 2).sum()

@@ -18,16 +18,17 @@ __all__ = ["Conv1D"]
 class Conv1D(keras.layers.Conv1D):
     """Keras' `Conv1D`; in TFLite files a strided convolution becomes an unstrided one.
 
-    A raw-waveform stem such as M5's (80 taps, stride 16, one input channel) is the
-    slowest layer of an int8 TFLite file: XNNPACK's integer kernel handles one input
-    channel poorly, and M5's int8 file ran 1.2x slower than its float32 file. Traced in
+    A raw-waveform stem such as M5's (80 taps, stride 16, one input channel) is a strided
+    convolution of a single input channel, a shape XNNPACK's int8 convolution kernel runs
+    poorly: it can make an int8 TFLite file slower than its float32 one. Traced in
     `kerasaudio.layers.tflite_mode()` (as `kerasaudio.export` traces), a convolution with
     stride `s` dividing its kernel `k` is computed on the input regrouped into blocks of
     `s` samples: `(time, channels)` is reshaped to `(time / s, s * channels)` and
     convolved with stride 1 and `k / s` taps, the kernel reshaped the same way. The
-    result is the same numbers (the same products, summed in another order); M5's int8
-    file then takes less than half of its float32 file's time. Training, Keras inference
-    and the weights are Keras' own layer's.
+    result is the same numbers (the same products, summed in another order), and the
+    convolution now has `s * channels` input channels and stride 1, the form XNNPACK's
+    int8 kernel runs fast (BENCHMARKS.md: M5's int8 latency before and after). Training,
+    Keras inference and the weights are Keras' own layer's.
 
     Args:
         filters: number of output channels.

@@ -21,9 +21,10 @@ class BatchNormalization(keras.layers.BatchNormalization):
 
     Keras 3 computes batch normalisation in training from separate ops (moments, then scale
     and shift) and differentiates them op by op; on small convolutional audio models such as
-    M5 those ops are about half of a training step on a CPU. On the TensorFlow backend this
-    layer computes the training pass with `FusedBatchNormV3` (oneDNN's kernel: one op
-    forward, one op backward), which trained M5 1.4-1.8x faster (`benchmarks/training.py`).
+    M5 those ops are a large share of a training step on a CPU. On the TensorFlow backend
+    this layer computes the training pass with `FusedBatchNormV3` (oneDNN's kernel: one op
+    forward, one op backward) instead of one kernel per op (`benchmarks/training.py` and
+    BENCHMARKS.md measure M5's training speed with both layers).
 
     Everything else is Keras' own layer: the same name, options, weights and checkpoints
     (`gamma`, `beta`, `moving_mean`, `moving_variance`: a `.weights.h5` file of a model

@@ -15,9 +15,10 @@ class Standardize(SpectrogramLayer):
     """Standardise each example by its own mean and standard deviation.
 
     `(x - mean) / max(std, epsilon)`, the statistics taken over each example's axes
-    (default: every axis but the batch axis), as the Kaggle Freesound seed normalises each
-    log-mel spectrogram. Never uses other examples of the batch; a constant (e.g. silent)
-    example becomes all zeros instead of NaN.
+    (default: every axis but the batch axis), as the Kaggle Freesound Audio Tagging 2019
+    BiLSTM + attention kernel normalises each log-mel spectrogram (docs/references.md,
+    [S4]). Never uses other examples of the batch; a constant (e.g. silent) example
+    becomes all zeros instead of NaN.
 
     Args:
         axis: non-batch axis or axes to reduce over (e.g. `1` for per-bin statistics over
@@ -33,7 +34,8 @@ class Standardize(SpectrogramLayer):
 
     Reference:
         The per-spectrogram normalisation of the Kaggle Freesound Audio Tagging 2019
-        BiLSTM-attention kernel (Fonseca et al., DCASE 2019 Task 2).
+        BiLSTM-attention kernel (docs/references.md [S4]; the challenge: Fonseca et al.,
+        "Audio tagging with noisy labels and minimal supervision", DCASE 2019 Workshop).
     """
 
     def __init__(self, *, axis: int | tuple[int, ...] | None = None, epsilon: float = 1e-6,

@@ -28,19 +28,21 @@ def _grouped_rfft(frames):
     """`rfft` of `(batch, frames, n_fft)` for TFLite: real FFTs of 8 frames per RFFT2D call.
 
     TFLite's RFFT2D kernel sets up its tables (in double precision) on every call and
-    calls once per 2-D slice, so 101 frames of 512 samples as 101 slices of 1 x 512 cost
-    0.33 ms, mostly set-up. Grouped as slices of 8 x 512, RFFT2D also transforms along
-    the 8 frames (a complex 8-point DFT); an 8 x 8 matrix product undoes that exactly:
-    frame r = (1/8) sum_m Y_m exp(+2 pi i r m / 8). 1.9x faster in LiteRT for the power
-    spectrum (0.20 against 0.38 ms), same values to 3e-7 of the peak. TensorFlow only
-    (the converter's graph); returns `(real, imag)`, each `(batch, frames, n_fft // 2 + 1)`.
+    calls once per 2-D slice, so one slice per frame makes the set-up, not the transform,
+    the cost. Grouped as slices of 8 x n_fft, one call sets up once for 8 frames; RFFT2D
+    then also transforms along the 8 frames (a complex 8-point DFT), which an 8 x 8 matrix
+    product undoes exactly: frame r = (1/8) sum_m Y_m exp(+2 pi i r m / 8). The values
+    equal the per-frame FFT to float32 rounding (BENCHMARKS.md has the speed). TensorFlow
+    only (the converter's graph); returns `(real, imag)`, each
+    `(batch, frames, n_fft // 2 + 1)`.
 
     The undo leaves each frame float32 rounding of its group's loudest frame (~1e-7 in
-    amplitude), not of itself: a silent frame next to speech is no longer exactly 0. In a
-    power spectrum that is ~1e-14 of the peak, below any dB floor or epsilon, so only
-    power spectra use it (STFT `mode="power"`, mel with `power=2`); magnitudes and complex
-    spectra (VGGVox v2 standardises each frame of magnitudes: a silent frame's 1e-7
-    became 0.17) take `_matmul_rfft` instead.
+    amplitude), not of itself: a silent frame next to speech is not exactly 0. In a power
+    spectrum that is ~1e-14 of the peak, below any dB floor or epsilon, so only power
+    spectra use it (STFT `mode="power"`, mel with `power=2`); magnitudes and complex
+    spectra take `_matmul_rfft` instead, because a model may standardise each frame on its
+    own (VGGVox v2 does), which would scale that rounding of a silent frame up to the
+    size of a real value.
     """
     import tensorflow as tf
 
@@ -87,16 +89,17 @@ def _matmul_rfft(frames):
     """`rfft` of `(batch, frames, n_fft)` for TFLite, as two small matrix products per frame.
 
     For magnitude and complex spectra, which cannot group frames (`_grouped_rfft`), one
-    RFFT2D call per frame is slow (104 frames of 256 samples: 175 us); for an `n_fft`
-    that is not a power of two TFLite has no FFT at all, and the DFT convolution stores an
-    `n_fft x (n_fft + 2)` matrix (26 MB at 2560). Cooley-Tukey with n_fft = n1 x n2
+    RFFT2D call per frame pays the kernel's set-up for every frame; for an `n_fft` that is
+    not a power of two TFLite has no FFT at all, and the DFT convolution stores an
+    `n_fft x (n_fft + 2)` float32 matrix (26 MB at 2560). Cooley-Tukey with n_fft = n1 x n2
     (`_fft_split`) instead: each frame as an n1 x n2 matrix, n2 DFTs of n1 points (one
     product with an n1 x 2 n1 cos/sin matrix), twiddle factors, then n1 complex DFTs of n2
-    points (one product with a 2 n2 x 2 n2 matrix). XNNPACK runs the products: 62 us for
-    those 104 frames, about 2e-7 of the frame's peak from float64, and frames never mix (a
-    silent frame stays exactly 0). It costs 2 n1^2 + 2 n_fft + 4 n2^2 float32 constants
-    (8 kB at 256, 16 kB at 512, 79 kB at 2560), which is why power spectra of a
-    power-of-two `n_fft` keep the grouped RFFT2D (83 us, no constants). TensorFlow only
+    points (one product with a 2 n2 x 2 n2 matrix). The products are plain matrix
+    multiplications, which XNNPACK runs; the result is within float32 rounding of the
+    float64 DFT, and frames never mix (a silent frame stays exactly 0). It costs
+    2 n1^2 + 2 n_fft + 4 n2^2 float32 constants (8 kB at 256, 16 kB at 512, 79 kB at
+    2560), which is why power spectra of a power-of-two `n_fft` keep the grouped RFFT2D,
+    which needs none (BENCHMARKS.md has the timings of all three forms). TensorFlow only
     (the converter's graph); returns `(real, imag)`, each `(batch, frames, n_fft // 2 + 1)`.
     """
     import tensorflow as tf
@@ -141,6 +144,20 @@ class SpectralLayer(AudioLayer):
 
     Holds the STFT options, checks them, and computes `(real, imag)` of shape
     `(batch, frames, n_fft // 2 + 1)` from `(batch, samples)`.
+
+    Args:
+        n_fft, hop_length, win_length, window, center, pad_mode, dft: as in `STFT`.
+
+    Example:
+    ```python
+    import numpy as np, kerasaudio
+    mel = kerasaudio.layers.MelSpectrogram(sample_rate=8000, n_fft=256)  # a SpectralLayer
+    mel.n_frames(8000)  # 126 frames for one second
+    ```
+
+    Reference:
+        librosa.stft (McFee et al., "librosa: Audio and music signal analysis in Python",
+        SciPy 2015).
     """
 
     def __init__(self, *, n_fft: int = 2048, hop_length: int | None = None,
@@ -207,8 +224,9 @@ class SpectralLayer(AudioLayer):
 
         The signal is cut into blocks of `hop_length` samples; frame j is the
         concatenation of blocks j .. j + K - 1 (K = ceil(n_fft / hop)) cut to n_fft, so
-        the frames are built from K strided slices: 2-3x faster than a gather in TF,
-        and TFLite builtins only (RESHAPE, STRIDED_SLICE, CONCATENATION).
+        the frames are built from K strided slices, contiguous copies instead of a
+        gather's index lookups, and TFLite builtins only (RESHAPE, STRIDED_SLICE,
+        CONCATENATION).
         """
         ops = self.backend
         n, hop = self.n_fft, self.hop_length
@@ -306,11 +324,12 @@ class STFT(SpectralLayer):
     neither a power of two nor a product of two similar factors, a prime for instance,
     uses the convolution: TFLite's RFFT2D takes powers of two only).
     In TFLite files a power spectrum's FFT of a power-of-two `n_fft` transforms 8 frames
-    per RFFT2D call (the kernel's per-call set-up made one call per frame twice as slow),
-    undone by an 8 x 8 product; magnitude and complex spectra, whose frames must not mix,
-    and every other `n_fft` (400 = 20 x 20, 2560 = 64 x 40) run the FFT as two matrix
-    products per frame (2.8x faster than one RFFT2D call per frame; 79 kB of constants at
-    2560 where the convolution stored 26 MB).
+    per RFFT2D call (so the kernel's per-call set-up is paid once per 8 frames), undone by
+    an 8 x 8 product; magnitude and complex spectra, whose frames must not mix, and every
+    other `n_fft` (400 = 20 x 20, 2560 = 64 x 40) run the FFT as two matrix products per
+    frame, which XNNPACK runs (79 kB of constants at 2560 where a DFT convolution needs
+    26 MB). Every form gives the same spectrum to float32 rounding; BENCHMARKS.md
+    compares their speed and size.
 
     Args:
         n_fft: FFT size (>= 2).
@@ -364,11 +383,11 @@ class STFT(SpectralLayer):
 class ComplexSpectrogram(SpectralLayer):
     """Real and imaginary STFT parts as two channels: `(batch, frames, bins, 2)`.
 
-    The input of the complex-spectrogram CNN (the "torch for R" Speech Commands seed):
-    keeping the phase beat magnitude-only spectrograms there. Defaults reproduce that
-    seed's `torch.stft(n_fft=512, win_length=480, hop_length=160, center=True,
-    pad_mode="reflect", normalized=True)` on 16 kHz audio: 30 ms windows, 10 ms hop;
-    one second of audio gives `(101, 257, 2)`. `normalized=True` scales by
+    The input of the complex-spectrogram CNN of the "torch for R" Speech Commands tutorial
+    (docs/references.md, [S2]): keeping the phase beat magnitude-only spectrograms there.
+    Defaults reproduce its `torch.stft(n_fft=512, win_length=480, hop_length=160,
+    center=True, pad_mode="reflect", normalized=True)` on 16 kHz audio: 30 ms windows,
+    10 ms hop; one second of audio gives `(101, 257, 2)`. `normalized=True` scales by
     `n_fft ** -0.5` as torch does. Mono input only (`(batch, samples)` or
     `(batch, samples, 1)`).
 
@@ -390,8 +409,10 @@ class ComplexSpectrogram(SpectralLayer):
     ```
 
     Reference:
-        Keydana, "Simple audio classification with torch", RStudio AI Blog, 2021;
-        Trabelsi et al., "Deep Complex Networks", ICLR 2018.
+        The "torch for R" Speech Commands tutorials of the RStudio AI Blog (Damiani,
+        "Simple audio classification with torch", 2021; Keydana, "Audio classification
+        with torch", 2022; docs/references.md [S2]); Trabelsi et al., "Deep Complex
+        Networks", ICLR 2018.
     """
 
     max_channels = 1

@@ -23,9 +23,17 @@ _ATTENTION_BIASES = ("auto", "per_step", "scalar", None)
 
 
 def default_frontend() -> list:
-    """The seed's features: 44.1 kHz audio, 128 log-mels (n_fft 2560, hop 347), standardised.
+    """The kernel's features: 44.1 kHz audio, 128 log-mels (n_fft 2560, hop 347), standardised.
+
+    The Kaggle Freesound Audio Tagging 2019 BiLSTM + attention kernel's recipe
+    (docs/references.md, [S4]): mel power spectrogram from 20 Hz to 22,050 Hz, dB, each
+    spectrogram standardised by its own mean and standard deviation.
 
     5 s of audio (220,500 samples) gives `(636, 128)`: `1 + 220500 // 347` frames.
+
+    Returns:
+        `[MelSpectrogram, PowerToDb, Standardize]`: `(batch, samples)` 44.1 kHz audio in,
+        `(batch, frames, 128)` standardised log-mels out.
 
     Example:
     ```python
@@ -60,7 +68,7 @@ def bilstm_attention(*, include_top: bool = True, weights=None, input_shape=None
                      attention_bias: str | None = "auto", attention_steps: int | None = None,
                      mask_value: float | None = None,
                      name: str = "bilstm_attention") -> keras.Model:
-    """BiLSTM + feed-forward attention tagger: the Kaggle Freesound Audio Tagging 2019 seed.
+    """BiLSTM + feed-forward attention tagger of the Kaggle Freesound Audio Tagging 2019 kernel.
 
     Log-mel frames `(frames, n_mels)` -> `Bidirectional(LSTM(lstm_units,
     return_sequences=True))` -> feed-forward attention over time
@@ -104,7 +112,7 @@ def bilstm_attention(*, include_top: bool = True, weights=None, input_shape=None
         pooling: with `include_top=False`: None (attention), `"avg"` or `"max"`.
         classifier_activation: `"softmax"` (the kernel), `"sigmoid"` (multi-label) or
             None (logits).
-        frontend: None, `"default"` (the seed's 44.1 kHz log-mel features, see
+        frontend: None, `"default"` (the kernel's 44.1 kHz log-mel features, see
             `default_frontend`) or layers.
         lstm_units: units of each LSTM direction.
         dense_units: width of the hidden Dense + ELU layer.
@@ -114,6 +122,10 @@ def bilstm_attention(*, include_top: bool = True, weights=None, input_shape=None
             the fixed number of frames).
         mask_value: feature value marking padded frames (None: no masking).
         name: model name.
+
+    Returns:
+        A `keras.Model` named `name`: `(batch, classes)` scores with `include_top`, else
+        the pooled `(batch, 2 * lstm_units)` vector.
 
     Example:
     ```python
@@ -127,9 +139,10 @@ def bilstm_attention(*, include_top: bool = True, weights=None, input_shape=None
 
     Reference:
         Raffel & Ellis, "Feed-Forward Networks with Attention Can Solve Some Long-Term
-        Memory Problems", ICLR 2016 workshop (arXiv:1512.08756); Fonseca et al., "Audio
-        tagging with noisy labels and minimal supervision", DCASE 2019 (the Freesound
-        Audio Tagging 2019 competition).
+        Memory Problems", ICLR 2016 workshop (arXiv:1512.08756); the Kaggle kernel
+        "Birectional [sic] LSTM model for audio labeling with Keras" (docs/references.md
+        [S4]); Fonseca et al., "Audio tagging with noisy labels and minimal supervision",
+        DCASE 2019 (the Freesound Audio Tagging 2019 competition).
     """
     check_arguments(name, include_top=include_top, weights=weights, classes=classes,
                     pooling=pooling, classifier_activation=classifier_activation)

@@ -20,14 +20,26 @@ from kerasaudio.models.registry import register_model
 
 __all__ = ["complex_cnn"]
 
-#: PyTorch's BatchNorm defaults (its momentum 0.1 is Keras' 0.9): the seed is a torch model,
-#: and Keras' 0.99 leaves the moving statistics far from the data after a few epochs on a
-#: small dataset (FSDD: validation at chance while training accuracy rose).
+#: PyTorch's BatchNorm defaults (its momentum 0.1 is Keras' 0.9): the reference model is a
+#: torch model ([S2] in docs/references.md), and Keras' 0.99 leaves the moving statistics
+#: far from the data after a few epochs on a small dataset, so inference-mode accuracy
+#: lags far behind training accuracy.
 TORCH_BN = {"momentum": 0.9, "epsilon": 1e-5}
 
 
 def default_frontend() -> list:
-    """The seed's input: 16 kHz, n_fft 512, 30 ms window, 10 ms hop, torch-normalised."""
+    """The reference tutorial's input: 16 kHz, n_fft 512, 30 ms window, 10 ms hop, torch-normalised.
+
+    Returns:
+        `[ComplexSpectrogram(...)]`: `(batch, samples)` 16 kHz audio in, `(batch, frames,
+        257, 2)` out (101 frames per second).
+
+    Example:
+    ```python
+    model = kerasaudio.create_model("complex_cnn", frontend="default",
+                                    input_shape=(16000,), classes=30)
+    ```
+    """
     return [ComplexSpectrogram(n_fft=512, hop_length=160, win_length=480, pad_mode="reflect",
                                normalized=True)]
 
@@ -35,7 +47,8 @@ def default_frontend() -> list:
 @register_model(
     task="keyword spotting (30 words)",
     input="complex spectrogram (257, 101, 2): 1 s at 16 kHz, real/imag channels",
-    paper="Keydana, 'Simple audio classification with torch', RStudio AI Blog 2021",
+    paper="Damiani, 'Simple audio classification with torch', RStudio AI Blog 2021 (the "
+          "torch for R Speech Commands tutorials, docs/references.md [S2])",
     parameters=1_852_350,
     defaults={"input_shape": (257, 101, 2), "classes": 30},
 )
@@ -46,13 +59,14 @@ def complex_cnn(*, include_top: bool = True, weights=None, input_shape=None,
                 dense_units: int = 512, dense_dropout: float = 0.5,
                 residual_norm: float | None = None,
                 name: str = "complex_cnn") -> keras.Model:
-    """CNN on complex spectrograms: the "torch for R" Speech Commands seed.
+    """CNN on complex spectrograms: the "torch for R" Speech Commands tutorial's model.
 
     Five blocks of Conv2D(3x3) + BatchNorm + ReLU with 32, 64, 128, 256 and 512 filters;
     the first four also MaxPool(2) and SpatialDropout2D(0.2). The top: global average
     pooling, dropout, Dense(512) + BatchNorm + ReLU + Dropout(0.5), Dense(classes).
     Keeping the phase (real and imaginary parts as two input channels) beat magnitude
-    spectrograms in the seed's tests (test accuracy 0.9324 on 30 Speech Commands words).
+    spectrograms in the tutorial's tests, which report 0.9324 test accuracy on 30 Speech
+    Commands words (docs/references.md, [S2]).
 
     Parameter check: with a `(257, 101, 2)` input and 30 classes the model has exactly
     1,849,342 trainable parameters (2,048 more non-trainable BatchNorm statistics), the
@@ -67,7 +81,7 @@ def complex_cnn(*, include_top: bool = True, weights=None, input_shape=None,
         classes: number of classes.
         pooling: with `include_top=False`: None (4-D feature map), `"avg"` or `"max"`.
         classifier_activation: `"softmax"`, `"sigmoid"` or None (logits).
-        frontend: None, `"default"` (`ComplexSpectrogram` with the seed's settings:
+        frontend: None, `"default"` (`ComplexSpectrogram` with the tutorial's settings:
             16 kHz audio in, `(101, 257, 2)` per second) or layers.
         filters: filters of the five conv blocks.
         dropout: spatial dropout rate after the first four blocks and before the top.
@@ -79,6 +93,11 @@ def complex_cnn(*, include_top: bool = True, weights=None, input_shape=None,
             against recording-device colouring; it adds no weights.
         name: model name.
 
+    Returns:
+        A `keras.Model` named `name`: `(batch, classes)` scores with `include_top`; else
+        the last block's `(batch, frames', bins', filters[-1])` map, or
+        `(batch, filters[-1])` pooled by `pooling`.
+
     Example:
     ```python
     model = kerasaudio.create_model("complex_cnn", input_shape=(257, 101, 2), classes=30)
@@ -87,8 +106,10 @@ def complex_cnn(*, include_top: bool = True, weights=None, input_shape=None,
     ```
 
     Reference:
-        Keydana, "Simple audio classification with torch", RStudio AI Blog, 2021;
-        Trabelsi et al., "Deep Complex Networks", ICLR 2018.
+        The "torch for R" Speech Commands tutorials of the RStudio AI Blog (Damiani,
+        "Simple audio classification with torch", 2021; Keydana, "Audio classification
+        with torch", 2022; docs/references.md [S2]); Trabelsi et al., "Deep Complex
+        Networks", ICLR 2018.
     """
     check_arguments(name, include_top=include_top, weights=weights, classes=classes,
                     pooling=pooling, classifier_activation=classifier_activation)

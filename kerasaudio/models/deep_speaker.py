@@ -188,20 +188,18 @@ def deep_speaker(*, include_top: bool = True, weights=None, input_shape=None,
 
     `top_batchnorm=True` adds BatchNorm between `affine` and the softmax layer (not in
     the reference). The time-averaged features are positive (clipped ReLUs) and 2,048
-    wide, so the unnormalised affine output is large and Adam's first steps at 1e-3
-    overshoot: on a batch of 8 random features the loss went from 5.5 to 50 after one
-    step and was still above its start after five; with the BatchNorm it falls from the
-    first step. On real data the reference head recovers within the first epoch: on
-    FSDD (the example: 4 epochs, small network, 5 seeds) held-out verification EER was
-    0.057 on average (0.034-0.092) with the reference head and 0.080 (0.045-0.140) with
-    the BatchNorm, so the default is the reference's. Either way the embedding
-    (`affine`, L2-normalised) and the `include_top=False` network are the reference's.
+    wide, so the unnormalised affine output is large and Adam's first steps at 1e-3 can
+    overshoot on small batches of unfamiliar features; the BatchNorm keeps the softmax
+    input at unit scale, so the loss falls from the first step. On real data the
+    reference head recovers within the first epoch and gave the lower verification
+    error in the example's FSDD runs (BENCHMARKS.md), so the default is the reference's.
+    Either way the embedding (`affine`, L2-normalised) and the `include_top=False`
+    network are the reference's.
 
     Parameter check: with a `(160, 64, 1)` input and `include_top=False` the network has
     24,185,728 parameters (24,172,288 trainable, 13,440 BatchNorm statistics): 96.74 MB
     in float32, the size malaya-speech lists for its deep-speaker speaker-vector model
-    (96.7 MB; 24.4 MB with 8-bit weights, a quarter of the float size plus
-    quantization scales). The count does not depend on the number of frames (the time
+    (docs/references.md). The count does not depend on the number of frames (the time
     average makes the network length-independent).
 
     Args:
@@ -227,6 +225,10 @@ def deep_speaker(*, include_top: bool = True, weights=None, input_shape=None,
         top_batchnorm: BatchNorm between `affine` and the softmax layer (not in the
             reference; steadier first steps on small batches, see above).
         name: model name.
+
+    Returns:
+        A `keras.Model` named `name`: `(batch, classes)` scores with `include_top`, else
+        the unit-length `(batch, embedding_dim)` embedding.
 
     Example:
     ```python

@@ -22,8 +22,9 @@ The torchaudio tutorial's M5 is `m5(n_channel=32)`: widths 32, 32, 64, 64, first
 Every convolution keeps its bias, and BatchNorm uses PyTorch's defaults (momentum 0.1,
 i.e. Keras `momentum=0.9`, and epsilon 1e-5), as in the PyTorch originals: the counts
 above are theirs, BatchNorm computes what PyTorch's does, and the running statistics keep
-up with short, fast trainings (the tutorial's M5 on FSDD, 20 epochs at a constant
-learning rate 0.01: 41% test accuracy with Keras' default 0.99, 76% with 0.9).
+up with short, fast trainings (with Keras' default 0.99 they trail weights that move
+quickly at a high learning rate, and inference-mode accuracy falls far below training-mode
+accuracy; BENCHMARKS.md has the M5 run that showed it).
 
 Example:
 ```python
@@ -100,6 +101,9 @@ def default_frontend() -> list:
 
     With `frontend="default"` the model takes mono audio `(samples,)` and `build_input`
     adds the channel axis, giving the network its `(samples, 1)` input.
+
+    Returns:
+        `[]`: no layers (the model adds the channel axis to `(samples,)` audio).
 
     Example:
     ```python
@@ -237,7 +241,7 @@ def minimum_samples(name: str, **options) -> int:
 
 
 def _batch_norm(name: str) -> keras.layers.BatchNormalization:
-    # Trains with TensorFlow's fused kernel (1.4-1.8x faster M5 training on a CPU).
+    # Trains with TensorFlow's fused kernel (one op forward and backward, not one per op).
     return BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
 
 
@@ -331,6 +335,11 @@ def m3(*, include_top: bool = True, weights=None, input_shape=None, classes: int
             32,000 samples) or `"valid"` (no padding, PyTorch's default) for every conv.
         name: model name.
 
+    Returns:
+        A `keras.Model` named `name`: `(batch, classes)` scores with `include_top`; else the
+        last block's `(batch, steps, channels)` output, or `(batch, channels)` pooled by
+        `pooling`.
+
     Example:
     ```python
     model = kerasaudio.create_model("m3", input_shape=(32000, 1), classes=10)
@@ -391,6 +400,11 @@ def m5(*, include_top: bool = True, weights=None, input_shape=None, classes: int
             samples), or `"valid"` with `n_channel`.
         name: model name.
 
+    Returns:
+        A `keras.Model` named `name`: `(batch, classes)` scores with `include_top`; else the
+        last block's `(batch, steps, channels)` output, or `(batch, channels)` pooled by
+        `pooling`.
+
     Example:
     ```python
     paper = kerasaudio.create_model("m5", input_shape=(32000, 1), classes=10)
@@ -446,6 +460,11 @@ def m11(*, include_top: bool = True, weights=None, input_shape=None, classes: in
             32,000 samples) or `"valid"` (no padding, PyTorch's default) for every conv.
         name: model name.
 
+    Returns:
+        A `keras.Model` named `name`: `(batch, classes)` scores with `include_top`; else the
+        last block's `(batch, steps, channels)` output, or `(batch, channels)` pooled by
+        `pooling`.
+
     Example:
     ```python
     model = kerasaudio.create_model("m11", input_shape=(32000, 1), classes=10)
@@ -496,6 +515,11 @@ def m18(*, include_top: bool = True, weights=None, input_shape=None, classes: in
         padding: `"same"` (default; the paper's 8000, 2000, 500, 125, 32 steps for
             32,000 samples) or `"valid"` (no padding, PyTorch's default) for every conv.
         name: model name.
+
+    Returns:
+        A `keras.Model` named `name`: `(batch, classes)` scores with `include_top`; else the
+        last block's `(batch, steps, channels)` output, or `(batch, channels)` pooled by
+        `pooling`.
 
     Example:
     ```python
@@ -557,6 +581,11 @@ def m34_res(*, include_top: bool = True, weights=None, input_shape=None, classes
         stride: stride of the first conv, default 4 (its padding is "same").
         shortcut: `"repeat"` (default) or `"projection"`, where the width changes.
         name: model name.
+
+    Returns:
+        A `keras.Model` named `name`: `(batch, classes)` scores with `include_top`; else the
+        last block's `(batch, steps, channels)` output, or `(batch, channels)` pooled by
+        `pooling`.
 
     Example:
     ```python

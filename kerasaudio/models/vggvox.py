@@ -33,6 +33,19 @@ def min_input_size(steps: Sequence[tuple[int, int, int]], final: int = 1) -> int
 
     Inverts `out = (in + 2 * pad - kernel) // stride + 1` (floor, as Keras, MatConvNet and
     PyTorch compute "valid" windows) from the last step back to the first.
+
+    Args:
+        steps: `(kernel, stride, pad)` of each layer along one axis, in network order.
+        final: the size that must remain after the last step.
+
+    Returns:
+        The smallest input size.
+
+    Example:
+    ```python
+    from kerasaudio.models.vggvox import min_input_size
+    min_input_size([(7, 2, 1), (3, 2, 0)])  # 9
+    ```
     """
     size = final
     for kernel, stride, pad in reversed(steps):
@@ -62,6 +75,16 @@ def default_frontend_v1() -> list:
     (`2^nextpow2(400)`), so rows 257..511 mirror rows 255..1, after DC removal, dither
     and 0.97 pre-emphasis, on uncentred frames, with the N-1 standard deviation; the
     authors later noted a one-sided spectrum works as well.
+
+    Returns:
+        `[STFT, Standardize, Permute, Cropping1D]`: `(batch, samples)` 16 kHz audio in,
+        `(batch, 512, frames)` out.
+
+    Example:
+    ```python
+    model = kerasaudio.create_model("vggvox_v1", frontend="default", include_top=False,
+                                    input_shape=(48000,))
+    ```
     """
     return [STFT(n_fft=1024, win_length=400, hop_length=160, window="hamming",
                  mode="magnitude"),
@@ -107,10 +130,10 @@ def vggvox_v1(*, include_top: bool = True, weights=None, input_shape=None,
     1,251 classes, the model has 17,911,267 trainable parameters: conv1-5 2,979,648,
     fc6 9,441,280, fc7 4,195,328, fc8 1,282,275 and 12,736 BatchNorm scales/offsets;
     with the 12,736 BatchNorm moving statistics 17,924,003 in all (71.7 MB float32), the
-    registered count. The paper gives the layer table, not a total. malaya-speech's
-    `vggvox-v1` speaker-vector model (70.8 MB, 1024-d embedding) is the verification
-    network: the same trunk with a 1024-unit fc8 embedding instead of 1,251 classes,
-    i.e. `classes=1024` here: 17,691,328 parameters = 70.8 MB float32.
+    registered count. The paper gives the layer table, not a total. The verification
+    network is the same trunk with a 1024-unit fc8 embedding instead of 1,251 classes
+    (`classes=1024`: 17,691,328 parameters, the size of malaya-speech's `vggvox-v1`
+    speaker-vector model; docs/references.md relates the two tables).
 
     `include_top=False` returns the fc7 embedding, `(batch, embedding_dim)`, already
     pooled over time, so `pooling` has nothing left to pool and is ignored.
@@ -130,6 +153,10 @@ def vggvox_v1(*, include_top: bool = True, weights=None, input_shape=None,
         normalize_embedding: L2-normalise the fc7 embedding (the verification model's
             `norm` layer); with `include_top` the classifier sees the normalised vector.
         name: model name.
+
+    Returns:
+        A `keras.Model` named `name`: `(batch, classes)` scores with `include_top`, else
+        the `(batch, embedding_dim)` fc7 embedding.
 
     Example:
     ```python
@@ -190,6 +217,16 @@ def default_frontend_v2() -> list:
     when the code was written), magnitude, then each time frame standardised over its
     257 frequency bins (their `np.mean(spec, 0)` on the `(freq, time)` array), then
     frequency first: 2.5 s of audio gives `(257, 251)`.
+
+    Returns:
+        `[STFT, Standardize, Permute]`: `(batch, samples)` 16 kHz audio in,
+        `(batch, 257, frames)` out.
+
+    Example:
+    ```python
+    model = kerasaudio.create_model("vggvox_v2", frontend="default", include_top=False,
+                                    input_shape=(40000,))
+    ```
     """
     return [STFT(n_fft=512, win_length=400, hop_length=160, window="hann",
                  pad_mode="reflect", mode="magnitude"),
@@ -250,8 +287,9 @@ def vggvox_v2(*, include_top: bool = True, weights=None, input_shape=None,
 
     Training details that are not architecture are left to the user: the authors
     initialise every kernel orthogonally and add L2 weight decay 1e-4; here kernels use
-    the Keras defaults (an orthogonal initializer costs 1-3 s per distinct kernel shape
-    on the JAX backend, over a minute for this model), the VLAD centres are orthogonal.
+    the Keras defaults (an orthogonal initializer runs a QR decomposition per kernel
+    shape at build time, which makes building this model slow on the JAX backend), the
+    VLAD centres are orthogonal.
 
     The VLAD output is intra-normalised and then L2-normalised (NetVLAD). The authors'
     Keras layer skips the final L2 step, which (unless a cluster residual is exactly
@@ -263,14 +301,10 @@ def vggvox_v2(*, include_top: bool = True, weights=None, input_shape=None,
     1,690,240 (BN scales/offsets included), 7x1 conv to 512 1,835,520, 7x1 conv to 10
     cluster scores 35,850, centres 5,120 (ghost centres included), fc6 2,097,664 and the
     classifier 3,068,928 (5,994 x 512, no bias); with the 14,016 BatchNorm moving
-    statistics 10,747,338 in all (43.0 MB float32), the registered count. malaya-speech
-    lists its VoxCeleb2 `vggvox-v2` speaker-vector model at 43.2 MB, and the fine-tuned
-    gender model (S0 seed: 3 classes, male / female / not a gender) at 31.1 MB float
-    and 7.92 MB quantized: this network with a 3-class head (`classes=3`) has 7,679,946
-    parameters = 30.7 MB float32. The 5,991 x 512 classifier weights between the two
-    heads (12.3 MB) match the 12.1 MB between malaya's two files; their table gives
-    file sizes of frozen graphs, not parameter counts, so the remaining 0.2-0.4 MB
-    cannot be attributed from it.
+    statistics 10,747,338 in all (43.0 MB float32), the registered count. With the
+    3-class head of malaya-speech's gender model (male / female / not a gender,
+    docs/references.md [S0]; `classes=3`) it has 7,679,946 parameters; docs/references.md
+    relates both counts to malaya-speech's model table.
 
     `include_top=False` returns the fc6 embedding, `(batch, embedding_dim)`; it is
     pooled already, so `pooling` is ignored. The authors L2-normalise it for
@@ -295,6 +329,10 @@ def vggvox_v2(*, include_top: bool = True, weights=None, input_shape=None,
         stage_filters: (reduce, 3x3, increase) filters of each residual stage.
         stage_blocks: blocks per stage; every stage after the first halves both axes.
         name: model name.
+
+    Returns:
+        A `keras.Model` named `name`: `(batch, classes)` scores with `include_top`, else
+        the `(batch, embedding_dim)` fc6 embedding.
 
     Example:
     ```python
