@@ -47,6 +47,12 @@ def model_sample_rate(model) -> int:
     layer inside the model (e.g. `MelSpectrogram`); else 16000 (the rate of the speaker
     models' default front ends).
 
+    Args:
+        model: a Keras model (a preset, a `Wav2Vec2`, or any model with a front end).
+
+    Returns:
+        The sampling rate in Hz.
+
     Example:
     ```python
     kerasaudio.embeddings.model_sample_rate(kerasaudio.create_model("wav2vec2_base"))  # 16000

@@ -73,6 +73,13 @@ def get_window(window: WindowSpec, win_length: int, *, n_fft: int | None = None)
 def hz_to_mel(frequencies, *, htk: bool = False):
     """Hz to mels: HTK formula, or Slaney's (linear below 1 kHz, log above), as librosa.
 
+    Args:
+        frequencies: a frequency or an array of frequencies, Hz.
+        htk: the HTK formula `2595 log10(1 + f / 700)` instead of Slaney's scale.
+
+    Returns:
+        The mels, a float64 array (0-d for a scalar input).
+
     Example:
     ```python
     kerasaudio.filters.hz_to_mel(1000.0)  # 15.0 (Slaney)
@@ -89,6 +96,13 @@ def hz_to_mel(frequencies, *, htk: bool = False):
 def mel_to_hz(mels, *, htk: bool = False):
     """Mels to Hz, the inverse of `hz_to_mel`.
 
+    Args:
+        mels: a mel value or an array of them.
+        htk: the HTK formula instead of Slaney's scale.
+
+    Returns:
+        The frequencies in Hz, a float64 array (0-d for a scalar input).
+
     Example:
     ```python
     kerasaudio.filters.mel_to_hz(15.0)  # 1000.0 (Slaney)
@@ -104,6 +118,15 @@ def mel_to_hz(mels, *, htk: bool = False):
 def mel_frequencies(n_mels: int = 128, *, fmin: float = 0.0, fmax: float = 11025.0,
                     htk: bool = False) -> np.ndarray:
     """`n_mels` frequencies (Hz) evenly spaced on the mel scale from `fmin` to `fmax`.
+
+    Args:
+        n_mels: number of frequencies.
+        fmin: the first frequency, Hz.
+        fmax: the last frequency, Hz.
+        htk: the HTK mel scale instead of Slaney's.
+
+    Returns:
+        float64 array `(n_mels,)`, as `librosa.mel_frequencies`.
 
     Example:
     ```python
@@ -160,6 +183,13 @@ def dct(n_out: int, n_in: int) -> np.ndarray:
 
     `dct(k, n) @ x` equals `scipy.fft.dct(x, norm="ortho")[:k]`.
 
+    Args:
+        n_out: number of coefficients kept (rows).
+        n_in: length of the transformed vectors (columns).
+
+    Returns:
+        float64 array `(n_out, n_in)` with orthonormal rows.
+
     Example:
     ```python
     D = kerasaudio.filters.dct(20, 128)  # MFCCs from 128 log-mel bands
@@ -178,6 +208,12 @@ def dft_kernel(window: np.ndarray) -> np.ndarray:
     `frame @ dft_kernel(w)` gives the real parts then the imaginary parts of
     `numpy.fft.rfft(frame * w)`. Used as a strided convolution kernel where an FFT op is
     not available (TFLite's RFFT2D takes powers of two only).
+
+    Args:
+        window: the window, zero-padded to `n_fft` samples (`get_window(...)`).
+
+    Returns:
+        float64 array `(n_fft, 2 * (n_fft // 2 + 1))`.
 
     Example:
     ```python

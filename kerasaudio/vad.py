@@ -140,6 +140,9 @@ def speech_frames(levels: np.ndarray, *, threshold_db: float | None = None,
         snr_db: how far above the noise floor speech must be (adaptive threshold).
         range_db: how far below the loudest frame speech may be (adaptive threshold).
 
+    Returns:
+        A bool array shaped like `levels`: True for speech frames.
+
     Example:
     ```python
     flags = kerasaudio.vad.speech_frames(kerasaudio.vad.frame_levels(audio, 8000))
@@ -160,6 +163,18 @@ def group_frames(flags, *, min_silence: int = 7, min_speech: int = 3,
     Runs of speech separated by fewer than `min_silence` non-speech frames are merged;
     merged runs shorter than `min_speech` frames are dropped; the rest grow by `pad`
     frames on both sides (within the recording; padded neighbours that touch are merged).
+
+    Args:
+        flags: one bool (or 0/1) per frame: speech or not (`speech_frames`).
+        min_silence: fewest non-speech frames that separate two segments.
+        min_speech: fewest frames a segment keeps.
+        pad: frames added on both sides of each segment.
+
+    Returns:
+        `(first, end)` frame ranges in order, end exclusive.
+
+    Raises:
+        InvalidOptionError: a negative or non-integer option.
 
     Example:
     ```python

@@ -72,6 +72,17 @@ class WaveformAugmentation(FrontEndLayer):
 
     Subclasses implement `_augment(x, seed)` on a float32 `(batch, samples, channels)`
     tensor.
+
+    Args:
+        seed: random seed (int) for reproducible draws; None draws differently each run.
+
+    Example:
+    ```python
+    import numpy as np, kerasaudio
+    gain = kerasaudio.layers.RandomGain(min_db=-6, max_db=6, seed=0)  # a subclass
+    x = np.random.randn(2, 8000).astype("float32")
+    gain(x, training=True).shape  # (2, 8000); gain(x) returns x unchanged
+    ```
     """
 
     def __init__(self, *, seed: int | None = None, **kwargs):

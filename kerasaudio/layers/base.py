@@ -29,10 +29,16 @@ _state = threading.local()
 def tflite_mode():
     """Trace front-end layers for TFLite conversion (used by `kerasaudio.export`).
 
-    Inside this context, layers whose `dft="auto"` pick graph ops that TFLite runs as
-    builtins: the builtin RFFT2D for power-of-two `n_fft` (fixed or dynamic batch), and a
-    strided convolution with a windowed DFT kernel otherwise (RFFT2D takes powers of two
-    only), and no TensorFlow-only fast paths.
+    Inside this context, layers pick graph ops that TFLite runs as builtins and XNNPACK
+    runs fast, with the same values: spectral layers with `dft="auto"` compute the FFT
+    with the builtin RFFT2D or as two matrix products per frame, and a strided
+    convolution with a windowed DFT kernel only for an `n_fft` with neither form (see
+    `STFT`); `kerasaudio.layers.Conv1D` regroups a strided convolution into an unstrided
+    one; `kerasaudio.layers.LSTM` becomes TFLite's fused LSTM op. Nesting is allowed; the
+    state is per thread.
+
+    Returns:
+        A context manager; `in_tflite_mode()` is True inside it.
 
     Example:
     ```python
@@ -51,6 +57,9 @@ def tflite_mode():
 def in_tflite_mode() -> bool:
     """True while tracing inside `tflite_mode()`.
 
+    Returns:
+        Whether the current thread is inside `tflite_mode()`.
+
     Example:
     ```python
     with kerasaudio.layers.tflite_mode():
@@ -64,6 +73,26 @@ def in_tflite_mode() -> bool:
 
 
 def check_int(name: str, value, *, minimum: int = 1, allow_none: bool = False):
+    """`value` as an int after checking it is an integer >= `minimum` (bools refused).
+
+    Args:
+        name: the option's name, for the error message.
+        value: the value to check.
+        minimum: the smallest value accepted.
+        allow_none: accept None (and return it).
+
+    Returns:
+        `int(value)`, or None.
+
+    Raises:
+        InvalidOptionError: not an integer, or below `minimum`.
+
+    Example:
+    ```python
+    from kerasaudio.layers.base import check_int
+    check_int("n_fft", 512, minimum=2)  # 512
+    ```
+    """
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
@@ -73,6 +102,27 @@ def check_int(name: str, value, *, minimum: int = 1, allow_none: bool = False):
 
 def check_float(name: str, value, *, positive: bool = True, allow_none: bool = False,
                 minimum: float | None = None):
+    """`value` as a float after checking it is a finite real number (bools refused).
+
+    Args:
+        name: the option's name, for the error message.
+        value: the value to check.
+        positive: require `value > 0`.
+        allow_none: accept None (and return it).
+        minimum: the smallest value accepted, if any.
+
+    Returns:
+        `float(value)`, or None.
+
+    Raises:
+        InvalidOptionError: not a finite number, or out of range.
+
+    Example:
+    ```python
+    from kerasaudio.layers.base import check_float
+    check_float("residual", 0.0, positive=False, minimum=0.0)  # 0.0
+    ```
+    """
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
@@ -85,6 +135,25 @@ def check_float(name: str, value, *, positive: bool = True, allow_none: bool = F
 
 
 def check_choice(name: str, value, choices):
+    """`value` after checking it is one of `choices`.
+
+    Args:
+        name: the option's name, for the error message.
+        value: the value to check.
+        choices: the accepted values.
+
+    Returns:
+        `value` unchanged.
+
+    Raises:
+        InvalidOptionError: `value` is not one of `choices`.
+
+    Example:
+    ```python
+    from kerasaudio.layers.base import check_choice
+    check_choice("pad_mode", "reflect", ("constant", "reflect"))  # "reflect"
+    ```
+    """
     if value not in choices:
         raise InvalidOptionError(f"{name}={value!r}: must be one of {sorted(map(repr, choices))}.")
     return value
@@ -94,7 +163,17 @@ def check_choice(name: str, value, choices):
 
 
 class FrontEndLayer(DataLayer):
-    """Common base: float32 compute, and a floating-point dtype check on every call."""
+    """Common base: float32 compute, and a floating-point dtype check on every call.
+
+    Integer input (e.g. int16 PCM) is refused with a hint to scale it to [-1, 1] first;
+    `_check_shape` lets subclasses validate the input shape before the call.
+
+    Example:
+    ```python
+    import numpy as np, kerasaudio
+    kerasaudio.layers.STFT(n_fft=64)(np.zeros((1, 256), "int16"))  # InvalidAudioError
+    ```
+    """
 
     #: what the layer takes, for error messages.
     expects = "audio"
@@ -129,6 +208,13 @@ class AudioLayer(FrontEndLayer):
     Subclasses implement `_compute(x)` on a `(batch', samples)` float32 tensor (channels
     folded into the batch) returning `(batch', frames, bins, ...)`, and `_output_shape`.
     Channels come back out right after the bins axis: `(batch, frames, bins, channels, ...)`.
+
+    Example:
+    ```python
+    import numpy as np, kerasaudio
+    stft = kerasaudio.layers.STFT(n_fft=64, mode="power")   # an AudioLayer
+    stft(np.zeros((2, 1000, 2), "float32")).shape            # (2, 63, 33, 2)
+    ```
     """
 
     #: largest channel count accepted (None: any).
@@ -172,7 +258,18 @@ class AudioLayer(FrontEndLayer):
 
 
 class SpectrogramLayer(FrontEndLayer):
-    """Base of the layers that take features `(batch, frames, bins[, channels])`."""
+    """Base of the layers that take features `(batch, frames, bins[, channels])`.
+
+    The output has the input's shape; statistics are taken per example, never over the
+    batch (`example_axes`).
+
+    Example:
+    ```python
+    import numpy as np, kerasaudio
+    db = kerasaudio.layers.PowerToDb()                       # a SpectrogramLayer
+    db(np.ones((2, 10, 40), "float32")).shape                 # (2, 10, 40)
+    ```
+    """
 
     expects = "features"
 

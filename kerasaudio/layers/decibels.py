@@ -17,6 +17,31 @@ def power_to_db(ops, x, *, ref, amin: float, top_db: float | None, axes):
 
     `ops` is a Keras backend namespace; `ref` a number or `"max"` (per example); `axes`
     the example axes, so that neither `ref="max"` nor `top_db` ever looks across the batch.
+    The computation of `PowerToDb` (and of `AmplitudeToDb` on squared magnitudes).
+
+    Args:
+        ops: a Keras backend namespace (`keras.src.backend` or a layer's `self.backend`).
+        x: power values, any shape with a leading batch axis.
+        ref: the reference power (a number) or `"max"` (each example's maximum).
+        amin: floor applied to `x` and `ref` before the log (> 0).
+        top_db: dynamic range kept below each example's maximum in dB, or None.
+        axes: the example axes (every axis but the batch axis).
+
+    Returns:
+        The dB values, shaped like `x`.
+
+    Example:
+    ```python
+    import numpy as np
+    from keras.src import backend
+    from kerasaudio.layers.decibels import power_to_db
+    power_to_db(backend, np.array([[1.0, 0.1, 1e-12]]), ref=1.0, amin=1e-10,
+                top_db=80.0, axes=(1,))  # [[0, -10, -80]]
+    ```
+
+    Reference:
+        librosa.power_to_db (McFee et al., "librosa: Audio and music signal analysis in
+        Python", SciPy 2015).
     """
     scale = 10.0 / math.log(10.0)
     log_spec = ops.numpy.log(ops.numpy.maximum(x, amin)) * scale

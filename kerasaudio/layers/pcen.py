@@ -24,6 +24,14 @@ def pcen_smoothing_coefficient(*, time_constant: float, sample_rate: float,
     hop_length` frames (the full width at half maximum of the squared frequency response
     of the one-pole low-pass filter).
 
+    Args:
+        time_constant: the smoother's time constant, seconds.
+        sample_rate: sampling rate of the audio, Hz.
+        hop_length: samples between frames.
+
+    Returns:
+        The coefficient `b` in (0, 1].
+
     Example:
     ```python
     import kerasaudio

@@ -19,6 +19,12 @@ def confusion_matrix(truth, predicted, *, classes: int) -> np.ndarray:
         predicted: integer class indices, shape `(n,)`.
         classes: number of classes (the matrix is `classes x classes`).
 
+    Returns:
+        int64 array `(classes, classes)`: entry `[i, j]` counts true `i` predicted `j`.
+
+    Raises:
+        InvalidOptionError: shapes that differ, or indices outside `0..classes - 1`.
+
     Example:
     ```python
     from kerasaudio.metrics import confusion_matrix
@@ -48,6 +54,9 @@ def plot_confusion(confusion: np.ndarray, names: list[str], path: str | os.PathL
         title: the plot's title.
         xlabel: label of the predicted axis.
         ylabel: label of the true axis.
+
+    Returns:
+        None; the PNG is written to `path` (matplotlib, Agg backend).
 
     Example:
     ```python

@@ -34,7 +34,29 @@ POOLINGS = (None, "avg", "max")
 
 def check_arguments(name: str, *, include_top: bool, weights, classes: int, pooling,
                     classifier_activation) -> None:
-    """Reject bad builder arguments before any layer is created."""
+    """Reject bad builder arguments before any layer is created.
+
+    Args:
+        name: the builder's name, for the messages.
+        include_top: whether the model gets a classifier (then `classes` must be >= 1).
+        weights: None or an existing `.weights.h5` path.
+        classes: number of classes.
+        pooling: None, `"avg"` or `"max"`.
+        classifier_activation: None, a callable or a Keras activation name.
+
+    Returns:
+        None.
+
+    Raises:
+        InvalidOptionError: the first argument that is not acceptable, with the fix.
+
+    Example:
+    ```python
+    from kerasaudio.models.common import check_arguments
+    check_arguments("m5", include_top=True, weights=None, classes=10, pooling=None,
+                    classifier_activation="softmax")
+    ```
+    """
     if weights is not None:
         if not isinstance(weights, (str, os.PathLike)):
             raise InvalidOptionError(
@@ -97,6 +119,28 @@ def build_input(name: str, *, input_shape, frontend, default_input_shape: tuple,
     one, the input is raw audio `input_shape` (default `(None,)`: any length) and the
     features are the front end's output; a `(frames, bins)` output gains a channel axis
     when the network needs `feature_rank` 3.
+
+    Args:
+        name: the builder's name, for the messages.
+        input_shape: the user's `input_shape` (without the batch axis), or None.
+        frontend: None, `"default"`, a layer or a list of layers.
+        default_input_shape: the feature shape without a front end.
+        default_frontend: the family's `default_frontend` (for `frontend="default"`).
+        feature_rank: the rank the network's features need (3 for image-like maps).
+
+    Returns:
+        `(inputs, features)`: the `keras.Input` and the tensor after the front end.
+
+    Raises:
+        InvalidOptionError: a malformed `input_shape` or `frontend`.
+
+    Example:
+    ```python
+    from kerasaudio.models.common import build_input
+    from kerasaudio.models.mnets import default_frontend
+    inputs, x = build_input("m5", input_shape=(8000,), frontend="default",
+                            default_input_shape=(None, 1), default_frontend=default_frontend)
+    ```
     """
     if input_shape is not None:
         try:
@@ -134,7 +178,27 @@ def build_input(name: str, *, input_shape, frontend, default_input_shape: tuple,
 
 
 def check_min_size(name: str, features, minimum: Sequence[int | None], what: str) -> None:
-    """Raise if a static feature dimension is below what the network's strides need."""
+    """Raise if a static feature dimension is below what the network's strides need.
+
+    Args:
+        name: the builder's name, for the message.
+        features: the feature tensor (its static shape is checked).
+        minimum: the least size per feature axis (None: no bound).
+        what: what needs that size, for the message.
+
+    Returns:
+        None.
+
+    Raises:
+        InvalidOptionError: a known size below its minimum.
+
+    Example:
+    ```python
+    import keras
+    from kerasaudio.models.common import check_min_size
+    check_min_size("cnn", keras.Input((64, 64, 1)), (16, 16), "four 2x2 pools")
+    ```
+    """
     for axis, (size, least) in enumerate(zip(features.shape[1:], minimum, strict=False)):
         if size is not None and least is not None and size < least:
             raise InvalidOptionError(
@@ -145,7 +209,23 @@ def check_min_size(name: str, features, minimum: Sequence[int | None], what: str
 
 
 def global_pool(x, pooling: str, *, name: str = "pool"):
-    """Global average or max pooling over every axis but batch and channels."""
+    """Global average or max pooling over every axis but batch and channels.
+
+    Args:
+        x: a `(batch, steps, channels)` or `(batch, height, width, channels)` tensor.
+        pooling: `"avg"` or `"max"`.
+        name: the pooling layer's name.
+
+    Returns:
+        `(batch, channels)`.
+
+    Example:
+    ```python
+    import keras
+    from kerasaudio.models.common import global_pool
+    global_pool(keras.Input((10, 8, 4)), "avg").shape  # (None, 4)
+    ```
+    """
     rank = len(x.shape)
     if pooling == "avg":
         layer = (keras.layers.GlobalAveragePooling1D if rank == 3
@@ -156,12 +236,50 @@ def global_pool(x, pooling: str, *, name: str = "pool"):
 
 
 def classifier(x, classes: int, activation, *, name: str = "predictions"):
-    """The classification head: one Dense layer named `predictions`."""
+    """The classification head: one Dense layer named `predictions`.
+
+    Args:
+        x: the pooled features `(batch, units)`.
+        classes: number of outputs.
+        activation: the output activation (None for logits).
+        name: the layer's name.
+
+    Returns:
+        `(batch, classes)`.
+
+    Example:
+    ```python
+    import keras
+    from kerasaudio.models.common import classifier
+    classifier(keras.Input((64,)), 10, "softmax").shape  # (None, 10)
+    ```
+    """
     return keras.layers.Dense(classes, activation=activation, name=name)(x)
 
 
 def finish(inputs, outputs, name: str, weights) -> keras.Model:
-    """Make the model and load `weights` (a .weights.h5 path) with a clear error on mismatch."""
+    """Make the model and load `weights` (a .weights.h5 path) with a clear error on mismatch.
+
+    Args:
+        inputs: the model's input(s).
+        outputs: the model's output(s).
+        name: the model's name.
+        weights: None or a `.weights.h5` path.
+
+    Returns:
+        The `keras.Model`.
+
+    Raises:
+        InvalidOptionError: the weights do not fit the model.
+
+    Example:
+    ```python
+    import keras
+    from kerasaudio.models.common import finish
+    inputs = keras.Input((4,))
+    model = finish(inputs, keras.layers.Dense(2)(inputs), "tiny", None)
+    ```
+    """
     model = keras.Model(inputs, outputs, name=name)
     if weights is not None:
         try:

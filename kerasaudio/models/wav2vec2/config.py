@@ -59,8 +59,21 @@ ACTIVATIONS = {
 def activation_function(name: str, option: str):
     """The function of activation `name` (a key of `ACTIVATIONS`), for option `option`.
 
+    Args:
+        name: an activation name of a Hugging Face config (`"gelu"` is the exact, erf GELU).
+        option: the option that holds it, for the error message.
+
+    Returns:
+        The activation function (`keras.activations`).
+
     Raises:
         InvalidOptionError: an unknown name.
+
+    Example:
+    ```python
+    from kerasaudio.models.wav2vec2.config import activation_function
+    gelu = activation_function("gelu", "hidden_act")
+    ```
     """
     if name not in ACTIVATIONS:
         raise InvalidOptionError(f"{option}={name!r}: use one of {sorted(ACTIVATIONS)}.")
@@ -125,8 +138,20 @@ def receptive_field(conv_kernel: Sequence[int] = ARCHITECTURE["conv_kernel"],
 def check_architecture(c: dict) -> dict:
     """`c` (every key of `ARCHITECTURE`) checked and normalised: tuples, floats, bools.
 
+    Args:
+        c: architecture options, every key of `ARCHITECTURE`.
+
+    Returns:
+        A new dict: convolution sizes as tuples of ints, rates as floats, flags as bools.
+
     Raises:
         InvalidOptionError: a value out of range or sizes that do not fit together.
+
+    Example:
+    ```python
+    from kerasaudio.models.wav2vec2.config import ARCHITECTURE, CONFIGS, check_architecture
+    large = check_architecture({**ARCHITECTURE, **CONFIGS["wav2vec2_large"]})
+    ```
     """
     c = dict(c)
     for key in ("conv_dim", "conv_kernel", "conv_stride"):

@@ -87,6 +87,15 @@ def read_huggingface_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     `model.safetensors` (or sharded `model-*.safetensors`) through `safetensors`, else
     `pytorch_model.bin` through `torch.load(weights_only=True)`.
 
+    Args:
+        path: the checkpoint directory.
+
+    Returns:
+        `{tensor name: float32 array}`, the names as the checkpoint stores them.
+
+    Raises:
+        InvalidOptionError: no weights file, or the package to read it is missing.
+
     Example:
     ```python
     from kerasaudio.models.wav2vec2 import read_huggingface_weights
@@ -146,6 +155,9 @@ def load_huggingface_weights(model, path: str | os.PathLike) -> None:
     Raises:
         InvalidOptionError: `model` holds no wav2vec 2.0 encoder, or a tensor is missing,
             has another shape or is not understood.
+
+    Returns:
+        None; every encoder weight of `model` is assigned (task heads stay as they are).
 
     Example:
     ```python
