@@ -14,7 +14,8 @@ NumPy only; no model. `split(audio, sample_rate)` returns `Segment`s.
 
 Example:
 ```python
-audio, sr = kerasaudio.audio_io.load_audio("long.wav")
+clip = kerasaudio.datasets.fsdd.load(sample=True).path[0]  # or any long recording
+audio, sr = kerasaudio.audio_io.load_audio(clip)
 for segment in kerasaudio.vad.split(audio, sr):
     print(f"{segment.start_s:.2f}-{segment.end_s:.2f} s")
     clip = segment.slice(audio)
@@ -44,6 +45,7 @@ class Segment:
     ```python
     segment = kerasaudio.vad.Segment(start=800, end=4800, sample_rate=8000)
     segment.start_s, segment.end_s, segment.duration  # (0.1, 0.6, 0.5)
+    audio = np.zeros(8000, "float32")
     segment.slice(audio)  # audio[800:4800]
     ```
     """
@@ -145,6 +147,8 @@ def speech_frames(levels: np.ndarray, *, threshold_db: float | None = None,
 
     Example:
     ```python
+    t = np.arange(16000) / 8000
+    audio = np.where(t < 1, 0.5 * np.sin(2 * np.pi * 440 * t), 0.001)  # 1 s tone, 1 s hiss
     flags = kerasaudio.vad.speech_frames(kerasaudio.vad.frame_levels(audio, 8000))
     ```
     """
@@ -228,6 +232,8 @@ def split(audio, sample_rate: int, *, frame_ms: float = 30.0, threshold_db: floa
 
     Example:
     ```python
+    t = np.arange(16000) / 8000
+    audio = np.where(t < 1, 0.5 * np.sin(2 * np.pi * 440 * t), 0.001)  # 1 s tone, 1 s hiss
     segments = kerasaudio.vad.split(audio, 8000)
     [(round(s.start_s, 2), round(s.end_s, 2)) for s in segments]
     ```

@@ -171,7 +171,10 @@ class FrontEndLayer(DataLayer):
     Example:
     ```python
     import numpy as np, kerasaudio
-    kerasaudio.layers.STFT(n_fft=64)(np.zeros((1, 256), "int16"))  # InvalidAudioError
+    try:
+        kerasaudio.layers.STFT(n_fft=64)(np.zeros((1, 256), "int16"))
+    except kerasaudio.errors.InvalidAudioError as error:
+        print(error)  # STFT expects floating-point audio; got dtype int16. Scale ...
     ```
     """
 
