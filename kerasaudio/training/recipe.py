@@ -538,6 +538,6 @@ def make_layer(spec: dict) -> keras.layers.Layer:
             if isinstance(cls, type) and issubclass(cls, keras.layers.Layer):
                 try:
                     return cls(**config)
-                except TypeError as exc:
+                except (TypeError, ValueError) as exc:  # a bad option, in the layer's words
                     raise InvalidOptionError(f"layer spec {name}: {exc}") from None
     raise InvalidOptionError(f"layer spec: no layer class named {name!r}.")
