@@ -92,11 +92,6 @@ def generate(out: str | os.PathLike | None = None, *, takes: int = 2, seed: int 
     """Write `takes` clips of every digit for every voice into `out` (default
     `default_directory(takes, seed)`); a complete set already there is kept. `only`:
     the names of the voices to speak (default all of `voices()`)."""
-    missing = [tool for tool in ("espeak-ng", "flite") if shutil.which(tool) is None]
-    if missing:
-        raise InvalidOptionError(
-            f"synthetic digits need {', '.join(missing)} on PATH "
-            "(Debian: apt-get install espeak-ng flite).")
     if takes < 1:
         raise InvalidOptionError(f"takes={takes!r}: must be >= 1.")
     chosen = voices()
@@ -105,6 +100,11 @@ def generate(out: str | os.PathLike | None = None, *, takes: int = 2, seed: int 
         if unknown:
             raise InvalidOptionError(f"unknown synthetic voice(s) {unknown}; see voices().")
         chosen = [v for v in chosen if v[0] in only]
+    missing = [tool for tool in ("espeak-ng", "flite") if shutil.which(tool) is None]
+    if missing:
+        raise InvalidOptionError(
+            f"synthetic digits need {', '.join(missing)} on PATH "
+            "(Debian: apt-get install espeak-ng flite).")
     out = pathlib.Path(out) if out is not None else default_directory(takes, seed)
     out.mkdir(parents=True, exist_ok=True)
     spec = {"takes": takes, "seed": seed, "voices": [v[0] for v in chosen],

@@ -213,7 +213,6 @@ def publish_run(recipe, out: str | os.PathLike | None = None, *,
     from kerasaudio.errors import InvalidOptionError
     from kerasaudio.training.protocols import same_training
     from kerasaudio.training.recipe import StackRecipe
-    from zoo.publish import publish
 
     out = Path(out) if out is not None else RUNS_DIR / recipe.preset
     metrics = _read_metrics(out)
@@ -230,6 +229,8 @@ def publish_run(recipe, out: str | os.PathLike | None = None, *,
         entry = _speakers_entry(recipe, out, metrics)
     else:
         entry = _digits_entry(recipe, out, metrics, require_loso=require_loso)
+    from zoo.publish import publish
+
     model = entry.pop("model")
     return publish(model, recipe.preset, recipe=f"kerasaudio/recipes/{recipe.preset}.json",
                    manifest_path=manifest_path, weights_dir=weights_dir, **entry)
