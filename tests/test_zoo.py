@@ -455,3 +455,42 @@ def test_publish_run_writes_a_loadable_entry_with_the_run_metrics(tmp_path, monk
     model = kerasaudio.create_model("m5_fsdd_digits")
     _, test = fsdd.official_split(fsdd.load(sample=True))
     assert protocols.evaluate(model, r, test)["confusion"] == metrics["official"]["confusion"]
+
+
+def test_stack_recipe_measures_the_published_stack_and_the_members_folds(tmp_path):
+    from kerasaudio.training import stack
+    from kerasaudio.training.recipe import parse_recipe
+
+    members = ["m5_fsdd_digits", "logmel_cnn_fsdd_digits"]
+    r = parse_recipe({"preset": "two_fsdd_digits", "members": members, "aggregate": "gmean"})
+    with pytest.raises(InvalidOptionError, match="fold models missing"):
+        stack.run(r, out=tmp_path / "two", protocols=["loso"], sample=True,
+                  log=lambda line: None)
+    # Members' runs with a fold model per speaker (fresh weights: what is measured is
+    # the combination, not the training).
+    for i, member in enumerate(members):
+        config = build.builder_config(load_recipe(member))
+        (tmp_path / member / "loso").mkdir(parents=True)
+        (tmp_path / member / "config.json").write_text(json.dumps(config))
+        for j, speaker in enumerate(fsdd.SPEAKERS):
+            keras.utils.set_random_seed(10 * i + j)
+            build.build_from_config(config).save_weights(
+                tmp_path / member / "loso" / f"{speaker}.weights.h5")
+    metrics = stack.run(r, out=tmp_path / "two", sample=True, log=lambda line: None)
+    assert metrics["official_correct"] == f"{round(metrics['official_accuracy'] * 60)}/60"
+    assert metrics["official_accuracy"] >= 0.9  # the published presets on the sample
+    assert metrics["checks"]["keras_stack_vs_member_aggregate_max_diff"] <= 1e-5
+    assert set(metrics["loso_per_speaker"]) == set(fsdd.SPEAKERS)
+    # One fold recomputed: the members' fold models, combined by a geometric mean.
+    index = fsdd.load(sample=True)
+    frame = index[index["speaker"] == "theo"]
+    x = stack.load_clips(frame)
+    probs = [build.build_from_config(
+        json.loads((tmp_path / m / "config.json").read_text()),
+        weights=tmp_path / m / "loso" / "theo.weights.h5").predict(x, verbose=0)
+        for m in members]
+    gmean = np.exp(np.mean(np.log(np.maximum(probs, 1e-12)), axis=0))
+    expected = float((gmean.argmax(1) == frame["digit"].to_numpy()).mean())
+    assert metrics["loso_per_speaker"]["theo"] == pytest.approx(expected, abs=1e-5)
+    written = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert written["recipe"] == r.to_dict() and written["sample"] is True
