@@ -205,6 +205,9 @@ def publish_run(recipe, out: str | os.PathLike | None = None, *,
 
     Example:
     ```python
+    from kerasaudio.training import load_recipe
+    from zoo.train import publish_run, run_recipe
+
     recipe = load_recipe("m5_fsdd_digits")
     run_recipe(recipe, out="zoo/runs/m5_fsdd_digits")     # official + LOSO
     publish_run(recipe)   # kerasaudio.create_model("m5_fsdd_digits") now loads it

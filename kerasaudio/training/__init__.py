@@ -22,7 +22,8 @@ Example:
 ```python
 from kerasaudio import training
 
-recipe = training.load_recipe("m5_fsdd_digits", ["training.epochs=1"])
+recipe = training.load_recipe("m5_fsdd_digits",
+                               ["training.epochs=1", "training.batch_size=16"])
 metrics = training.run(recipe, out="runs/m5_fsdd_digits", protocols=["official"],
                        sample=True, max_steps=2)
 ```

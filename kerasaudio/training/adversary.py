@@ -31,6 +31,9 @@ class GradientReversal(keras.layers.Layer):
 
     Example:
     ```python
+    import keras
+    from kerasaudio.training.adversary import GradientReversal
+
     embedding = keras.Input((128,))
     x = GradientReversal(factor=0.3)(embedding)
     speaker = keras.layers.Dense(5, activation="softmax")(x)
@@ -82,7 +85,11 @@ def speaker_adversary_model(model: keras.Model, speakers: int, *, factor: float,
 
     Example:
     ```python
-    digits = kerasaudio.create_model("complex_cnn", input_shape=(101, 40, 1), classes=10)
+    from kerasaudio.training.adversary import speaker_adversary_model
+    from kerasaudio.training.build import build_model
+    from kerasaudio.training.recipe import load_recipe
+
+    digits = build_model(load_recipe("logmel_cnn_fsdd_digits"), training=True)
     both = speaker_adversary_model(digits, 5, factor=0.1, layer="avg_pool")
     [tuple(t.shape) for t in both.outputs]  # [(None, 10), (None, 5)]
     ```

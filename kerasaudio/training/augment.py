@@ -34,6 +34,9 @@ class FilterAugment(keras.layers.Layer):
 
     Example:
     ```python
+    import numpy as np
+    from kerasaudio.training.augment import FilterAugment
+
     layer = FilterAugment(max_offset=0.6, points=4, seed=0)
     features = np.zeros((2, 101, 40), "float32")
     layer(features, training=True).shape  # (2, 101, 40): one curve added per example
@@ -98,6 +101,9 @@ class TimeStretch(keras.layers.Layer):
 
     Example:
     ```python
+    import numpy as np
+    from kerasaudio.training.augment import TimeStretch
+
     layer = TimeStretch(min_rate=0.8, max_rate=1.25, seed=0)
     features = np.ones((2, 101, 40), "float32")
     layer(features, training=True).shape  # (2, 101, 40)
@@ -169,6 +175,9 @@ class FreqMixStyle(keras.layers.Layer):
 
     Example:
     ```python
+    import numpy as np
+    from kerasaudio.training.augment import FreqMixStyle
+
     layer = FreqMixStyle(p=0.4, alpha=0.3, seed=0)
     features = np.random.default_rng(0).normal(size=(4, 101, 40)).astype("float32")
     layer(features, training=True).shape  # (4, 101, 40)

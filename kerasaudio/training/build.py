@@ -47,6 +47,8 @@ def build_model(recipe: Recipe, *, training: bool = False,
 
     Example:
     ```python
+    from kerasaudio.training import build_model, load_recipe
+
     recipe = load_recipe("m5_fsdd_digits")
     model = build_model(recipe)              # (None, 8000) -> (None, 10)
     twin = build_model(recipe, training=True)
@@ -81,6 +83,8 @@ def builder_config(recipe: Recipe) -> dict:
 
     Example:
     ```python
+    from kerasaudio.training import builder_config, load_recipe
+
     config = builder_config(load_recipe("m5_fsdd_digits"))
     config["kwargs"]["classes"], config["samples"]  # (10, 8000)
     ```
@@ -114,8 +118,11 @@ def build_from_config(config: dict, *, weights: str | os.PathLike | None = None)
 
     Example:
     ```python
-    config = json.loads(Path("runs/m5_fsdd_digits/config.json").read_text())
-    model = build_from_config(config, weights="runs/m5_fsdd_digits/m5_fsdd_digits.weights.h5")
+    import json
+    from kerasaudio.training import build_from_config, builder_config, load_recipe
+
+    config = json.loads(json.dumps(builder_config(load_recipe("m5_fsdd_digits"))))
+    model = build_from_config(config)  # weights=<a run's <preset>.weights.h5>
     ```
     """
     import kerasaudio

@@ -206,6 +206,9 @@ def train(recipe: Recipe, frame: pd.DataFrame, *,
 
     Example:
     ```python
+    from kerasaudio.training import load_recipe, train
+    from kerasaudio.training.pipeline import load_index
+
     recipe = load_recipe("m5_fsdd_digits", ["training.epochs=1", "training.batch_size=8"])
     model, info = train(recipe, load_index(sample=True), max_steps=2)
     info["steps"]  # 2

@@ -26,6 +26,8 @@ def load_index(data: str | None = None, *, sample: bool = False) -> pd.DataFrame
 
     Example:
     ```python
+    from kerasaudio.training.pipeline import load_index
+
     load_index(sample=True).shape[0]  # 120
     ```
     """
@@ -61,6 +63,9 @@ def dataset(recipe: Recipe, frame: pd.DataFrame, *, train: bool,
 
     Example:
     ```python
+    from kerasaudio.training import load_recipe
+    from kerasaudio.training.pipeline import dataset, load_index
+
     recipe = load_recipe("m5_fsdd_digits", ["training.batch_size=8"])
     x, y = next(iter(dataset(recipe, load_index(sample=True), train=True)))
     x.shape, y.shape  # (8, 8000), (8, 10)

@@ -183,6 +183,8 @@ def run(recipe: Recipe, *, out: str | os.PathLike, protocols: Sequence[str] = PR
 
     Example:
     ```python
+    from kerasaudio.training import load_recipe, run
+
     recipe = load_recipe("m5_fsdd_digits", ["training.epochs=1", "training.batch_size=8"])
     metrics = run(recipe, out="runs/m5-smoke", protocols=["official"], sample=True,
                   max_steps=2)

@@ -199,6 +199,8 @@ class Recipe:
 
     Example:
     ```python
+    from kerasaudio.training import load_recipe
+
     recipe = load_recipe("m5_fsdd_digits", ["training.epochs=1"])
     recipe.samples, recipe.class_names[:3]  # (8000, ('0', '1', '2'))
     ```
@@ -342,6 +344,8 @@ class StackRecipe:
 
     Example:
     ```python
+    from kerasaudio.training import load_recipe
+
     recipe = load_recipe("stack_fsdd_digits")
     recipe.members[:2]  # ['logmel_cnn_fsdd_digits', 'mfcc_cnn_fsdd_digits']
     ```
@@ -403,6 +407,8 @@ def packaged_recipes() -> list[str]:
 
     Example:
     ```python
+    from kerasaudio.training import packaged_recipes
+
     "m5_fsdd_digits" in packaged_recipes()  # True
     ```
     """
@@ -420,6 +426,8 @@ def find_recipe(name: str | os.PathLike) -> Path:
 
     Example:
     ```python
+    from kerasaudio.training import find_recipe
+
     find_recipe("m5_fsdd_digits").name  # 'm5_fsdd_digits.json'
     ```
     """
@@ -453,6 +461,8 @@ def load_recipe(name: str | os.PathLike,
 
     Example:
     ```python
+    from kerasaudio.training import load_recipe
+
     recipe = load_recipe("logmel_cnn_fsdd_digits", ["training.epochs=5"])
     recipe.training.epochs  # 5
     ```
@@ -478,6 +488,8 @@ def apply_overrides(data: dict, overrides: Iterable[str]) -> dict:
 
     Example:
     ```python
+    from kerasaudio.training import apply_overrides
+
     apply_overrides({"training": {"epochs": 30}}, ["training.epochs=5"])
     # {'training': {'epochs': 5}}
     ```
@@ -523,6 +535,8 @@ def make_layer(spec: dict) -> keras.layers.Layer:
 
     Example:
     ```python
+    from kerasaudio.training import make_layer
+
     make_layer({"class_name": "PowerToDb", "config": {"top_db": 80.0}})
     ```
     """

@@ -120,6 +120,8 @@ def trials(labels: Sequence, *, involving: np.ndarray | None = None):
 
     Example:
     ```python
+    from kerasaudio.training.speakers import trials
+
     i, j, target = trials(["a", "a", "b"])
     target.tolist()  # [True, False, False]: pairs (0, 1), (0, 2), (1, 2)
     ```
@@ -142,6 +144,9 @@ def verification(embeddings: np.ndarray, labels: Sequence, *,
 
     Example:
     ```python
+    import numpy as np
+    from kerasaudio.training.speakers import verification
+
     embeddings = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
     verification(embeddings, ["a", "a", "b"])["eer"]  # 0.0
     ```
@@ -206,6 +211,9 @@ def run(recipe: Recipe, *, out: str | os.PathLike, protocols: Sequence[str] = PR
 
     Example:
     ```python
+    from kerasaudio.training import load_recipe
+    from kerasaudio.training.speakers import run
+
     recipe = load_recipe("deep_speaker_fsdd_speakers", ["training.epochs=1"])
     metrics = run(recipe, out="runs/ds-smoke", protocols=["official"], sample=True,
                   max_steps=2)

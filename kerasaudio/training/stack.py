@@ -60,6 +60,9 @@ def combine(probabilities: Sequence[np.ndarray], aggregate: str) -> np.ndarray:
 
     Example:
     ```python
+    import numpy as np
+    from kerasaudio.training.stack import combine
+
     a = np.array([[0.9, 0.1]], "float32")
     b = np.array([[0.4, 0.6]], "float32")
     combine([a, b], "mean")  # [[0.65, 0.35]]
@@ -165,8 +168,12 @@ def run(recipe: StackRecipe, *, out: str | os.PathLike,
 
     Example:
     ```python
+    from kerasaudio.training import load_recipe
+    from kerasaudio.training.stack import run
+
     recipe = load_recipe("stack_fsdd_digits")
-    metrics = run(recipe, out="runs/stack_fsdd_digits", protocols=["official"])
+    metrics = run(recipe, out="runs/stack_fsdd_digits", protocols=["official"],
+                  sample=True)
     metrics["official_accuracy"]
     ```
     """

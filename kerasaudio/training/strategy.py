@@ -25,6 +25,8 @@ def make_strategy(name: str = "default"):
 
     Example:
     ```python
+    from kerasaudio.training import make_strategy
+
     strategy = make_strategy("mirrored")
     strategy.num_replicas_in_sync  # the local devices
     ```
