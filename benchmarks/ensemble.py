@@ -2,8 +2,8 @@
 
 For every held-out speaker s, each member is the zoo recipe's LOSO fold model trained
 WITHOUT s (`zoo/runs/<preset>/loso/<s>.weights.h5`, rebuilt from
-`zoo/runs/<preset>/config.json` with `zoo.common.build_from_config`), evaluated on all of
-s's clips (centred in 1 s, as the recipes evaluate). The ensemble's aggregates combine
+`zoo/runs/<preset>/config.json` with `kerasaudio.training.build_from_config`), evaluated
+on all of s's clips (centred in 1 s, as the recipes evaluate). The ensemble's aggregates combine
 those fold models' probabilities; its best single member is the member with the highest
 mean LOSO accuracy over the same speakers.
 
@@ -42,7 +42,8 @@ from kerasaudio.audio_io import load_audio  # noqa: E402
 from kerasaudio.data import fix_length  # noqa: E402
 from kerasaudio.datasets import fsdd  # noqa: E402
 from kerasaudio.layers import StackingEnsemble  # noqa: E402
-from zoo.common import RUNS_DIR, build_from_config  # noqa: E402
+from kerasaudio.training.build import build_from_config  # noqa: E402
+from zoo import RUNS_DIR  # noqa: E402
 
 #: Default members: the three strongest different digit presets (2026-11-27).
 PRESETS = ("logmel_cnn_fsdd_digits", "mfcc_cnn_fsdd_digits", "bilstm_attention_fsdd_digits")

@@ -108,7 +108,7 @@ def fold_model(preset_name: str, speaker: str):
     if not (run / "config.json").exists() or not weights.exists():
         return None
     sys.path.insert(0, str(ROOT))
-    from zoo.common import build_from_config
+    from kerasaudio.training.build import build_from_config
 
     return build_from_config(json.loads((run / "config.json").read_text()), weights=weights)
 

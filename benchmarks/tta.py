@@ -64,7 +64,8 @@ from kerasaudio.audio_io import load_audio  # noqa: E402
 from kerasaudio.data import fix_length  # noqa: E402
 from kerasaudio.datasets import fsdd  # noqa: E402
 from kerasaudio.layers import StackingEnsemble  # noqa: E402
-from zoo.common import RUNS_DIR, build_from_config  # noqa: E402
+from kerasaudio.training.build import build_from_config  # noqa: E402
+from zoo import RUNS_DIR  # noqa: E402
 
 # benchmarks/ensemble.py (not a package): its fold-model lookup and accuracy, reused.
 _spec = importlib.util.spec_from_file_location("ensemble_bench",

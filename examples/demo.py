@@ -47,7 +47,7 @@ def best_digit_preset() -> str:
     found = presets.list_presets("*_fsdd_digits")
     if not found:
         raise SystemExit("demo: no pretrained digit preset is published in the manifest "
-                         f"({presets.manifest_path()}); train one with zoo/recipes/.")
+                         f"({presets.manifest_path()}); train one with `kerasaudio train`.")
 
     def score(name: str) -> tuple:
         metrics = presets.get_preset(name).metrics

@@ -54,7 +54,7 @@ def load_member(preset: str):
     weights = run / f"{preset}.weights.h5"
     if not weights.is_file():
         return None
-    from zoo.common import build_from_config
+    from kerasaudio.training import build_from_config
 
     config = json.loads((run / "config.json").read_text())
     model = build_from_config(config, weights=weights)

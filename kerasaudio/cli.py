@@ -2,7 +2,7 @@
 
     kerasaudio models [--pretrained] [--format text|json|csv]
     kerasaudio predict FILE... --model NAME [--top-k 3] [--format text|json|csv]
-    kerasaudio train RECIPE [recipe options...]
+    kerasaudio train RECIPE [--protocol official] [--set training.epochs=5] [--out DIR]
     kerasaudio evaluate NAME [--data DIR | --sample] [--out DIR]
     kerasaudio export NAME [--quantization int8] -o model.tflite
 
@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kerasaudio.errors import AudioFileError, InvalidAudioError, KerasAudioError
+from kerasaudio.training.command import add_arguments
 
 __all__ = ["main"]
 
@@ -160,39 +161,16 @@ def _predict(args) -> int:
     return 1 if failed else 0
 
 
-def _find_recipe(name: str) -> pathlib.Path:
-    candidates = [pathlib.Path(name)]
-    roots = [pathlib.Path.cwd(), pathlib.Path(__file__).resolve().parents[1]]
-    for root in roots:
-        candidates += [root / "zoo" / "recipes" / f"{name}.json",
-                       root / "zoo" / "recipes" / name]
-    for path in candidates:
-        if path.is_file() and path.suffix == ".json":
-            return path.resolve()
-    looked = "\n  ".join(str(p) for p in candidates)
-    raise SystemExit(f"kerasaudio: no recipe {name!r}; looked for:\n  {looked}\n"
-                     "Recipes live in the repository's zoo/recipes/ (a source checkout).")
-
-
 def _train(args) -> int:
-    """Run the recipe's own script (`zoo/recipes/<name>.py`: the digit, speaker and stack
-    recipes parse their JSON differently); a JSON file without one runs as a digit recipe."""
-    import runpy
+    """Run a packaged recipe, or the recipe `.json` file the user named (nothing else: no
+    file of the current directory is read or run unless named)."""
+    from kerasaudio.training.command import run_from_args, summary
 
-    recipe = _find_recipe(args.recipe)
-    script = recipe.with_suffix(".py")
-    if script.is_file():
-        saved = sys.argv
-        sys.argv = [str(script), *args.recipe_args]
-        try:
-            runpy.run_path(str(script), run_name="__main__")
-        finally:
-            sys.argv = saved
-        return 0
-    sys.path.insert(0, str(recipe.parents[2]))
-    from zoo.common import main as run_recipe
-
-    run_recipe(recipe, argv=args.recipe_args)
+    run = run_from_args(args, runs_dir=pathlib.Path("runs"),
+                        log=lambda line: print(line, flush=True))
+    if run.metrics:
+        print(f"[{run.recipe.preset}] wrote {run.out}", flush=True)
+    print(json.dumps(summary(run.recipe, run.metrics)))
     return 0
 
 
@@ -320,14 +298,14 @@ def _parser() -> argparse.ArgumentParser:
     predict.set_defaults(run=_predict)
 
     train = commands.add_parser(
-        "train", help="run a training recipe from zoo/",
-        description="Run a training recipe (zoo/recipes/RECIPE.json, in a source checkout). "
-        "Options after RECIPE go to the recipe: --protocol official,loso, --strategy "
-        "default|mirrored|multiworker, --epochs N, --set key=value, ... (see `kerasaudio "
-        "train RECIPE --help`).")
-    train.add_argument("recipe", help="preset name (e.g. m5_fsdd_digits) or recipe JSON")
-    train.add_argument("recipe_args", nargs=argparse.REMAINDER,
-                       help="options passed to the recipe")
+        "train", help="train a preset's recipe on FSDD",
+        description="Train a recipe: a packaged one by name (m5_fsdd_digits, "
+        "logmel_cnn_fsdd_digits, deep_speaker_fsdd_speakers, stack_fsdd_digits, ...) or a "
+        "recipe .json file you name. Runs its protocols (digits: the official split and "
+        "leave-one-speaker-out; speakers: official and unseen-speaker folds) and writes "
+        "the weights, config.json, metrics.json and recipe.json to runs/<preset>/ (--out "
+        "elsewhere). The last line printed is a JSON summary.")
+    add_arguments(train)
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser(

@@ -5,6 +5,7 @@ import io
 import json
 import subprocess
 import sys
+import textwrap
 
 import keras
 import numpy as np
@@ -154,9 +155,9 @@ def test_export_per_tensor_and_stripped_names(env, capsys, tmp_path):
     ("deep_speaker_fsdd_speakers", "identification_accuracy"),
     ("m5_fsdd_digits", "official"),
 ])
-def test_train_runs_the_recipes_own_script(recipe, expect, capsys, tmp_path):
-    """A speaker recipe trains on speaker labels (it ran as a digit recipe before
-    2026-11-27): `train` runs zoo/recipes/<name>.py, whose loader knows the task."""
+def test_train_runs_a_packaged_recipe_with_its_tasks_protocols(recipe, expect, capsys,
+                                                               tmp_path):
+    """A speaker recipe trains on speaker labels: the recipe's task picks the protocols."""
     out = run(capsys, "train", recipe, "--protocol", "official", "--sample", "--epochs", "1",
               "--max-steps", "2", "--set", "training.batch_size=8", "--out",
               str(tmp_path / "run"))
@@ -164,8 +165,74 @@ def test_train_runs_the_recipes_own_script(recipe, expect, capsys, tmp_path):
     assert summary["preset"] == recipe and expect in summary
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["recipe"]["preset"] == recipe
+    assert metrics["official"]["steps"] == 2
     if recipe.endswith("_speakers"):
         assert "6 speakers" in out and "EER" in out
+        assert np.asarray(metrics["official"]["confusion"]).shape == (6, 6)
+
+
+def test_train_takes_a_recipe_file_the_user_names(capsys, tmp_path):
+    from kerasaudio.training.recipe import RECIPES_DIR
+
+    data = json.loads((RECIPES_DIR / "m5_fsdd_digits.json").read_text())
+    data["preset"] = "my_m5_fsdd_digits"
+    data["model"]["options"]["n_channel"] = 8
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(data))
+    out = run(capsys, "train", str(path), "--protocol", "official", "--sample", "--epochs",
+              "1", "--max-steps", "1", "--set", "training.batch_size=8", "--out",
+              str(tmp_path / "run"))
+    assert json.loads(out.strip().splitlines()[-1])["preset"] == "my_m5_fsdd_digits"
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["kwargs"]["n_channel"] == 8
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["train", "no_such_recipe"], "no recipe 'no_such_recipe'"),
+    (["train", "missing.json"], "no recipe 'missing.json': no such file"),
+    (["train", "m5_fsdd_digits", "--set", "training.epochs"], "expected key.path=value"),
+    (["train", "m5_fsdd_digits", "--protocol", "unseen"], "protocols ['unseen']"),
+    (["train", "m5_fsdd_digits", "--max-steps", "0"], "--max-steps 0"),
+    (["train", "m5_fsdd_digits", "--set", 'data.synthetic={"takes": 1}', "--sample"],
+     "python -m zoo train"),
+])
+def test_train_refuses_with_one_message(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_train_never_runs_code_from_the_current_directory(tmp_path):
+    """A directory holding zoo/recipes/<name>.py, zoo/common.py and a recipe JSON beside
+    the script: `kerasaudio train <name>` (and a named .json file there) trains the
+    recipe without importing or running any of it (each file would write a marker)."""
+    marker = tmp_path / "executed"
+    trap = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
+    recipes = tmp_path / "zoo" / "recipes"
+    recipes.mkdir(parents=True)
+    for path in [tmp_path / "zoo" / "__init__.py", tmp_path / "zoo" / "common.py",
+                 recipes / "m5_fsdd_digits.py", tmp_path / "m5_fsdd_digits.py"]:
+        path.write_text(trap + "def main(*args, **kwargs):\n    pass\n")
+    (recipes / "m5_fsdd_digits.json").write_text(json.dumps({"preset": "hostile"}))
+    code = textwrap.dedent("""
+        import json, sys
+        from kerasaudio.cli import main
+        codes = [main(["train", "m5_fsdd_digits", "--protocol", "official", "--sample",
+                       "--epochs", "1", "--max-steps", "1", "--set",
+                       "training.batch_size=8", "--out", "run"]),
+                 main(["train", "zoo/recipes/m5_fsdd_digits.json", "--protocol", ""])]
+        print(json.dumps({"codes": codes, "zoo": sorted(
+            m for m in sys.modules if m == "zoo" or m.startswith("zoo."))}))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300, check=False)
+    assert not marker.exists(), marker.read_text()
+    lines = done.stdout.strip().splitlines()
+    assert json.loads(lines[-1]) == {"codes": [0, 2], "zoo": []}, done.stderr[-3000:]
+    assert json.loads(lines[-2])["preset"] == "m5_fsdd_digits"  # the packaged recipe
+    assert "recipe: missing 'model'" in done.stderr  # the named file is read as data
+    assert (tmp_path / "run" / "m5_fsdd_digits.weights.h5").is_file()
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])

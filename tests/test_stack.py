@@ -83,7 +83,7 @@ def test_published_stack_loads_offline_and_holds_every_members_weights(bundled, 
 def test_published_stack_metrics_beat_every_member():
     preset = presets.get_preset(PRESET)
     members = [m["name"] for m in preset.config["members"]]
-    recipe = json.loads((ROOT / "zoo" / "recipes" / f"{PRESET}.json").read_text())
+    recipe = json.loads((ROOT / "kerasaudio" / "recipes" / f"{PRESET}.json").read_text())
     assert members == recipe["members"] and preset.config["aggregate"] == recipe["aggregate"]
     best = max(presets.get_preset(m).metrics["loso_accuracy"] for m in members)
     assert preset.metrics["loso_accuracy"] >= best + 0.01  # 93.8 against 91.5
@@ -191,11 +191,11 @@ def test_stack_preset_exports_one_verified_tflite_file(bundled, offline, tmp_pat
                                atol=1e-4)
 
 
-def test_recipe_script_explains_itself():
+def test_recipe_command_explains_itself():
     import subprocess
 
-    run = subprocess.run([sys.executable, str(ROOT / "zoo" / "recipes" / f"{PRESET}.py"),
-                          "--help"], capture_output=True, text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-m", "zoo", "train", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and "--publish" in run.stdout
 
 

@@ -1,4 +1,5 @@
-"""The training recipes (zoo/): configs, a tiny end-to-end run, seeding, tf.distribute.
+"""The recipe engine (kerasaudio.training) and `python -m zoo train`: the packaged recipes,
+a tiny end-to-end run, seeding, weight averaging, tf.distribute, publishing.
 
 Full trainings are run by hand (zoo/README.md); these tests run a few steps on the bundled
 120-clip FSDD sample.
@@ -19,30 +20,57 @@ import tensorflow as tf
 import kerasaudio
 from kerasaudio.datasets import fsdd
 from kerasaudio.errors import InvalidOptionError
+from kerasaudio.training import build, fit, protocols
+from kerasaudio.training.recipe import (
+    RECIPES_DIR,
+    Recipe,
+    StackRecipe,
+    apply_overrides,
+    find_recipe,
+    load_recipe,
+    make_layer,
+    packaged_recipes,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from zoo import common  # noqa: E402
-
-#: Training recipes (zoo/common.py's format); stack_fsdd_digits.json lists members only
-#: (tests/test_stack.py).
-RECIPES = sorted(path for path in (ROOT / "zoo" / "recipes").glob("*.json")
-                 if "model" in json.loads(path.read_text()))
-NAMES = [path.stem for path in RECIPES]
+#: Training recipes (the packaged ones with a model; stack_fsdd_digits lists members).
+NAMES = [name for name in packaged_recipes()
+         if "model" in json.loads((RECIPES_DIR / f"{name}.json").read_text())]
+DIGITS = [name for name in NAMES if name.endswith("_digits")]
 #: A few steps of batch 8, one epoch: the smallest run that exercises everything.
 TINY = ["training.epochs=1", "training.batch_size=8", "training.warmup_epochs=0"]
 
 
-def recipe(name: str, *overrides: str) -> common.Recipe:
-    return common.load_recipe(ROOT / "zoo" / "recipes" / f"{name}.json", [*TINY, *overrides])
+def recipe(name: str, *overrides: str) -> Recipe:
+    return load_recipe(name, [*TINY, *overrides])
 
 
-def test_the_digit_presets_have_recipes():
-    assert {"m5_fsdd_digits", "complex_cnn_fsdd_digits"} <= set(NAMES)
-    assert any(name.startswith(("logmel_", "bilstm_attention_")) for name in NAMES)
-    for path in RECIPES:
-        assert path.with_suffix(".py").is_file(), f"{path.stem}: no script"
+def test_every_preset_recipe_ships_as_package_data():
+    assert set(packaged_recipes()) == {
+        "bilstm_attention_fsdd_digits", "complex_cnn_fsdd_digits",
+        "deep_speaker_fsdd_speakers", "logmel_cnn_fsdd_digits", "m5_fsdd_digits",
+        "mfcc_cnn_fsdd_digits", "stack_fsdd_digits", "vggvox_v2_fsdd_speakers"}
+    assert RECIPES_DIR == Path(kerasaudio.__file__).parent / "recipes"
+    assert not (ROOT / "zoo" / "recipes").exists()  # one copy, no scripts
+    for name in packaged_recipes():
+        parsed = load_recipe(name)
+        assert parsed.preset == name
+        assert isinstance(parsed, StackRecipe) == (name == "stack_fsdd_digits")
+        if isinstance(parsed, Recipe):
+            assert parsed.task == ("speakers" if name.endswith("_speakers") else "digits")
+
+
+def test_recipes_resolve_to_packaged_names_or_named_json_files_only(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m5_fsdd_digits.json").write_text("{}")
+    (tmp_path / "mine").write_text("{}")
+    assert find_recipe("m5_fsdd_digits") == RECIPES_DIR / "m5_fsdd_digits.json"
+    assert find_recipe("m5_fsdd_digits.json") == Path("m5_fsdd_digits.json")  # named
+    for name in ["mine", "no_such_recipe", "../m5_fsdd_digits", "missing.json",
+                 str(RECIPES_DIR / "m5_fsdd_digits")]:
+        with pytest.raises(InvalidOptionError, match="no recipe"):
+            find_recipe(name)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -50,13 +78,14 @@ def test_recipe_builds_an_end_to_end_8khz_model(name):
     r = recipe(name)
     assert r.preset == name and r.sample_rate == 8000 and r.samples == 8000
     assert r.architecture in kerasaudio.list_models()
-    model = common.build_model(r)
+    model = build.build_model(r)
     assert tuple(model.inputs[0].shape) == (None, 8000)
-    assert tuple(model.outputs[0].shape) == (None, 10)
-    twin = common.build_model(r, training=True)
+    assert tuple(model.outputs[0].shape) == (None, len(r.class_names))
+    twin = build.build_model(r, training=True)
     assert [w.shape for w in twin.weights] == [w.shape for w in model.weights]
-    config = json.loads(json.dumps(common.builder_config(r)))
-    rebuilt = common.build_from_config(config)
+    config = json.loads(json.dumps(build.builder_config(r)))
+    assert config["class_names"] == list(r.class_names)
+    rebuilt = build.build_from_config(config)
     assert rebuilt.count_params() == model.count_params()
     audio = np.random.default_rng(0).normal(size=(2, 8000)).astype("float32") * 0.1
     rebuilt.set_weights(model.get_weights())
@@ -66,7 +95,7 @@ def test_recipe_builds_an_end_to_end_8khz_model(name):
 
 def test_overrides_set_nested_keys_with_json_values():
     data = {"training": {"epochs": 30}, "frontend": [{"config": {"axis": None}}]}
-    out = common.apply_overrides(data, ["training.epochs=5", "frontend.0.config.axis=1",
+    out = apply_overrides(data, ["training.epochs=5", "frontend.0.config.axis=1",
                                         "augment.mixup_alpha=null", "preset=x_y",
                                         'augment.waveform=[{"class_name": "RandomGain"}]'])
     assert out == {"training": {"epochs": 5}, "frontend": [{"config": {"axis": 1}}],
@@ -85,18 +114,22 @@ def test_overrides_set_nested_keys_with_json_values():
     (["training.ema_momentum=1.5"], "ema_momentum"),
     (["training.swa_epochs=1000"], "swa_epochs"),
     (["training.swa_epochs=5", "training.ema_momentum=0.99"], "set one"),
+    (["training.epoch=3"], "epoch"),
+    (["task=words"], "task"),
+    (["training.epochs.x=1"], "not a path"),
+    (['frontend=[{"class_name": "Lambda", "config": {}}]'], "Lambda"),
+    (['frontend=[{"class_name": "PowerToDb", "config": {"top": 1}}]'], "PowerToDb"),
 ])
 def test_bad_recipes_fail_before_training(overrides, match):
-    path = ROOT / "zoo" / "recipes" / f"{NAMES[0]}.json"
-    with pytest.raises((InvalidOptionError, TypeError), match=match):
-        common.load_recipe(path, overrides)
+    with pytest.raises(InvalidOptionError, match=match):
+        load_recipe(NAMES[0], overrides)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", DIGITS)
 def test_tiny_official_run_writes_weights_config_and_metrics(name, tmp_path):
     r = recipe(name)
-    metrics = common.run(r, protocols=["official"], out=tmp_path, sample=True, max_steps=2,
-                         log=lambda line: None)
+    metrics = protocols.run(r, protocols=["official"], out=tmp_path, sample=True,
+                            max_steps=2, log=lambda line: None)
     official = metrics["official"]
     assert official["total"] == 60 and official["train_clips"] == 60
     assert official["steps"] == 2 and len(official["history"]["loss"]) == 1
@@ -110,17 +143,17 @@ def test_tiny_official_run_writes_weights_config_and_metrics(name, tmp_path):
     # The weights and config.json rebuild the model that was evaluated.
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["architecture"] == r.architecture and config["samples"] == 8000
-    model = common.build_from_config(config, weights=tmp_path / f"{name}.weights.h5")
-    _, test = fsdd.official_split(common.load_index(sample=True))
-    again = common.evaluate(model, r, test)
+    model = build.build_from_config(config, weights=tmp_path / f"{name}.weights.h5")
+    _, test = fsdd.official_split(fsdd.load(sample=True))
+    again = protocols.evaluate(model, r, test)
     assert again["confusion"] == official["confusion"]
     assert again["correct"] == np.trace(official["confusion"]) == official["correct"]
 
 
 def test_loso_fold_then_resume_keeps_it(tmp_path):
     r = recipe("m5_fsdd_digits")
-    metrics = common.run(r, protocols=["loso"], folds=["george"], out=tmp_path, sample=True,
-                         max_steps=1, log=lambda line: None)
+    metrics = protocols.run(r, protocols=["loso"], folds=["george"], out=tmp_path,
+                            sample=True, max_steps=1, log=lambda line: None)
     fold = metrics["loso"]["per_speaker"]["george"]
     assert fold["total"] == 20 and fold["train_clips"] == 100
     assert metrics["loso"]["mean_accuracy"] == fold["accuracy"]
@@ -129,17 +162,17 @@ def test_loso_fold_then_resume_keeps_it(tmp_path):
     # it: it predicts the held-out speaker exactly as evaluated.
     assert fold["weights"] == "loso/george.weights.h5"
     config = json.loads((tmp_path / "config.json").read_text())
-    model = common.build_from_config(config, weights=tmp_path / "loso" / "george.weights.h5")
-    index = common.load_index(sample=True)
-    again = common.evaluate(model, r, index[index["speaker"] == "george"])
+    model = build.build_from_config(config, weights=tmp_path / "loso" / "george.weights.h5")
+    index = fsdd.load(sample=True)
+    again = protocols.evaluate(model, r, index[index["speaker"] == "george"])
     assert again["confusion"] == fold["confusion"]
     lines = []
-    again = common.run(r, protocols=["loso"], folds=["george"], out=tmp_path, sample=True,
-                       max_steps=1, resume=True, log=lines.append)
+    again = protocols.run(r, protocols=["loso"], folds=["george"], out=tmp_path,
+                          sample=True, max_steps=1, resume=True, log=lines.append)
     assert again["loso"]["per_speaker"]["george"] == fold and lines == []  # not retrained
     with pytest.raises(InvalidOptionError, match="different recipe"):
-        common.run(recipe("m5_fsdd_digits", "seed=5"), protocols=["loso"], out=tmp_path,
-                   sample=True, resume=True)
+        protocols.run(recipe("m5_fsdd_digits", "seed=5"), protocols=["loso"], out=tmp_path,
+                      sample=True, resume=True)
 
 
 def test_training_is_reproducible_with_every_augmentation():
@@ -155,15 +188,15 @@ def test_training_is_reproducible_with_every_augmentation():
     r = recipe("logmel_cnn_fsdd_digits", f"augment.waveform={layers}",
                f"augment.features={features}", "augment.mixup_alpha=0.3",
                "augment.length_mode=random")
-    frame = common.load_index(sample=True)
-    a, _ = common.train(r, frame, max_steps=2)
-    b, _ = common.train(r, frame, max_steps=2)
+    frame = fsdd.load(sample=True)
+    a, _ = fit.train(r, frame, max_steps=2)
+    b, _ = fit.train(r, frame, max_steps=2)
     for x, y in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_array_equal(x, y)
 
 
 def _tiny_fit(optimizer, *, epochs: int, steps: int, swa_epochs: int = 0):
-    """`common._fit` on a Dense -> BatchNorm -> Dense model and one fixed batch.
+    """`fit.fit` on a Dense -> BatchNorm -> Dense model and one fixed batch.
 
     Returns the model and the trainable weights at the end of every epoch (taken when
     the epoch's log line is written).
@@ -179,11 +212,11 @@ def _tiny_fit(optimizer, *, epochs: int, steps: int, swa_epochs: int = 0):
     ds = tf.data.Dataset.from_tensors((x, y))
     optimizer.build(model.trainable_variables)
     snapshots = []
-    common._fit(model, optimizer, ds, strategy=tf.distribute.get_strategy(), epochs=epochs,
-                steps=steps, global_batch=8, label_smoothing=0.0, jit_compile=False,
-                swa_epochs=swa_epochs,
-                log=lambda line: snapshots.append([v.numpy().copy()
-                                                   for v in model.trainable_variables]))
+    fit.fit(model, optimizer, ds, strategy=tf.distribute.get_strategy(), epochs=epochs,
+            steps=steps, global_batch=8, label_smoothing=0.0, jit_compile=False,
+            swa_epochs=swa_epochs,
+            log=lambda line: snapshots.append([v.numpy().copy()
+                                               for v in model.trainable_variables]))
     return model, snapshots, x
 
 
@@ -217,11 +250,11 @@ def test_ema_copies_the_moving_average_of_every_step_into_the_model():
 
 
 def test_weight_averaging_options_reach_the_optimizer_and_the_saved_model():
-    frame = common.load_index(sample=True)
-    base, base_info = common.train(recipe("logmel_cnn_fsdd_digits"), frame, max_steps=3)
+    frame = fsdd.load(sample=True)
+    base, base_info = fit.train(recipe("logmel_cnn_fsdd_digits"), frame, max_steps=3)
     for option in ["training.ema_momentum=0.9", "training.swa_epochs=1"]:
-        model, info = common.train(recipe("logmel_cnn_fsdd_digits", option), frame,
-                                   max_steps=3)
+        model, info = fit.train(recipe("logmel_cnn_fsdd_digits", option), frame,
+                                max_steps=3)
         # The same training (identical history), then other final weights (for SWA over
         # the one epoch: the same trainable weights, recomputed batch-norm statistics).
         assert info["history"] == base_info["history"]
@@ -234,17 +267,24 @@ def test_runs_written_before_new_options_existed_count_as_the_same_recipe():
     r = recipe("logmel_cnn_fsdd_digits")
     old = r.to_dict()
     old.pop("adversary")
+    old.pop("task")
     del old["training"]["ema_momentum"], old["training"]["swa_epochs"]
-    assert common._same_training(old, r.to_dict())
-    assert not common._same_training(old, recipe("logmel_cnn_fsdd_digits",
-                                                 "training.swa_epochs=1").to_dict())
+    assert protocols.same_training({"recipe": old}, r)
+    assert not protocols.same_training(
+        {"recipe": old}, recipe("logmel_cnn_fsdd_digits", "training.swa_epochs=1"))
+    # A speaker run's task is in its metrics when its recipe does not name one.
+    speakers = recipe("deep_speaker_fsdd_speakers")
+    old = speakers.to_dict()
+    old.pop("task")
+    assert protocols.same_training({"recipe": old, "task": "speakers"}, speakers)
+    assert not protocols.same_training({"recipe": old}, speakers)
 
 
 @pytest.mark.parametrize("shape", [(3, 7, 40), (3, 7, 40, 1)])
 def test_filter_augment_adds_one_smooth_curve_per_example_in_training_only(shape):
-    from zoo.augment import FilterAugment
+    from kerasaudio.training.augment import FilterAugment
 
-    layer = common.make_layer({"class_name": "FilterAugment",
+    layer = make_layer({"class_name": "FilterAugment",
                                "config": {"max_offset": 0.5, "points": 3, "seed": 0}})
     assert isinstance(layer, FilterAugment)
     x = np.random.default_rng(0).normal(size=shape).astype("float32")
@@ -265,9 +305,9 @@ def test_filter_augment_adds_one_smooth_curve_per_example_in_training_only(shape
 
 @pytest.mark.parametrize("shape", [(3, 101, 40), (3, 101, 40, 1)])
 def test_time_stretch_resamples_frames_per_example_in_training_only(shape):
-    from zoo.augment import TimeStretch
+    from kerasaudio.training.augment import TimeStretch
 
-    layer = common.make_layer({"class_name": "TimeStretch",
+    layer = make_layer({"class_name": "TimeStretch",
                                "config": {"min_rate": 0.5, "max_rate": 2.0, "seed": 0}})
     assert isinstance(layer, TimeStretch)
     # A 21-frame block in the middle of the window, a different profile in every bin.
@@ -293,9 +333,9 @@ def test_time_stretch_resamples_frames_per_example_in_training_only(shape):
 
 @pytest.mark.parametrize("shape", [(6, 101, 40), (6, 101, 40, 1)])
 def test_freq_mix_style_recolours_each_band_with_a_mix_of_two_examples(shape):
-    from zoo.augment import FreqMixStyle
+    from kerasaudio.training.augment import FreqMixStyle
 
-    layer = common.make_layer({"class_name": "FreqMixStyle",
+    layer = make_layer({"class_name": "FreqMixStyle",
                                "config": {"p": 1.0, "alpha": 0.5, "seed": 0}})
     assert isinstance(layer, FreqMixStyle)
     rng = np.random.default_rng(0)
@@ -336,25 +376,24 @@ def test_freq_mix_style_recolours_each_band_with_a_mix_of_two_examples(shape):
         FreqMixStyle(alpha=0)
 
 
-def test_recipe_script_trains_under_mirrored_strategy_on_two_cpus(tmp_path):
+def test_zoo_train_runs_under_mirrored_strategy_on_two_cpus(tmp_path):
     """Logical devices must be set before TensorFlow starts: a fresh interpreter."""
     name = "logmel_cnn_fsdd_digits"
-    script = ROOT / "zoo" / "recipes" / f"{name}.py"
     code = textwrap.dedent(f"""
-        import runpy, sys
+        import sys
         import tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        sys.argv = [{str(script)!r}, "--strategy", "mirrored", "--sample", "--max-steps",
-                    "2", "--protocol", "official", "--out", {str(tmp_path)!r},
-                    "--verbose", "0", "--set", "training.epochs=1",
-                    "--set", "training.batch_size=8"]
-        runpy.run_path(sys.argv[0], run_name="__main__")
+        from zoo.__main__ import main
+        sys.exit(main(["train", {name!r}, "--strategy", "mirrored", "--sample",
+                       "--max-steps", "2", "--protocol", "official", "--out",
+                       {str(tmp_path)!r}, "--verbose", "0", "--set", "training.epochs=1",
+                       "--set", "training.batch_size=8"]))
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=300, cwd=tmp_path)
+                          env=env, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["environment"]["strategy"] == "MirroredStrategy"
@@ -364,32 +403,94 @@ def test_recipe_script_trains_under_mirrored_strategy_on_two_cpus(tmp_path):
     assert summary["preset"] == name and summary["official"] == metrics["official"]["accuracy"]
 
 
-def test_publish_preset_writes_a_loadable_entry_with_the_run_metrics(tmp_path, monkeypatch):
+def test_zoo_is_one_entry_point_without_path_edits():
+    done = subprocess.run([sys.executable, "-m", "zoo", "--help"], capture_output=True,
+                          text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for command in ["train", "study", "speaker-curve", "synthetic"]:
+        assert command in done.stdout
+    for path in (ROOT / "zoo").rglob("*.py"):
+        text = path.read_text()
+        assert "sys.path" not in text and "._actions" not in text, path
+        assert "benchmarks" not in text, path
+    done = subprocess.run([sys.executable, "-m", "zoo", "train", "no_such_recipe"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 2 and "no recipe 'no_such_recipe'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_publish_run_writes_a_loadable_entry_with_the_run_metrics(tmp_path, monkeypatch):
+    pytest.importorskip("zoo.publish", reason="zoo/publish.py (the manifest writer) "
+                        "comes with the weights package")
+    from zoo.train import publish_run
+
     r = recipe("m5_fsdd_digits")
     out = tmp_path / "run"
-    metrics = common.run(r, protocols=["official", "loso"], folds=["theo"], out=out,
-                         sample=True, max_steps=1, log=lambda line: None)
+    metrics = protocols.run(r, protocols=["official", "loso"], folds=["theo"], out=out,
+                            sample=True, max_steps=1, log=lambda line: None)
     manifests = [tmp_path / "a" / "manifest.json", tmp_path / "b" / "manifest.json"]
     for path in manifests:
         path.parent.mkdir()
         path.write_text('{"format": 1, "presets": {}}\n')
     with pytest.raises(InvalidOptionError, match="incomplete"):
-        common.publish_preset(r, out, manifest_path=manifests)
+        publish_run(r, out, manifest_path=manifests)
     with pytest.raises(InvalidOptionError, match="different recipe"):
-        common.publish_preset(recipe("m5_fsdd_digits", "seed=3"), out,
-                              manifest_path=manifests, require_loso=False)
-    preset = common.publish_preset(r, out, manifest_path=manifests, require_loso=False)
+        publish_run(recipe("m5_fsdd_digits", "seed=3"), out, manifest_path=manifests,
+                    require_loso=False)
+    with pytest.raises(InvalidOptionError, match="bundled 120-clip sample"):
+        publish_run(r, out, require_loso=False)
+    preset = publish_run(r, out, manifest_path=manifests, require_loso=False)
     assert manifests[0].read_bytes() == manifests[1].read_bytes()
     entry = json.loads(manifests[0].read_text())["presets"]["m5_fsdd_digits"]
     assert entry["metrics"]["official_accuracy"] == metrics["official"]["accuracy"]
     assert entry["metrics"]["loso_per_speaker"] == {
         "theo": metrics["loso"]["per_speaker"]["theo"]["accuracy"]}
-    assert entry["license"] == fsdd.LICENSE and entry["recipe"] == "zoo/recipes/m5_fsdd_digits.py"
+    assert entry["license"] == fsdd.LICENSE
+    assert entry["recipe"] == "kerasaudio/recipes/m5_fsdd_digits.json"
     assert (manifests[1].parent / "weights" / preset.file).is_file()
     # The published preset loads through create_model and predicts what the run evaluated.
     monkeypatch.setenv("KERASAUDIO_MANIFEST", str(manifests[1]))
     monkeypatch.setenv("KERASAUDIO_OFFLINE", "1")
     monkeypatch.setenv("KERASAUDIO_HOME", str(tmp_path / "home"))
     model = kerasaudio.create_model("m5_fsdd_digits")
-    _, test = fsdd.official_split(common.load_index(sample=True))
-    assert common.evaluate(model, r, test)["confusion"] == metrics["official"]["confusion"]
+    _, test = fsdd.official_split(fsdd.load(sample=True))
+    assert protocols.evaluate(model, r, test)["confusion"] == metrics["official"]["confusion"]
+
+
+def test_stack_recipe_measures_the_published_stack_and_the_members_folds(tmp_path):
+    from kerasaudio.training import stack
+    from kerasaudio.training.recipe import parse_recipe
+
+    members = ["m5_fsdd_digits", "logmel_cnn_fsdd_digits"]
+    r = parse_recipe({"preset": "two_fsdd_digits", "members": members, "aggregate": "gmean"})
+    with pytest.raises(InvalidOptionError, match="fold models missing"):
+        stack.run(r, out=tmp_path / "two", protocols=["loso"], sample=True,
+                  log=lambda line: None)
+    # Members' runs with a fold model per speaker (fresh weights: what is measured is
+    # the combination, not the training).
+    for i, member in enumerate(members):
+        config = build.builder_config(load_recipe(member))
+        (tmp_path / member / "loso").mkdir(parents=True)
+        (tmp_path / member / "config.json").write_text(json.dumps(config))
+        for j, speaker in enumerate(fsdd.SPEAKERS):
+            keras.utils.set_random_seed(10 * i + j)
+            build.build_from_config(config).save_weights(
+                tmp_path / member / "loso" / f"{speaker}.weights.h5")
+    metrics = stack.run(r, out=tmp_path / "two", sample=True, log=lambda line: None)
+    assert metrics["official_correct"] == f"{round(metrics['official_accuracy'] * 60)}/60"
+    assert metrics["official_accuracy"] >= 0.9  # the published presets on the sample
+    assert metrics["checks"]["keras_stack_vs_member_aggregate_max_diff"] <= 1e-5
+    assert set(metrics["loso_per_speaker"]) == set(fsdd.SPEAKERS)
+    # One fold recomputed: the members' fold models, combined by a geometric mean.
+    index = fsdd.load(sample=True)
+    frame = index[index["speaker"] == "theo"]
+    x = stack.load_clips(frame)
+    probs = [build.build_from_config(
+        json.loads((tmp_path / m / "config.json").read_text()),
+        weights=tmp_path / m / "loso" / "theo.weights.h5").predict(x, verbose=0)
+        for m in members]
+    gmean = np.exp(np.mean(np.log(np.maximum(probs, 1e-12)), axis=0))
+    expected = float((gmean.argmax(1) == frame["digit"].to_numpy()).mean())
+    assert metrics["loso_per_speaker"]["theo"] == pytest.approx(expected, abs=1e-5)
+    written = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert written["recipe"] == r.to_dict() and written["sample"] is True

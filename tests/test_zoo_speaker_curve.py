@@ -1,18 +1,14 @@
-"""zoo/speaker_curve.py: accuracy on an unseen speaker against the number of training
+"""zoo.speaker_curve: accuracy on an unseen speaker against the number of training
 speakers (a few real training steps on the bundled FSDD sample)."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
+from kerasaudio.datasets import fsdd
 from kerasaudio.errors import InvalidOptionError
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from zoo import common, speaker_curve  # noqa: E402
+from kerasaudio.training.recipe import load_recipe
+from zoo import speaker_curve
 
 TINY = ["training.epochs=1", "training.batch_size=8", "training.warmup_epochs=0"]
 
@@ -33,7 +29,7 @@ def test_subsets_are_distinct_seeded_and_exclude_the_held_out_speaker(size, coun
     (("george", "lucas", "theo", "yweweler"), "fixed", 20, 5),
 ])
 def test_training_frame(speakers, design, clips, per_speaker):
-    index = common.load_index(sample=True)  # 20 clips per speaker
+    index = fsdd.load(sample=True)  # 20 clips per speaker
     frame = speaker_curve.training_frame(index, speakers, design, clips, seed=0)
     assert frame["speaker"].value_counts().to_dict() == {s: per_speaker for s in speakers}
     again = speaker_curve.training_frame(index, speakers, design, clips, seed=0)
@@ -41,13 +37,13 @@ def test_training_frame(speakers, design, clips, per_speaker):
 
 
 def test_fixed_design_needs_enough_clips():
-    index = common.load_index(sample=True)
+    index = fsdd.load(sample=True)
     with pytest.raises(InvalidOptionError, match="clips"):
         speaker_curve.training_frame(index, ("george",), "fixed", 40, seed=0)
 
 
 def test_run_writes_resumable_results_and_a_table(tmp_path):
-    recipe = common.load_recipe(ROOT / "zoo" / "recipes" / "m5_fsdd_digits.json", TINY)
+    recipe = load_recipe("m5_fsdd_digits", TINY)
     kwargs = dict(held_out=["george"], sizes=[1, 2], count=1, designs=["all", "fixed"],
                   clips=10, out=tmp_path, sample=True, max_steps=1)
     lines = []
@@ -63,8 +59,7 @@ def test_run_writes_resumable_results_and_a_table(tmp_path):
     text = speaker_curve.table(results)
     assert text.splitlines()[0].startswith("| design | training speakers | george |")
     assert len(text.splitlines()) == 2 + 4
-    other = common.load_recipe(ROOT / "zoo" / "recipes" / "m5_fsdd_digits.json",
-                               [*TINY, "seed=3"])
+    other = load_recipe("m5_fsdd_digits", [*TINY, "seed=3"])
     with pytest.raises(InvalidOptionError, match="another recipe"):
         speaker_curve.run(other, **kwargs)
     with pytest.raises(InvalidOptionError, match="design"):
@@ -73,7 +68,7 @@ def test_run_writes_resumable_results_and_a_table(tmp_path):
 
 
 def test_bagging_trains_every_subset_once_and_averages(tmp_path):
-    recipe = common.load_recipe(ROOT / "zoo" / "recipes" / "m5_fsdd_digits.json", TINY)
+    recipe = load_recipe("m5_fsdd_digits", TINY)
     lines = []
     summary = speaker_curve.bagging(recipe, held_out=["theo"], size=4, out=tmp_path,
                                     sample=True, max_steps=1, log=lines.append)

@@ -1,4 +1,5 @@
-"""zoo/speakers.py: the speaker-recognition recipes (VGGVox v2, Deep Speaker) on FSDD.
+"""kerasaudio.training.speakers: the speaker-recognition recipes (VGGVox v2, Deep Speaker)
+on FSDD.
 
 Real models trained for a few steps on the bundled 120-clip FSDD sample (takes 0 and 5 of
 every digit and speaker) under the default strategy; the EER is recomputed independently
@@ -10,9 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
 from math import comb
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -22,19 +21,16 @@ from scipy.io import wavfile
 from kerasaudio.datasets import fsdd
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.metrics.eer import eer
+from kerasaudio.training import speakers
+from kerasaudio.training.build import build_from_config
+from kerasaudio.training.recipe import load_recipe
+from zoo.train import publish_run
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from zoo import speakers  # noqa: E402
-from zoo.common import build_from_config  # noqa: E402
-
-RECIPES = ROOT / "zoo" / "recipes"
 QUICK = ["training.epochs=1", "training.batch_size=16"]
 
 
 def _recipe(name: str):
-    return speakers.load_recipe(RECIPES / f"{name}_fsdd_speakers.json", QUICK)
+    return load_recipe(f"{name}_fsdd_speakers", QUICK)
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +170,7 @@ def test_merge_unseen_adds_folds_of_parallel_runs(deep_speaker_run, tmp_path):
     with pytest.raises(InvalidOptionError, match="different recipe"):
         speakers.merge_unseen(target, [other])
     with pytest.raises(InvalidOptionError, match="sample"):
-        speakers.publish(recipe, out)
+        publish_run(recipe, out)
 
 
 def test_vggvox_v2_recipe_trains_and_rebuilds(tmp_path):
@@ -193,16 +189,18 @@ def test_vggvox_v2_recipe_trains_and_rebuilds(tmp_path):
 def test_bad_protocol_and_fold():
     recipe = _recipe("deep_speaker")
     with pytest.raises(InvalidOptionError, match="protocols"):
-        speakers.run(recipe, protocols=("loso",), sample=True)
+        speakers.run(recipe, out="unused", protocols=("loso",), sample=True)
     with pytest.raises(InvalidOptionError, match="folds"):
-        speakers.run(recipe, protocols=("unseen",), folds=["alice"], sample=True)
+        speakers.run(recipe, out="unused", protocols=("unseen",), folds=["alice"],
+                     sample=True)
+    with pytest.raises(InvalidOptionError, match="digits recipe"):
+        speakers.run(load_recipe("m5_fsdd_digits"), out="unused", sample=True)
 
 
 @pytest.mark.parametrize("option", ["training.swa_epochs=1", "training.ema_momentum=0.9",
                                     'adversary={"factor": 0.1}',
-                                    'distill={"teachers": ["zoo/runs/x"]}'])
+                                    'distill={"teachers": ["zoo/runs/x"]}',
+                                    'data.synthetic={"takes": 1}'])
 def test_digit_only_training_options_are_refused(option):
-    recipe = speakers.load_recipe(RECIPES / "deep_speaker_fsdd_speakers.json",
-                                  [*QUICK, option])
-    with pytest.raises(InvalidOptionError, match="do not support"):
-        speakers.train(recipe, speakers.load_index(sample=True), max_steps=1)
+    with pytest.raises(InvalidOptionError, match="does not take"):
+        load_recipe("deep_speaker_fsdd_speakers", [*QUICK, option])

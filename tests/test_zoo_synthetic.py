@@ -1,9 +1,9 @@
-"""Synthetic training speakers (zoo/synthetic.py) and the recipes' `data.synthetic`.
+"""Synthetic training speakers (zoo.synthetic) and the recipes' `data.synthetic`.
 
-Real synthesisers (eSpeak NG and Flite; `make test` installs them), a few voices."""
+Real synthesisers (eSpeak NG and Flite, Debian's espeak-ng and flite packages), a few
+voices; the tests that speak skip when they are not installed."""
 
-import sys
-from pathlib import Path
+import shutil
 
 import numpy as np
 import pytest
@@ -13,14 +13,17 @@ import kerasaudio
 from kerasaudio.audio_io import load_audio
 from kerasaudio.datasets import fsdd
 from kerasaudio.errors import InvalidOptionError
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from zoo import common, synthetic  # noqa: E402
+from kerasaudio.training import protocols
+from kerasaudio.training.pipeline import with_extra
+from kerasaudio.training.recipe import load_recipe
+from zoo import synthetic
+from zoo.train import run_recipe, synthetic_clips
 
 VOICES = ["espeak-en-us-m3", "espeak-en-gb-f2", "flite-slt", "flite-awb"]
 TINY = ["training.epochs=1", "training.batch_size=8", "training.warmup_epochs=0"]
+speaks = pytest.mark.skipif(
+    any(shutil.which(tool) is None for tool in ("espeak-ng", "flite")),
+    reason="needs espeak-ng and flite on PATH (Debian: apt-get install espeak-ng flite)")
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +32,7 @@ def clips_dir(tmp_path_factory):
     return synthetic.generate(out, takes=2, seed=0, only=VOICES, log=lambda line: None)
 
 
+@speaks
 def test_clips_are_fsdd_like(clips_dir):
     frame = synthetic.load(clips_dir)
     assert list(frame.columns) == ["path", "digit", "speaker", "take", "split"]
@@ -47,6 +51,7 @@ def test_clips_are_fsdd_like(clips_dir):
         assert loud[0] < 320 and len(audio) - loud[-1] < 320  # trimmed to 40 ms
 
 
+@speaks
 def test_generation_is_seeded_and_kept(clips_dir, tmp_path):
     again = synthetic.generate(tmp_path / "a", takes=2, seed=0, only=VOICES[:1],
                                log=lambda line: None)
@@ -68,6 +73,7 @@ def test_generation_is_seeded_and_kept(clips_dir, tmp_path):
         synthetic.load(again)
 
 
+@speaks
 def test_the_words_are_the_digits(clips_dir):
     """The FSDD-trained log-mel preset recognises the synthetic words (chance: 10%)."""
     frame = synthetic.load(clips_dir)
@@ -81,17 +87,19 @@ def test_the_words_are_the_digits(clips_dir):
     assert np.mean(predicted == frame.digit.to_numpy()) >= 0.7
 
 
+@speaks
 def test_recipe_adds_them_to_every_training_split_only(tmp_path, monkeypatch):
     monkeypatch.setattr(synthetic, "ESPEAK_ACCENTS", ("en-us",))
     monkeypatch.setattr(synthetic, "ESPEAK_VARIANTS", ("m3",))
     monkeypatch.setattr(synthetic, "FLITE_VOICES", ("slt",))
     monkeypatch.setattr(synthetic, "default_directory",
                         lambda takes, seed: tmp_path / f"synthetic-t{takes}-s{seed}")
-    r = common.load_recipe(ROOT / "zoo" / "recipes" / "logmel_cnn_fsdd_digits.json",
-                           [*TINY, 'data.synthetic={"takes": 1}'])
+    r = load_recipe("logmel_cnn_fsdd_digits", [*TINY, 'data.synthetic={"takes": 1}'])
     assert r.synthetic == {"takes": 1, "seed": 0}
     assert r.to_dict()["data"]["synthetic"] == {"takes": 1, "seed": 0}
-    metrics = common.run(r, protocols=["official", "loso"], folds=["george"],
+    with pytest.raises(InvalidOptionError, match="python -m zoo train"):
+        protocols.run(r, out=tmp_path / "run", sample=True)  # kerasaudio train's engine
+    metrics = run_recipe(r, protocols=["official", "loso"], folds=["george"],
                          out=tmp_path / "run", sample=True, max_steps=1,
                          log=lambda line: None)
     # The bundled sample: 60 official training clips, 100 for a LOSO fold; + 2 voices x 10.
@@ -103,11 +111,11 @@ def test_recipe_adds_them_to_every_training_split_only(tmp_path, monkeypatch):
 
 
 def test_recipes_without_it_keep_their_form():
-    r = common.load_recipe(ROOT / "zoo" / "recipes" / "logmel_cnn_fsdd_digits.json")
+    r = load_recipe("logmel_cnn_fsdd_digits")
     assert r.synthetic is None and "synthetic" not in r.to_dict()["data"]
-    assert common.synthetic_clips(r) is None
-    frame = common.load_index(sample=True)
-    assert common._with_synthetic(frame, None) is frame  # dtypes untouched
+    assert synthetic_clips(r) is None
+    frame = fsdd.load(sample=True)
+    assert with_extra(frame, None) is frame  # dtypes untouched
 
 
 @pytest.mark.parametrize(("overrides", "match"), [
@@ -118,8 +126,7 @@ def test_recipes_without_it_keep_their_form():
 ])
 def test_bad_options(overrides, match):
     with pytest.raises(InvalidOptionError, match=match):
-        common.load_recipe(ROOT / "zoo" / "recipes" / "logmel_cnn_fsdd_digits.json",
-                           overrides)
+        load_recipe("logmel_cnn_fsdd_digits", overrides)
 
 
 def test_bad_generate_arguments_and_missing_synthesisers(tmp_path, monkeypatch):

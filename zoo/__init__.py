@@ -1,5 +1,14 @@
-"""Training recipes of the kerasaudio presets (see zoo/README.md).
+"""The repository's training tooling: `python -m zoo COMMAND` from the repository root.
 
-`zoo.common` holds the shared machinery; each recipe is `zoo/recipes/<preset>.json` (what
-to train) plus `zoo/recipes/<preset>.py` (a three-line script calling `zoo.common.main`).
+Runs the recipes of kerasaudio's presets (`kerasaudio.training`, the recipe engine) into
+`zoo/runs/` (git-ignored), publishes finished runs as presets (`zoo.publish`), and holds
+the studies around them (`zoo.study`, `zoo.speaker_curve`, `zoo.synthetic`); see
+zoo/README.md. Not part of the installed package.
 """
+
+from pathlib import Path
+
+#: The repository root (`python -m zoo` runs from there).
+ROOT = Path(__file__).resolve().parents[1]
+#: Where runs are written by default (git-ignored).
+RUNS_DIR = ROOT / "zoo" / "runs"

@@ -1,4 +1,5 @@
-"""How accuracy on an unseen speaker grows with the number of training speakers.
+"""`python -m zoo speaker-curve RECIPE`: accuracy on an unseen speaker against the number of
+training speakers.
 
 For each held-out FSDD speaker and each number k of training speakers, trains the recipe
 on subsets of k of the other five (chosen at random, seeded) and tests on all clips of
@@ -18,7 +19,7 @@ model and their average (the geometric mean of the probabilities, as the stack
 aggregates) on the held-out speaker: speaker bagging. Every model's weights are kept in
 `bagging/` (resumable).
 
-    python zoo/speaker_curve.py zoo/recipes/logmel_cnn_fsdd_digits.json \\
+    python -m zoo speaker-curve logmel_cnn_fsdd_digits \\
         --held-out george,jackson,nicolas --sizes 2,3,4,5 --subsets 2 --design all,fixed
 """
 
@@ -28,18 +29,22 @@ import argparse
 import itertools
 import json
 import pathlib
-import sys
 
 import numpy as np
 import pandas as pd
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from kerasaudio.datasets import fsdd
+from kerasaudio.errors import InvalidOptionError
+from kerasaudio.training.build import build_model
+from kerasaudio.training.fit import train
+from kerasaudio.training.pipeline import load_index
+from kerasaudio.training.protocols import evaluate, probabilities, same_training
+from kerasaudio.training.recipe import Recipe, load_recipe
+from zoo import RUNS_DIR
 
-from kerasaudio.datasets import fsdd  # noqa: E402
-from kerasaudio.errors import InvalidOptionError  # noqa: E402
-from zoo import common  # noqa: E402
+__all__ = ["DESIGNS", "bagging", "configure", "run", "subsets", "table", "training_frame"]
 
+#: The training-set designs: every clip of the chosen speakers, or a fixed number.
 DESIGNS = ("all", "fixed")
 
 
@@ -89,7 +94,7 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run(recipe: common.Recipe, *, held_out: list[str], sizes: list[int], count: int,
+def run(recipe: Recipe, *, held_out: list[str], sizes: list[int], count: int,
         designs: list[str], clips: int, out: pathlib.Path, data=None, sample: bool = False,
         max_steps: int | None = None, log=print) -> list[dict]:
     """Train and test every (design, held-out speaker, size, subset); resumable."""
@@ -99,10 +104,10 @@ def run(recipe: common.Recipe, *, held_out: list[str], sizes: list[int], count: 
     out.mkdir(parents=True, exist_ok=True)
     path = out / "curve.json"
     saved = json.loads(path.read_text()) if path.exists() else {}
-    if saved.get("recipe") not in (None, recipe.to_dict()):
+    if saved.get("recipe") is not None and not same_training(saved, recipe):
         raise InvalidOptionError(f"{path} holds another recipe's results; use another --out.")
     results = saved.get("results", [])
-    index = common.load_index(data, sample=sample)
+    index = load_index(data, sample=sample)
     for design, speaker, size in itertools.product(designs, held_out, sizes):
         for chosen in subsets(speaker, size, count, recipe.seed):
             key = {"design": design, "held_out": speaker, "size": size,
@@ -110,8 +115,8 @@ def run(recipe: common.Recipe, *, held_out: list[str], sizes: list[int], count: 
             if any(all(r[k] == v for k, v in key.items()) for r in results):
                 continue
             train_df = training_frame(index, chosen, design, clips, recipe.seed)
-            model, info = common.train(recipe, train_df, max_steps=max_steps)
-            result = common.evaluate(model, recipe, index[index["speaker"] == speaker])
+            model, info = train(recipe, train_df, max_steps=max_steps)
+            result = evaluate(model, recipe, index[index["speaker"] == speaker])
             results.append({**key, "accuracy": result["accuracy"],
                             "train_clips": len(train_df), "seconds": info["seconds"]})
             path.write_text(json.dumps({"recipe": recipe.to_dict(), "results": results},
@@ -121,36 +126,36 @@ def run(recipe: common.Recipe, *, held_out: list[str], sizes: list[int], count: 
     return results
 
 
-def bagging(recipe: common.Recipe, *, held_out: list[str], size: int, out: pathlib.Path,
+def bagging(recipe: Recipe, *, held_out: list[str], size: int, out: pathlib.Path,
             data=None, sample: bool = False, max_steps: int | None = None,
             log=print) -> dict:
     """Speaker bagging: a model per `size`-subset of the training speakers, and their
     geometric-mean ensemble, on each held-out speaker. Returns (and writes to
     `bagging-<size>.json`) `{speaker: {"members": {subset: accuracy}, "ensemble": acc}}`."""
-    index = common.load_index(data, sample=sample)
+    index = load_index(data, sample=sample)
     directory = out / "bagging"
     directory.mkdir(parents=True, exist_ok=True)
     summary = {}
     for speaker in held_out:
         test = index[index["speaker"] == speaker]
-        probabilities, members = [], {}
+        member_probs, members = [], {}
         for chosen in subsets(speaker, size, 10, recipe.seed):  # every subset (<= 10)
             name = f"{speaker}-{'+'.join(chosen)}"
             weights = directory / f"{name}.weights.h5"
             if weights.exists():
-                model = common.build_model(recipe)
+                model = build_model(recipe)
                 model.load_weights(weights)
             else:
                 frame = training_frame(index, chosen, "all", 0, recipe.seed)
-                model, _ = common.train(recipe, frame, max_steps=max_steps)
+                model, _ = train(recipe, frame, max_steps=max_steps)
                 model.save_weights(weights)
-            probs = common.probabilities(model, recipe, test)
-            probabilities.append(probs)
+            probs = probabilities(model, recipe, test)
+            member_probs.append(probs)
             members["+".join(chosen)] = round(float(
                 (probs.argmax(1) == test["digit"].to_numpy()).mean()), 5)
             log(f"[bagging {size}] {speaker} from {'+'.join(chosen)}: "
                 f"{members['+'.join(chosen)]:.4f}")
-        gmean = np.exp(np.mean(np.log(np.maximum(np.stack(probabilities), 1e-12)), axis=0))
+        gmean = np.exp(np.mean(np.log(np.maximum(np.stack(member_probs), 1e-12)), axis=0))
         accuracy = float((gmean.argmax(1) == test["digit"].to_numpy()).mean())
         summary[speaker] = {"members": members, "ensemble": round(accuracy, 5)}
         log(f"[bagging {size}] {speaker}: ensemble of {len(members)} models {accuracy:.4f} "
@@ -160,9 +165,9 @@ def bagging(recipe: common.Recipe, *, held_out: list[str], size: int, out: pathl
     return summary
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("recipe", help="recipe JSON file")
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Declare `python -m zoo speaker-curve`'s arguments on `parser`."""
+    parser.add_argument("recipe", help="a packaged digit recipe's name or a recipe .json file")
     parser.add_argument("--held-out", default=",".join(fsdd.SPEAKERS))
     parser.add_argument("--sizes", default="2,3,4,5")
     parser.add_argument("--subsets", type=int, default=2,
@@ -170,28 +175,33 @@ def main(argv=None) -> None:
     parser.add_argument("--design", default="all", help="all, fixed or all,fixed")
     parser.add_argument("--clips", type=int, default=1000,
                         help="training clips of the fixed design")
-    parser.add_argument("--out", default=None)
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--out", default=None,
+                        help="directory (default zoo/runs/<preset>-speaker-curve)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a recipe entry (repeatable)")
     parser.add_argument("--bagging", type=int, default=None,
                         help="speaker bagging with subsets of this many speakers")
-    args = parser.parse_args(argv)
-    recipe = common.load_recipe(args.recipe, args.overrides)
+    parser.set_defaults(func=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run the curve (or the bagging) and print its table."""
+    recipe = load_recipe(args.recipe, args.overrides)
+    if not isinstance(recipe, Recipe) or recipe.task != "digits":
+        raise InvalidOptionError(f"speaker-curve: {args.recipe} is not a digit recipe.")
     out = (pathlib.Path(args.out) if args.out
-           else common.RUNS_DIR / f"{recipe.preset}-speaker-curve")
+           else RUNS_DIR / f"{recipe.preset}-speaker-curve")
     if args.bagging is not None:
         summary = bagging(recipe, held_out=args.held_out.split(","), size=args.bagging,
                           out=out)
         mean = np.mean([s["ensemble"] for s in summary.values()])
         print(f"speaker bagging ({args.bagging} of 5): ensemble mean {100 * mean:.1f} over "
               f"{len(summary)} held-out speakers")
-        return
+        return 0
     results = run(recipe, held_out=args.held_out.split(","),
                   sizes=[int(s) for s in args.sizes.split(",")], count=args.subsets,
                   designs=args.design.split(","), clips=args.clips, out=out)
     text = table(results)
     print(text)
     (out / "curve.md").write_text(text + "\n")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

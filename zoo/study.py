@@ -1,16 +1,17 @@
-"""Ablation studies on a recipe: variants (recipe overrides) run with the same protocols.
+"""`python -m zoo study STUDY.json`: variants of a digit recipe run with the same protocols.
 
 Each variant is the recipe with some `--set`-style overrides; it is run (official split
 and the six leave-one-speaker-out folds, or what `--protocol` says) into
 `zoo/runs/<preset>-study-<variant>/`, resumably, and a Markdown table of the results is
-printed and written to `zoo/runs/<preset>-study.md`.
+printed and written to `zoo/runs/<preset>-study-<study>.md`.
 
-    python zoo/study.py zoo/studies/logmel_augment.json             # every variant
-    python zoo/study.py zoo/studies/logmel_augment.json --only none speed
-    python zoo/study.py zoo/studies/logmel_augment.json --table     # table only
+    python -m zoo study zoo/studies/logmel_augment.json             # every variant
+    python -m zoo study zoo/studies/logmel_augment.json --only none speed
+    python -m zoo study zoo/studies/logmel_augment.json --table     # table only
 
-A study file: `{"recipe": "zoo/recipes/<preset>.json", "base": [overrides applied to
-every variant], "variants": {"name": {"description": "...", "set": [overrides]}}}`.
+A study file: `{"recipe": <a packaged recipe's name, or a recipe .json path relative to
+the repository root>, "base": [overrides applied to every variant], "variants": {"name":
+{"description": "...", "set": [overrides]}}}`.
 """
 
 from __future__ import annotations
@@ -18,31 +19,35 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from kerasaudio.datasets.fsdd import SPEAKERS
+from kerasaudio.training.recipe import Recipe, load_recipe
+from zoo import ROOT, RUNS_DIR
 
-from zoo import common  # noqa: E402
-
-SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+__all__ = ["configure", "recipe_source", "table"]
 
 
-def _out(recipe: common.Recipe, variant: str) -> pathlib.Path:
-    return common.RUNS_DIR / f"{recipe.preset}-study-{variant}"
+def recipe_source(study: dict) -> str | pathlib.Path:
+    """The study's recipe: a packaged recipe's name, or a `.json` path under the root."""
+    name = study["recipe"]
+    return ROOT / name if str(name).endswith(".json") else name
+
+
+def _out(recipe: Recipe, variant: str) -> pathlib.Path:
+    return RUNS_DIR / f"{recipe.preset}-study-{variant}"
 
 
 def _cell(value) -> str:
     return "" if value is None else f"{100 * value:.1f}"
 
 
-def table(study: dict, recipe_path: pathlib.Path) -> str:
+def table(study: dict, recipe_path: str | pathlib.Path) -> str:
     """The Markdown table of every variant that has results."""
     head = ("| variant | what | official | LOSO mean | " + " | ".join(SPEAKERS)
             + " | mean of folds run | train s |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, variant in study["variants"].items():
-        recipe = common.load_recipe(recipe_path, [*study.get("base", []), *variant["set"]])
+        recipe = load_recipe(recipe_path, [*study.get("base", []), *variant["set"]])
         path = _out(recipe, name) / "metrics.json"
         if not path.exists():
             continue
@@ -62,34 +67,36 @@ def table(study: dict, recipe_path: pathlib.Path) -> str:
     return "\n".join(rows)
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Declare `python -m zoo study`'s arguments on `parser`."""
     parser.add_argument("study", help="study JSON file")
     parser.add_argument("--only", nargs="*", default=None, help="variants to run")
     parser.add_argument("--protocol", default="official,loso")
     parser.add_argument("--folds", default=None,
                         help="comma-separated LOSO speakers (screening; default all six)")
     parser.add_argument("--table", action="store_true", help="print the table only")
-    args = parser.parse_args(argv)
+    parser.set_defaults(func=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run the study's variants (unless `--table`) and write its table."""
+    from zoo.train import run_recipe
+
     study = json.loads(pathlib.Path(args.study).read_text())
-    recipe_path = ROOT / study["recipe"]
+    recipe_path = recipe_source(study)
     protocols = [p for p in args.protocol.split(",") if p]
     if not args.table:
         for name, variant in study["variants"].items():
             if args.only is not None and name not in args.only:
                 continue
-            recipe = common.load_recipe(recipe_path,
-                                        [*study.get("base", []), *variant["set"]])
+            recipe = load_recipe(recipe_path, [*study.get("base", []), *variant["set"]])
             print(f"== {name}: {variant.get('description', '')}", flush=True)
-            common.run(recipe, protocols=protocols, out=_out(recipe, name), resume=True,
+            run_recipe(recipe, protocols=protocols, out=_out(recipe, name), resume=True,
                        folds=args.folds.split(",") if args.folds else None,
                        log=lambda line: print(line, flush=True))
     text = table(study, recipe_path)
     print(text)
-    preset = common.load_recipe(recipe_path).preset
-    (common.RUNS_DIR / f"{preset}-study-{pathlib.Path(args.study).stem}.md").write_text(
-        text + "\n")
-
-
-if __name__ == "__main__":
-    main()
+    preset = load_recipe(recipe_path).preset
+    RUNS_DIR.mkdir(parents=True, exist_ok=True)
+    (RUNS_DIR / f"{preset}-study-{pathlib.Path(args.study).stem}.md").write_text(text + "\n")
+    return 0

@@ -1,4 +1,5 @@
-"""Synthetic spoken digits from offline speech synthesisers, as extra training speakers.
+"""`python -m zoo synthetic`: spoken digits from offline speech synthesisers, as extra
+training speakers.
 
 FSDD has six speakers, so a leave-one-speaker-out model trains on five. This module
 speaks the ten digit words with the speech synthesisers Debian packages
@@ -8,13 +9,14 @@ are resampled to FSDD's 8 kHz, trimmed of leading and trailing silence as FSDD's
 and written as 16-bit WAV files named like FSDD's (`{digit}_{voice}_{take}.wav`), so
 that `load` returns a table in `fsdd.load`'s form (every clip `split="train"`; the
 voices never share a name with an FSDD speaker). Recipes add them to every training
-split with `data.synthetic` (see `zoo/common.py`); evaluation stays on FSDD only.
+split with `data.synthetic` (`python -m zoo train` generates them on first use, see
+`zoo.train.synthetic_clips`); evaluation stays on FSDD only.
 
-    python zoo/synthetic.py [--out DIR] [--takes 2]
+    python -m zoo synthetic [--out DIR] [--takes 2]
 
 The clips are generated, not shipped (eSpeak NG is GPL-3.0, Flite BSD-style; their
-output is not covered by those licenses). Generation is deterministic (seeded pitch and
-rate) and takes about a minute on 2 cores.
+output is not covered by those licenses). Generation is deterministic: each voice's
+pitch and rate come from a generator seeded by `seed` and the voice's name.
 """
 
 from __future__ import annotations
@@ -26,16 +28,15 @@ import os
 import pathlib
 import shutil
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from kerasaudio.datasets import fsdd
+from kerasaudio.errors import InvalidOptionError
+from zoo import RUNS_DIR
 
-from kerasaudio.datasets import fsdd  # noqa: E402
-from kerasaudio.errors import InvalidOptionError  # noqa: E402
+__all__ = ["configure", "default_directory", "generate", "load", "voices"]
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 #: eSpeak NG English accents and voice variants (`-v accent+variant`).
@@ -49,7 +50,7 @@ SAMPLE_RATE = fsdd.SAMPLE_RATE
 
 def default_directory(takes: int = 2, seed: int = 0) -> pathlib.Path:
     """Where the clips of `takes` and `seed` go: `zoo/runs/synthetic_digits-t{takes}-s{seed}`."""
-    return ROOT / "zoo" / "runs" / f"synthetic_digits-t{takes}-s{seed}"
+    return RUNS_DIR / f"synthetic_digits-t{takes}-s{seed}"
 
 
 def voices() -> list[tuple[str, str, str]]:
@@ -91,11 +92,6 @@ def generate(out: str | os.PathLike | None = None, *, takes: int = 2, seed: int 
     """Write `takes` clips of every digit for every voice into `out` (default
     `default_directory(takes, seed)`); a complete set already there is kept. `only`:
     the names of the voices to speak (default all of `voices()`)."""
-    missing = [tool for tool in ("espeak-ng", "flite") if shutil.which(tool) is None]
-    if missing:
-        raise InvalidOptionError(
-            f"synthetic digits need {', '.join(missing)} on PATH "
-            "(Debian: apt-get install espeak-ng flite).")
     if takes < 1:
         raise InvalidOptionError(f"takes={takes!r}: must be >= 1.")
     chosen = voices()
@@ -104,6 +100,11 @@ def generate(out: str | os.PathLike | None = None, *, takes: int = 2, seed: int 
         if unknown:
             raise InvalidOptionError(f"unknown synthetic voice(s) {unknown}; see voices().")
         chosen = [v for v in chosen if v[0] in only]
+    missing = [tool for tool in ("espeak-ng", "flite") if shutil.which(tool) is None]
+    if missing:
+        raise InvalidOptionError(
+            f"synthetic digits need {', '.join(missing)} on PATH "
+            "(Debian: apt-get install espeak-ng flite).")
     out = pathlib.Path(out) if out is not None else default_directory(takes, seed)
     out.mkdir(parents=True, exist_ok=True)
     spec = {"takes": takes, "seed": seed, "voices": [v[0] for v in chosen],
@@ -141,7 +142,7 @@ def load(directory: str | os.PathLike):
     stamp = directory / "synthetic.json"
     if not stamp.exists():
         raise InvalidOptionError(f"no synthetic digits in {directory}: run "
-                                 "python zoo/synthetic.py first.")
+                                 "python -m zoo synthetic first.")
     spec = json.loads(stamp.read_text())
     rows = [(str((directory / f"{digit}_{name}_{take}.wav").resolve()), digit, name, take,
              "train")
@@ -150,19 +151,20 @@ def load(directory: str | os.PathLike):
     missing = [row[0] for row in rows if not os.path.exists(row[0])]
     if missing:
         raise InvalidOptionError(f"{len(missing)} synthetic clips listed in {stamp} are "
-                                 f"missing (e.g. {missing[0]}); run zoo/synthetic.py again.")
+                                 f"missing (e.g. {missing[0]}); run python -m zoo synthetic again.")
     return pd.DataFrame(rows, columns=["path", "digit", "speaker", "take", "split"])
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Declare `python -m zoo synthetic`'s arguments on `parser`."""
     parser.add_argument("--out", default=None,
                         help="directory (default zoo/runs/synthetic_digits-t{takes}-s{seed})")
     parser.add_argument("--takes", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    parser.set_defaults(func=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    """Generate the clips."""
     generate(args.out, takes=args.takes, seed=args.seed)
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,7 +1,8 @@
-"""Augmentation layers used only by the training recipes (in the training twin).
+"""Feature augmentation layers of the training recipes (in the training twin only).
 
-They sit after the front end, so they are never part of a saved or published model (the
-plain model has no augmentation layers). `zoo.common.make_layer` finds them by name.
+They sit after the front end of the training twin, so they are never part of a saved or
+published model (the plain model has no augmentation layers); all are the identity
+outside training. `kerasaudio.training.recipe.make_layer` finds them by name.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from kerasaudio.errors import InvalidOptionError
+
 __all__ = ["FilterAugment", "FreqMixStyle", "TimeStretch"]
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@keras.saving.register_keras_serializable(package="kerasaudio.training")
 class FilterAugment(keras.layers.Layer):
     """Random smooth equaliser on (standardised) log-mel features: a channel augmentation.
 
@@ -29,6 +32,16 @@ class FilterAugment(keras.layers.Layer):
         points: number of control points (2: a random tilt).
         seed: random seed.
 
+    Example:
+    ```python
+    import numpy as np
+    from kerasaudio.training.augment import FilterAugment
+
+    layer = FilterAugment(max_offset=0.6, points=4, seed=0)
+    features = np.zeros((2, 101, 40), "float32")
+    layer(features, training=True).shape  # (2, 101, 40): one curve added per example
+    ```
+
     Reference:
         Nam, Kim & Park, "FilterAugment: An Acoustic Environmental Data Augmentation
         Method", ICASSP 2022.
@@ -40,7 +53,7 @@ class FilterAugment(keras.layers.Layer):
         self.max_offset = float(max_offset)
         self.points = int(points)
         if self.points < 2:
-            raise ValueError(f"points={points}: need at least 2.")
+            raise InvalidOptionError(f"points={points}: need at least 2.")
         self.seed = seed
         self.generator = keras.random.SeedGenerator(seed)
 
@@ -69,7 +82,7 @@ class FilterAugment(keras.layers.Layer):
                 "seed": self.seed}
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@keras.saving.register_keras_serializable(package="kerasaudio.training")
 class TimeStretch(keras.layers.Layer):
     """Random tempo change of (log-mel) features: the frame axis resampled, bins untouched.
 
@@ -85,6 +98,16 @@ class TimeStretch(keras.layers.Layer):
         min_rate: smallest rate (> 0).
         max_rate: largest rate (>= min_rate).
         seed: random seed.
+
+    Example:
+    ```python
+    import numpy as np
+    from kerasaudio.training.augment import TimeStretch
+
+    layer = TimeStretch(min_rate=0.8, max_rate=1.25, seed=0)
+    features = np.ones((2, 101, 40), "float32")
+    layer(features, training=True).shape  # (2, 101, 40)
+    ```
     """
 
     def __init__(self, *, min_rate: float = 0.8, max_rate: float = 1.25,
@@ -93,7 +116,7 @@ class TimeStretch(keras.layers.Layer):
         self.min_rate = float(min_rate)
         self.max_rate = float(max_rate)
         if not 0 < self.min_rate <= self.max_rate:
-            raise ValueError(f"min_rate={min_rate}, max_rate={max_rate}: need "
+            raise InvalidOptionError(f"min_rate={min_rate}, max_rate={max_rate}: need "
                              "0 < min_rate <= max_rate.")
         self.seed = seed
         self.generator = keras.random.SeedGenerator(seed)
@@ -131,7 +154,7 @@ class TimeStretch(keras.layers.Layer):
                 "seed": self.seed}
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@keras.saving.register_keras_serializable(package="kerasaudio.training")
 class FreqMixStyle(keras.layers.Layer):
     """Frequency-wise MixStyle: swap the per-band colouring of clips within a batch.
 
@@ -150,6 +173,16 @@ class FreqMixStyle(keras.layers.Layer):
         eps: added to the variances.
         seed: random seed.
 
+    Example:
+    ```python
+    import numpy as np
+    from kerasaudio.training.augment import FreqMixStyle
+
+    layer = FreqMixStyle(p=0.4, alpha=0.3, seed=0)
+    features = np.random.default_rng(0).normal(size=(4, 101, 40)).astype("float32")
+    layer(features, training=True).shape  # (4, 101, 40)
+    ```
+
     Reference:
         Zhou, Yang, Qiao & Xiang, "Domain Generalization with MixStyle", ICLR 2021
         (channel-wise statistics of CNN feature maps); the frequency-wise variant is used
@@ -164,7 +197,7 @@ class FreqMixStyle(keras.layers.Layer):
         self.alpha = float(alpha)
         self.eps = float(eps)
         if not 0 <= self.p <= 1 or self.alpha <= 0:
-            raise ValueError(f"p={p}, alpha={alpha}: need 0 <= p <= 1 and alpha > 0.")
+            raise InvalidOptionError(f"p={p}, alpha={alpha}: need 0 <= p <= 1 and alpha > 0.")
         self.seed = seed
         self.generator = keras.random.SeedGenerator(seed)
 

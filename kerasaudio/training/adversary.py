@@ -1,8 +1,8 @@
 """Speaker-adversarial training of the recipes: a gradient-reversal layer and a speaker head.
 
-Training only: the speaker head is attached to the training twin (`zoo.common.train`, the
-recipe's `adversary` section) and dropped afterwards; the saved and published model is the
-plain digit model. `zoo.common.make_layer` does not need these classes.
+Training only: the speaker head is attached to the training twin
+(`kerasaudio.training.fit.train`, the recipe's `adversary` section) and dropped
+afterwards; the saved model is the plain digit model.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from kerasaudio.errors import InvalidOptionError
 __all__ = ["GradientReversal", "speaker_adversary_model"]
 
 
-@keras.saving.register_keras_serializable(package="zoo")
+@keras.saving.register_keras_serializable(package="kerasaudio.training")
 class GradientReversal(keras.layers.Layer):
     """The identity forward, the gradient times `-factor` backward.
 
@@ -31,6 +31,9 @@ class GradientReversal(keras.layers.Layer):
 
     Example:
     ```python
+    import keras
+    from kerasaudio.training.adversary import GradientReversal
+
     embedding = keras.Input((128,))
     x = GradientReversal(factor=0.3)(embedding)
     speaker = keras.layers.Dense(5, activation="softmax")(x)
@@ -44,7 +47,7 @@ class GradientReversal(keras.layers.Layer):
         super().__init__(**kwargs)
         self.factor = float(factor)
         if self.factor < 0:
-            raise ValueError(f"factor={factor}: must be >= 0 (the sign is reversed here).")
+            raise InvalidOptionError(f"factor={factor}: must be >= 0 (the sign is reversed here).")
 
     def call(self, inputs):
         x = keras.ops.convert_to_tensor(inputs)
@@ -73,6 +76,23 @@ def speaker_adversary_model(model: keras.Model, speakers: int, *, factor: float,
         factor: the gradient reversal's lambda.
         units: width of the head's hidden layer.
         layer: name of the layer of `model` whose output feeds the head.
+
+    Returns:
+        A model with `model`'s input and two outputs.
+
+    Raises:
+        InvalidOptionError: `model` has no layer named `layer`.
+
+    Example:
+    ```python
+    from kerasaudio.training.adversary import speaker_adversary_model
+    from kerasaudio.training.build import build_model
+    from kerasaudio.training.recipe import load_recipe
+
+    digits = build_model(load_recipe("logmel_cnn_fsdd_digits"), training=True)
+    both = speaker_adversary_model(digits, 5, factor=0.1, layer="avg_pool")
+    [tuple(t.shape) for t in both.outputs]  # [(None, 10), (None, 5)]
+    ```
     """
     try:
         embedding = model.get_layer(layer).output
