@@ -766,7 +766,7 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
             "here have a fixed input length)."
         )
     clips = None
-    from kerasaudio.presets import preset_of, representative_clips
+    from kerasaudio.hub import preset_of, representative_clips
 
     preset = preset_of(model)
     if preset is not None and sample_rate is None:  # the metadata, whatever the clips
