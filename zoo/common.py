@@ -98,6 +98,7 @@ from kerasaudio.errors import InvalidOptionError
 from kerasaudio.layers import augment as augment_layers
 from zoo import augment as zoo_augment  # recipe-only augmentation layers
 from zoo.adversary import speaker_adversary_model
+from zoo.publish import publish
 
 __all__ = [
     "PROTOCOLS",
@@ -1011,8 +1012,8 @@ def publish_preset(recipe: Recipe, out: str | os.PathLike | None = None, *,
         f"{recipe.samples}-sample windows; augmentation: "
         f"{', '.join(augment) or 'none'} (length mode {recipe.augment.length_mode}). "
         f"Tested on takes 0-4; LOSO: six retrainings, each speaker held out.")
-    return kerasaudio.presets.publish(
-        model, recipe.preset, class_names=config["class_names"],
+    return publish(
+        model, recipe.preset, task="digits", class_names=config["class_names"],
         sample_rate=config["sample_rate"], input_length=config["samples"],
         metrics=published, recipe=f"zoo/recipes/{recipe.preset}.py",
         training_data=training_data, license=fsdd.LICENSE,

@@ -76,6 +76,7 @@ from zoo.common import (
     run_on_chief,
     start_metrics,
 )
+from zoo.publish import publish as publish_preset
 
 __all__ = [
     "CLASSES",
@@ -452,8 +453,8 @@ def publish(recipe: Recipe, out: str | os.PathLike | None = None, **kwargs):
         raise InvalidOptionError(f"{out}: a run on the bundled sample; not published.")
     model = build_model(recipe)
     model.load_weights(out / metrics["official"]["weights"])
-    return kerasaudio.presets.publish(
-        model, recipe.preset, class_names=CLASSES, sample_rate=recipe.sample_rate,
+    return publish_preset(
+        model, recipe.preset, task="speakers", class_names=CLASSES, sample_rate=recipe.sample_rate,
         input_length=recipe.samples, metrics=preset_metrics(metrics),
         recipe=f"zoo/recipes/{recipe.preset}.py",
         training_data=(f"FSDD, the six speakers as classes, official split: takes 5-49 of "

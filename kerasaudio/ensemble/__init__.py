@@ -58,11 +58,7 @@ kerasaudio.export.to_tflite(ensemble, "digits_ensemble.tflite", quantization="in
 """
 
 from kerasaudio.ensemble.builder import Member, describe_members, ensemble_info, stack
-from kerasaudio.ensemble.classification import (
-    ClassificationStack,
-    classification_stack,
-    member_inputs,
-)
+from kerasaudio.ensemble.classification import ClassificationStack, classification_stack
 from kerasaudio.ensemble.family import member_spec, publishable_config, stack_model
 from kerasaudio.ensemble.learned import (
     FitRecord,
@@ -82,7 +78,6 @@ __all__ = [
     "ensemble_info",
     "fit_meta",
     "fit_stacker",
-    "member_inputs",
     "member_spec",
     "meta_features",
     "publishable_config",

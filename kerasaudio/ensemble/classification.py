@@ -27,7 +27,7 @@ from kerasaudio.ensemble.builder import (
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.layers.ensemble import Resample, StackingEnsemble
 
-__all__ = ["ClassificationStack", "classification_stack", "member_inputs"]
+__all__ = ["ClassificationStack", "classification_stack"]
 
 
 def as_clips(inputs) -> list[np.ndarray]:

@@ -34,6 +34,7 @@ import kerasaudio  # noqa: E402
 from benchmarks import ensemble as loso_stack  # noqa: E402
 from kerasaudio.datasets import fsdd  # noqa: E402
 from zoo.common import RUNS_DIR  # noqa: E402
+from zoo.publish import publish  # noqa: E402
 
 
 def measure(recipe: dict, data: str | None) -> tuple[object, dict]:
@@ -89,8 +90,9 @@ def main(argv=None) -> dict:
     print(json.dumps(metrics, indent=1))
     if args.publish:
         members = ", ".join(recipe["members"])
-        preset = kerasaudio.presets.publish(
-            model, recipe["preset"], class_names=fsdd.CLASSES, sample_rate=fsdd.SAMPLE_RATE,
+        preset = publish(
+            model, recipe["preset"], task="digits", class_names=fsdd.CLASSES,
+            sample_rate=fsdd.SAMPLE_RATE,
             input_length=8000, metrics=metrics, recipe=f"zoo/recipes/{recipe['preset']}.py",
             training_data=(f"No training of its own: the published presets {members} "
                            "(FSDD official split, takes 5-49), probabilities combined by "
