@@ -458,7 +458,8 @@ def _convert_in_child(model, *, batch_size, quantization, representative_data,
 def _child_main(arguments: str) -> None:
     import keras
 
-    import kerasaudio  # noqa: F401  (registers the layers for deserialization)
+    import kerasaudio.layers
+    import kerasaudio.models  # noqa: F401  (registers the layers and models for loading)
 
     args = json.loads(arguments)
     model = keras.saving.load_model(args["model"], safe_mode=True)

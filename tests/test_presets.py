@@ -455,6 +455,11 @@ def test_speaker_preset_with_serialized_frontend_loads(shipped):
     assert [f["registered_name"] for f in frontend] == ["kerasaudio>MelSpectrogram",
                                                         "kerasaudio>PowerToDb"]
     assert model.kerasaudio_preset.class_names[0] == "george"
+    # the bundled FSDD clips, labelled by speaker for a speaker preset
+    clips, labels = hub.representative_clips(SPEAKERS)
+    frame = kerasaudio.datasets.fsdd.load(sample=True)
+    assert clips.shape == (120, 8000) and clips.dtype == np.float32
+    assert [model.kerasaudio_preset.class_names[i] for i in labels] == list(frame.speaker)
 
 
 @pytest.mark.parametrize(("name", "kwargs", "match"), [
