@@ -20,7 +20,7 @@ For each preset in the manifest and each mode (float32, float16, dynamic-range, 
   Keras `predict_on_batch`, ms per clip, and their ratios.
 
 With `--record` the sizes and accuracies go into the manifest entries (`int8_size_mb`,
-`int8_official_accuracy`, ... via `kerasaudio.presets.record_metrics`), so
+`int8_official_accuracy`, ... via `zoo.publish.record_metrics`), so
 `kerasaudio.available_models(pretrained=True)` shows them.
 
     python benchmarks/tflite.py [--presets m5_fsdd_digits,...] [--modes float,int8]
@@ -45,9 +45,10 @@ import keras
 import numpy as np
 
 import kerasaudio
-from kerasaudio import export, presets
+from kerasaudio import export, hub
 from kerasaudio.data import audio_dataset
 from kerasaudio.datasets import fsdd
+from kerasaudio.weights import list_presets
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MODES = {"float": None, "float16": "float16", "dynamic": "dynamic", "int8": "int8",
@@ -93,7 +94,7 @@ def fold_model(preset_name: str, speaker: str):
 
     For a stack preset: the stack of its members' fold models without `speaker`, combined
     as the preset combines them (None unless every member has that fold)."""
-    preset = kerasaudio.presets.get_preset(preset_name)
+    preset = hub.get_preset(preset_name)
     if preset.architecture == "stack":
         import kerasaudio.ensemble as ens
 
@@ -141,7 +142,7 @@ def export_mode(model, mode: str, calibration: np.ndarray, directory: pathlib.Pa
 
 def bench_preset(name: str, modes: list[str], *, index, loso: bool, directory: pathlib.Path,
                  log) -> dict:
-    preset = presets.get_preset(name)
+    preset = hub.get_preset(name)
     model = kerasaudio.create_model(name)
     train, test = fsdd.official_split(index)
     rng = np.random.default_rng(0)
@@ -275,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(modes) - set(MODES)
     if unknown:
         parser.error(f"unknown modes {sorted(unknown)}; choose from {list(MODES)}")
-    names = args.presets.split(",") if args.presets else presets.list_presets()
+    names = args.presets.split(",") if args.presets else list_presets()
     if not names:
         parser.error("no presets are published")
     index = fsdd.load(args.data)
@@ -290,8 +291,11 @@ def main(argv: list[str] | None = None) -> int:
                                         log=lambda s: print(s, flush=True)))
             if args.record:
                 recorded = metrics_for_manifest(results[-1])
-                presets.record_metrics(name, recorded)
-                print(f"  recorded in the manifests: {recorded}")
+                sys.path.insert(0, str(ROOT))
+                from zoo.publish import record_metrics
+
+                record_metrics(name, recorded)
+                print(f"  recorded in the manifest: {recorded}")
     print("\n" + summary(results))
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
     if args.json:

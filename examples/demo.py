@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 import kerasaudio
-from kerasaudio import layers, presets
+from kerasaudio import hub, layers, weights
 from kerasaudio.audio_io import load_audio, windows
 from kerasaudio.datasets import fsdd
 from kerasaudio.metrics import confusion_matrix, plot_confusion
@@ -44,13 +44,13 @@ from kerasaudio.metrics import confusion_matrix, plot_confusion
 def best_digit_preset() -> str:
     """The published `*_fsdd_digits` preset with the best leave-one-speaker-out accuracy
     (then official-split accuracy)."""
-    found = presets.list_presets("*_fsdd_digits")
+    found = weights.list_presets("*_fsdd_digits")
     if not found:
         raise SystemExit("demo: no pretrained digit preset is published in the manifest "
-                         f"({presets.manifest_path()}); train one with `kerasaudio train`.")
+                         f"({weights.manifest_path()}); train one with `kerasaudio train`.")
 
     def score(name: str) -> tuple:
-        metrics = presets.get_preset(name).metrics
+        metrics = hub.get_preset(name).metrics
         return (metrics.get("loso_accuracy") or 0.0, metrics.get("official_accuracy") or 0.0)
 
     return max(found, key=score)
@@ -105,9 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         print(kerasaudio.available_models(pretrained=True).to_string(), "\n")
 
     name = args.model or best_digit_preset()
-    preset = presets.get_preset(name)
+    preset = hub.get_preset(name)
     model = kerasaudio.create_model(name)
-    source = presets.weights_path(preset)
+    source = weights.weights_path(preset)
     print(f"Loaded {name}: {preset.architecture}, {model.count_params():,} parameters, "
           f"{preset.sample_rate} Hz, {preset.input_length} samples per clip")
     print(f"  weights: {source} (sha256 {preset.sha256[:12]}... verified)")

@@ -22,7 +22,7 @@ import numpy as np
 import kerasaudio
 from kerasaudio import export
 from kerasaudio.equalization import equalize_channels
-from kerasaudio.presets import get_preset, representative_clips
+from kerasaudio.hub import get_preset, representative_clips
 
 
 def main(argv: list[str] | None = None) -> None:

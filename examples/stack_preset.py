@@ -4,11 +4,14 @@
    geometric mean (above its best member on FSDD leave-one-speaker-out: BENCHMARKS.md);
    classify the bundled FSDD clips with it and with each member.
 2. `create_model("stack", members=[...], aggregate=...)`: another stack from preset names,
-   published into a temporary manifest so it loads by name like any preset.
+   published (`zoo.publish.publish`, the repository's tooling) into a temporary manifest so
+   it loads by name like any preset.
 3. Export the published stack to TFLite: dynamic range (the fast small file) and int8 with
    the BiLSTM kept float32 (TFLite's integer LSTM kernel is slow).
 
-Run: `python examples/stack_preset.py [--out DIR]` (offline; about a minute on 2 CPUs).
+Run from the repository root (publishing is the repository's tooling, `zoo/`):
+`PYTHONPATH=. python examples/stack_preset.py [--out DIR]` (offline; about a minute on 2
+CPUs).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 
 import kerasaudio
-from kerasaudio import export, presets
+from kerasaudio import export, hub
+from zoo.publish import publish
 
 
 def accuracy(model, clips: np.ndarray, labels: np.ndarray) -> float:
@@ -39,25 +43,24 @@ def main(argv=None) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     stack = kerasaudio.create_model("stack_fsdd_digits")
-    preset = presets.preset_of(stack)
-    clips, labels = presets.representative_clips(preset)  # the 120 bundled FSDD clips
+    preset = hub.preset_of(stack)
+    clips, labels = hub.representative_clips(preset)  # the 120 bundled FSDD clips
     print(f"{preset.name}: {preset.parameters:,} parameters, LOSO "
           f"{preset.metrics['loso_accuracy']:.1%}, bundled clips "
           f"{accuracy(stack, clips, labels):.1%}")
     for member in preset.config["members"]:
         name = member["name"]
-        print(f"  member {name:30s} LOSO {presets.get_preset(name).metrics['loso_accuracy']:.1%}"
+        print(f"  member {name:30s} LOSO {hub.get_preset(name).metrics['loso_accuracy']:.1%}"
               f"  bundled clips {accuracy(kerasaudio.create_model(name), clips, labels):.1%}")
 
     # A stack of your own: preset names (their trained weights) and an aggregate.
     mine = kerasaudio.create_model("stack", members=["logmel_cnn_fsdd_digits",
                                                      "mfcc_cnn_fsdd_digits"], aggregate="mean")
     manifest = out / "manifest" / "manifest.json"
-    presets.publish(mine, "two_cnns_fsdd_digits", class_names=preset.class_names,
-                    sample_rate=8000, input_length=8000, metrics={},
-                    recipe="examples/stack_preset.py",
-                    training_data="the two log-mel/MFCC CNN presets", license=preset.license,
-                    manifest_path=manifest)
+    publish(mine, "two_cnns_fsdd_digits", task="digits", class_names=preset.class_names,
+            sample_rate=8000, input_length=8000, metrics={}, recipe="examples/stack_preset.py",
+            training_data="the two log-mel/MFCC CNN presets", license=preset.license,
+            manifest_path=manifest)
     os.environ["KERASAUDIO_MANIFEST"] = str(manifest)
     again = kerasaudio.create_model("two_cnns_fsdd_digits")
     print(f"two_cnns_fsdd_digits (published to {manifest}): bundled clips "

@@ -48,7 +48,7 @@ def load_member(preset: str):
     """`(model, class_names, sample_rate, source)` from the manifest or zoo/runs."""
     if preset in kerasaudio.list_models(pretrained=True):
         model = kerasaudio.create_model(preset)
-        info = kerasaudio.presets.preset_of(model)
+        info = kerasaudio.hub.preset_of(model)
         return model, list(info.class_names), info.sample_rate, "preset"
     run = ROOT / "zoo" / "runs" / preset
     weights = run / f"{preset}.weights.h5"

@@ -1,8 +1,10 @@
 """kerasaudio: Keras audio models and front ends that match librosa and ship to TFLite.
 
 `import kerasaudio` registers the layers and models with Keras (so `.keras` files that use
-them load). Where Keras is not installed, the package still imports: `kerasaudio.export`'s
-`TFLiteModel` runs exported `.tflite` files with LiteRT, soundfile and soxr alone.
+them load) and gives `create_model`, `list_models`, `available_models` (from
+`kerasaudio.hub`) and `register_model` (from `kerasaudio.models`). Where Keras is not
+installed, the package still imports: `kerasaudio.export`'s `TFLiteModel` runs exported
+`.tflite` files with LiteRT, soundfile and soxr alone.
 """
 
 import importlib
@@ -12,11 +14,11 @@ import os
 # output; quiet them unless the user chose a level (effective if TF is not yet loaded).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__version__ = "0.1.0.dev0"
+from kerasaudio._version import __version__
 
 _SUBMODULES = ("audio_io", "data", "datasets", "embeddings", "ensemble", "equalization",
-               "errors", "export", "filters", "layers", "losses", "metrics", "models", "presets",
-               "tflite_metadata", "vad")
+               "errors", "export", "filters", "hub", "layers", "losses", "metrics", "models",
+               "tflite_metadata", "vad", "weights")
 _REGISTRY_FUNCTIONS = ("available_models", "create_model", "list_models", "register_model")
 
 __all__ = ["__version__", *_SUBMODULES, *_REGISTRY_FUNCTIONS]
@@ -26,14 +28,10 @@ try:
 except ImportError:  # a runtime-only install (LiteRT): no layers, no models
     pass
 else:
-    # Registers every layer and model family with Keras' serialization.
-    from kerasaudio import layers, models  # noqa: F401
-    from kerasaudio.models import (  # noqa: F401
-        available_models,
-        create_model,
-        list_models,
-        register_model,
-    )
+    # Registers every layer and model family (the stack family through hub) with Keras.
+    from kerasaudio import hub, layers, models  # noqa: F401
+    from kerasaudio.hub import available_models, create_model, list_models  # noqa: F401
+    from kerasaudio.models import register_model  # noqa: F401
 
 
 def __getattr__(name: str):

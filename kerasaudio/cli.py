@@ -55,7 +55,7 @@ class _Classifier:
         import keras
 
         import kerasaudio
-        from kerasaudio.presets import preset_of
+        from kerasaudio.hub import preset_of
 
         self._lite = None
         if name.endswith(".keras"):
@@ -219,7 +219,7 @@ def _evaluate(args) -> int:
 
 def _export(args) -> int:
     from kerasaudio.export import to_tflite
-    from kerasaudio.presets import representative_clips
+    from kerasaudio.hub import representative_clips
 
     classifier = _Classifier(args.name)
     if classifier.model is None:

@@ -1,8 +1,37 @@
-"""Exceptions raised by kerasaudio.
+"""Exceptions raised by kerasaudio: one hierarchy under `KerasAudioError`.
 
-Every error kerasaudio raises on bad input or bad options is a `KerasAudioError`, which is
-a `ValueError`, so `except ValueError` keeps working for callers that do not know the
-package. Errors about a file carry its path in `.path` and name it in the message.
+Every error kerasaudio raises on purpose is a `KerasAudioError`, so `except KerasAudioError`
+catches them all (the `kerasaudio` command prints their message without a traceback). Each
+one is also the built-in exception a caller who does not know the package would expect:
+bad input or options are `ValueError`s, missing files are `FileNotFoundError`s, and a
+failed download is an `OSError` (a network or disk problem, not a bad argument). This
+follows librosa's `ParameterError` under one `LibrosaError` root.
+
+```
+Exception
+└── KerasAudioError
+    ├── InvalidOptionError            (ValueError)  an option has an invalid value
+    ├── InvalidAudioError             (ValueError)  audio data that cannot be used
+    ├── AudioFileError                (ValueError)  a file that cannot be decoded as audio
+    │   └── AudioFileNotFoundError    (+ FileNotFoundError)
+    ├── ManifestError                 (ValueError)  a weights manifest breaks the schema
+    ├── WeightsNotFoundError          (FileNotFoundError)  a preset's weights are nowhere
+    ├── DatasetNotFoundError          (FileNotFoundError)  a dataset's files are nowhere
+    └── DownloadError                 (OSError)     one download failed
+        └── ChecksumError                           wrong sha256 or size; nothing cached
+```
+
+Errors about a file carry its path (`AudioFileError.path`, `WeightsNotFoundError.file`)
+and name it in the message. Every class pickles with its attributes, so an error raised
+in a worker process (`tf.data`, `multiprocessing`) arrives whole.
+
+Example:
+```python
+try:
+    kerasaudio.create_model("m5", classes=0)
+except kerasaudio.errors.InvalidOptionError as e:   # also a ValueError
+    print(e)
+```
 """
 
 from __future__ import annotations
@@ -12,26 +41,30 @@ import os
 __all__ = [
     "AudioFileError",
     "AudioFileNotFoundError",
+    "ChecksumError",
     "DatasetNotFoundError",
+    "DownloadError",
     "InvalidAudioError",
     "InvalidOptionError",
     "KerasAudioError",
+    "ManifestError",
+    "WeightsNotFoundError",
 ]
 
 
-class KerasAudioError(ValueError):
-    """Base class of every error kerasaudio raises on bad input or options."""
+class KerasAudioError(Exception):
+    """The root of every error kerasaudio raises on purpose (see the module docstring)."""
 
 
-class InvalidOptionError(KerasAudioError):
+class InvalidOptionError(KerasAudioError, ValueError):
     """A layer or function option has an invalid value (raised at construction)."""
 
 
-class InvalidAudioError(KerasAudioError):
+class InvalidAudioError(KerasAudioError, ValueError):
     """Audio data that cannot be used: wrong dtype or rank, NaN/Inf, too short, empty."""
 
 
-class AudioFileError(KerasAudioError):
+class AudioFileError(KerasAudioError, ValueError):
     """A file that cannot be decoded as audio. `path` names the file, `reason` the problem.
 
     Example:
@@ -56,8 +89,91 @@ class AudioFileNotFoundError(AudioFileError, FileNotFoundError):
     """The audio file does not exist (also a `FileNotFoundError`)."""
 
 
+class ManifestError(KerasAudioError, ValueError):
+    """A weights manifest that is not valid JSON or does not follow the schema.
+
+    The message names the file, the preset and the field.
+
+    Example:
+    ```python
+    try:
+        kerasaudio.weights.load_manifest("broken.json")
+    except kerasaudio.errors.ManifestError as e:
+        print(e)  # broken.json: preset 'm5_fsdd_digits': 'sha256' must be 64 hex digits
+    ```
+    """
+
+
+class WeightsNotFoundError(KerasAudioError, FileNotFoundError):
+    """A preset's weights file is in none of the places looked at, and was not downloaded.
+
+    `file` is the file name; `locations` lists `(place, what happened)` pairs, and the
+    message lists them too (cache path, package path, each download URL and its error).
+
+    Example:
+    ```python
+    try:
+        kerasaudio.create_model("m5_fsdd_digits")
+    except kerasaudio.errors.WeightsNotFoundError as e:
+        print(e.file, e.locations)
+    ```
+    """
+
+    def __init__(self, message: str, file: str | None = None, locations=()):
+        super().__init__(message)
+        self.file = file
+        self.locations = list(locations)
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.file, self.locations))
+
+
 class DatasetNotFoundError(KerasAudioError, FileNotFoundError):
     """A dataset's files were not found where kerasaudio looked (also a `FileNotFoundError`).
 
     The message lists every place searched and how to point kerasaudio at the data.
+    """
+
+
+class DownloadError(KerasAudioError, OSError):
+    """One download failed: `url`, `reason`, HTTP `status` (or None), `retryable`.
+
+    An `OSError`, not a `ValueError`: the network or the disk failed, not an argument.
+
+    Example:
+    ```python
+    try:
+        kerasaudio.weights.download_file(url, "x.weights.h5", sha256=digest)
+    except kerasaudio.errors.DownloadError as e:
+        print(e.url, e.status, e.reason)
+    ```
+    """
+
+    def __init__(self, url: str, reason: str, *, status: int | None = None,
+                 retryable: bool = False):
+        self.url = url
+        self.reason = reason
+        self.status = status
+        self.retryable = retryable
+        super().__init__(f"{url}: {reason}")
+
+    def __reduce__(self):
+        return (_rebuild_download_error,
+                (type(self), self.url, self.reason, self.status, self.retryable))
+
+
+def _rebuild_download_error(cls, url, reason, status, retryable):
+    return cls(url, reason, status=status, retryable=retryable)
+
+
+class ChecksumError(DownloadError):
+    """A downloaded file's sha256 (or size) is not the manifest's; nothing was cached.
+
+    Example:
+    ```python
+    try:
+        kerasaudio.weights.download_file(url, "x.weights.h5", sha256="0" * 64)
+    except kerasaudio.errors.ChecksumError as e:
+        print(e.reason)  # sha256 mismatch: expected 000..., got 3f2...
+    ```
     """

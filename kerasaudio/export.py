@@ -458,7 +458,8 @@ def _convert_in_child(model, *, batch_size, quantization, representative_data,
 def _child_main(arguments: str) -> None:
     import keras
 
-    import kerasaudio  # noqa: F401  (registers the layers for deserialization)
+    import kerasaudio.layers
+    import kerasaudio.models  # noqa: F401  (registers the layers and models for loading)
 
     args = json.loads(arguments)
     model = keras.saving.load_model(args["model"], safe_mode=True)
@@ -766,7 +767,7 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
             "here have a fixed input length)."
         )
     clips = None
-    from kerasaudio.presets import preset_of, representative_clips
+    from kerasaudio.hub import preset_of, representative_clips
 
     preset = preset_of(model)
     if preset is not None and sample_rate is None:  # the metadata, whatever the clips

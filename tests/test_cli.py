@@ -13,8 +13,9 @@ import pytest
 import soundfile as sf
 
 import kerasaudio
-from kerasaudio import cli, presets
+from kerasaudio import cli
 from kerasaudio.datasets import fsdd
+from zoo.publish import publish
 
 DIGITS = [str(d) for d in range(10)]
 
@@ -33,10 +34,10 @@ def preset_env(tmp_path_factory):
                   for p in frame.path])
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
     model.fit(x, frame.digit.to_numpy(), epochs=3, batch_size=32, verbose=0)
-    presets.publish(model, "m5_fsdd_digits", class_names=DIGITS, sample_rate=8000,
-                    input_length=8000, metrics={"official_accuracy": 0.0},
-                    recipe="zoo/recipes/m5_fsdd_digits.py", training_data="test",
-                    license=fsdd.LICENSE, manifest_path=manifest, weights_dir=root / "weights")
+    publish(model, "m5_fsdd_digits", task="digits", class_names=DIGITS, sample_rate=8000,
+            input_length=8000, metrics={"official_accuracy": 0.0},
+            recipe="zoo/recipes/m5_fsdd_digits.py", training_data="test",
+            license=fsdd.LICENSE, manifest_path=manifest, weights_dir=root / "weights")
     return {"KERASAUDIO_MANIFEST": str(manifest), "KERASAUDIO_HOME": str(root / "home"),
             "KERASAUDIO_OFFLINE": "1"}, model, frame
 

@@ -36,7 +36,7 @@ def test_demo_runs_offline_and_classifies(demo, tmp_path, monkeypatch, capsys, f
     assert demo.main([str(wav), str(broken), "--out", str(tmp_path / "out")]) == 0
     text = capsys.readouterr().out
     name = demo.best_digit_preset()
-    assert f"Loaded {name}" in text and "kerasaudio/presets/weights" in text
+    assert f"Loaded {name}" in text and "kerasaudio/pretrained/weights" in text
     accuracy = float(re.search(r"accuracy (\d\.\d+) \((\d+)/60\)", text).group(1))
     assert accuracy >= 0.95  # logmel_cnn_fsdd_digits: 60/60 on these clips
     assert f"{wav} ({len(long) / 8000:.2f} s)" in text

@@ -12,7 +12,7 @@ MODULES = ["kerasaudio.layers", "kerasaudio.filters", "kerasaudio.data",
            "kerasaudio.models.complex_cnn", "kerasaudio.models.vggvox",
            "kerasaudio.models.deep_speaker", "kerasaudio.models.wav2vec2",
            "kerasaudio.embeddings", "kerasaudio.tflite_metadata", "kerasaudio.tflite_graph",
-           "kerasaudio.audio_io", "kerasaudio.presets", "kerasaudio.cli",
+           "kerasaudio.audio_io", "kerasaudio.hub", "kerasaudio.weights", "kerasaudio.cli",
            "kerasaudio.ensemble", "kerasaudio.vad", "kerasaudio.equalization"]
 
 

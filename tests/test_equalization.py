@@ -148,7 +148,7 @@ def test_per_tensor_int8_m5_preset_is_closer_to_keras_when_equalized():
     bundled clips; on the 300 official test clips, calibrated on 200 training clips,
     0.0035 -> 0.0024 and the 99th percentile of the per-clip maximum 0.085 -> 0.065,
     2026-11-27)."""
-    from kerasaudio.presets import get_preset, representative_clips
+    from kerasaudio.hub import get_preset, representative_clips
 
     model = kerasaudio.create_model("m5_fsdd_digits")
     clips, _ = representative_clips(get_preset("m5_fsdd_digits"))

@@ -157,7 +157,8 @@ def test_find_root_explicit_bad_root_does_not_fall_back(tmp_path):
     with pytest.raises(DatasetNotFoundError, match="neither it nor its fsdd/") as info:
         fsdd.find_root(tmp_path)
     assert str(tmp_path) in str(info.value)
-    assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, ValueError)
+    assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, KerasAudioError)
+    assert not isinstance(info.value, ValueError)  # a missing file, not a bad value
 
 
 @pytest.mark.parametrize("form", ["data_dir", "fsdd_dir"])

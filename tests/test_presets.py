@@ -1,4 +1,5 @@
-"""Pretrained presets: manifest checks, resolution order, verified downloads, the cache.
+"""Pretrained presets: the weights layer (manifest checks, resolution order, verified
+downloads, the cache), the hub's resolution of names, and publishing (zoo/publish.py).
 
 Real models are published into temporary manifests and served by a real HTTP server on
 127.0.0.1 (no mocks of urllib); the concurrency test runs four real processes.
@@ -22,14 +23,17 @@ import numpy as np
 import pytest
 
 import kerasaudio
-from kerasaudio import presets
-from kerasaudio.errors import InvalidOptionError
-from kerasaudio.presets import (
+import zoo.publish
+from kerasaudio import hub, weights
+from kerasaudio.errors import (
     ChecksumError,
     DownloadError,
+    InvalidOptionError,
+    KerasAudioError,
     ManifestError,
     WeightsNotFoundError,
 )
+from zoo.publish import manifest_text, publish, record_metrics
 
 DIGITS = "m5_fsdd_digits"
 SPEAKERS = "bilstm_attention_fsdd_speakers"
@@ -103,7 +107,7 @@ def published(tmp_path_factory):
     keras.utils.set_random_seed(0)
     digits = kerasaudio.create_model("m5", n_channel=8, frontend="default",
                                      input_shape=(8000,), classes=10)
-    presets.publish(digits, DIGITS, class_names=[str(d) for d in range(10)],
+    publish(digits, DIGITS, task="digits", class_names=[str(d) for d in range(10)],
                     sample_rate=8000, input_length=8000,
                     metrics={"official_accuracy": 0.5, "loso_accuracy": 0.25,
                              "loso": {"george": 0.2}},
@@ -115,12 +119,12 @@ def published(tmp_path_factory):
     speakers = kerasaudio.create_model("bilstm_attention", frontend=frontend,
                                        input_shape=(8000,), classes=6, lstm_units=8,
                                        dense_units=8)
-    presets.publish(speakers, SPEAKERS,
-                    class_names=["george", "jackson", "lucas", "nicolas", "theo", "yweweler"],
-                    sample_rate=8000, input_length=8000, metrics={"official_accuracy": 0.75},
-                    recipe="zoo/bilstm_attention_fsdd_speakers.py",
-                    training_data="random weights (test)", license="CC BY-SA 4.0 (test)",
-                    manifest_path=manifest)
+    publish(speakers, SPEAKERS, task="speakers",
+            class_names=["george", "jackson", "lucas", "nicolas", "theo", "yweweler"],
+            sample_rate=8000, input_length=8000, metrics={"official_accuracy": 0.75},
+            recipe="zoo/bilstm_attention_fsdd_speakers.py",
+            training_data="random weights (test)", license="CC BY-SA 4.0 (test)",
+            manifest_path=manifest)
     x = probe()
     return {"manifest": manifest, "weights": manifest.parent / "weights",
             "digits": outputs(digits, x), "speakers": outputs(speakers, x), "x": x,
@@ -160,7 +164,7 @@ def requests(server):
 def write_manifest(directory: Path, entries: dict) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "manifest.json"
-    path.write_text(presets.manifest_text(entries))
+    path.write_text(manifest_text(entries))
     return path
 
 
@@ -196,7 +200,7 @@ def test_good_download_is_cached_verified_and_loads(published, remote, requests)
     assert requests == [f"/files/{entry['file']}"]
     # metadata for a later CLI / exporter
     assert model.name == DIGITS
-    preset = presets.preset_of(model)
+    preset = hub.preset_of(model)
     assert preset is model.kerasaudio_preset
     assert preset.class_names == tuple(str(d) for d in range(10))
     assert (preset.sample_rate, preset.input_length, preset.task) == (8000, 8000, "digits")
@@ -212,7 +216,7 @@ def test_sha256_mismatch_caches_nothing_and_is_not_retried(published, server, re
     monkeypatch.setenv("KERASAUDIO_WEIGHTS_URL", f"{server.base}/corrupt")
     entry = published["entries"][DIGITS]
     with pytest.raises(WeightsNotFoundError, match="sha256 mismatch") as info:
-        presets.weights_path(DIGITS, retries=3, backoff=0.01)
+        weights.weights_path(DIGITS, retries=3, backoff=0.01)
     assert isinstance(info.value.__cause__, ChecksumError)
     assert entry["sha256"] in str(info.value)
     assert len(requests) == 1
@@ -225,7 +229,7 @@ def test_truncated_body_is_retried_then_fails_with_nothing_cached(published, ser
     size = published["entries"][DIGITS]["size"]
     with pytest.raises(WeightsNotFoundError,
                        match=rf"truncated: received {size // 2} of {size} bytes"):
-        presets.weights_path(DIGITS, retries=2, backoff=0.01)
+        weights.weights_path(DIGITS, retries=2, backoff=0.01)
     assert len(requests) == 3
     assert cache_listing(remote) == []
 
@@ -236,7 +240,7 @@ def test_http_errors_5xx_retried_404_not(published, server, remote, requests, mo
     monkeypatch.setenv("KERASAUDIO_WEIGHTS_URL", f"{server.base}/status/{code}")
     start = time.monotonic()
     with pytest.raises(WeightsNotFoundError, match=f"HTTP {code}") as info:
-        presets.weights_path(DIGITS, retries=2, backoff=0.05)
+        weights.weights_path(DIGITS, retries=2, backoff=0.05)
     cause = info.value.__cause__
     assert isinstance(cause, DownloadError) and cause.status == code
     assert cause.retryable == (code >= 500)
@@ -262,25 +266,25 @@ def test_stalled_server_times_out_with_nothing_cached(server, remote, requests, 
 def test_bad_environment_values_fail_clearly(remote, monkeypatch):
     monkeypatch.setenv("KERASAUDIO_DOWNLOAD_TIMEOUT", "soon")
     with pytest.raises(InvalidOptionError, match="KERASAUDIO_DOWNLOAD_TIMEOUT"):
-        presets.weights_path(DIGITS)
+        weights.weights_path(DIGITS)
     monkeypatch.delenv("KERASAUDIO_DOWNLOAD_TIMEOUT")
     monkeypatch.setenv("KERASAUDIO_WEIGHTS_URL", "mirror.example.org/weights")
     with pytest.raises(InvalidOptionError, match=r"KERASAUDIO_WEIGHTS_URL=.* must be an http"):
-        presets.weights_path(DIGITS)
+        weights.weights_path(DIGITS)
     monkeypatch.setenv("KERASAUDIO_OFFLINE", "maybe")
     with pytest.raises(InvalidOptionError, match="KERASAUDIO_OFFLINE"):
-        presets.weights_path(DIGITS)
+        weights.weights_path(DIGITS)
 
 
 def test_progress_bar_on_stderr_only_when_asked(published, server, tmp_path, capsys):
     entry = published["entries"][DIGITS]
     url = f"{server.base}/files/{entry['file']}"
-    presets.download_file(url, tmp_path / "a" / entry["file"], sha256=entry["sha256"],
+    weights.download_file(url, tmp_path / "a" / entry["file"], sha256=entry["sha256"],
                           size=entry["size"], progress=True)
     captured = capsys.readouterr()
     assert captured.out == ""
     assert f"Downloading {entry['file']}" in captured.err and "100.0%" in captured.err
-    presets.download_file(url, tmp_path / "b" / entry["file"], sha256=entry["sha256"],
+    weights.download_file(url, tmp_path / "b" / entry["file"], sha256=entry["sha256"],
                           progress=False)
     assert capsys.readouterr().err == ""
 
@@ -332,7 +336,7 @@ def test_concurrent_downloads_without_the_lock_still_end_with_one_good_file(
 
     def fetch():
         try:
-            presets.download_file(f"{server.base}/slow/{entry['file']}", dest,
+            weights.download_file(f"{server.base}/slow/{entry['file']}", dest,
                                   sha256=entry["sha256"], size=entry["size"], lock=False)
         except Exception as exc:  # pragma: no cover (reported below)
             errors.append(exc)
@@ -376,22 +380,22 @@ def test_resolution_order_local_path_cache_package_download(published, server, r
     shipped = Path(os.environ["KERASAUDIO_MANIFEST"]).parent / "weights" / entry["file"]
     cached = remote / entry["file"]
     # nothing local: download into the cache
-    assert presets.weights_path(DIGITS) == cached and len(requests) == 1
+    assert weights.weights_path(DIGITS) == cached and len(requests) == 1
     # package and cache: the cache wins
     shipped.parent.mkdir()
     shutil.copy(published["weights"] / entry["file"], shipped)
-    assert presets.weights_path(DIGITS) == cached
+    assert weights.weights_path(DIGITS) == cached
     # a corrupted cache entry is skipped: the package's copy is used
     cached.write_bytes(b"\0" * entry["size"])
-    assert presets.weights_path(DIGITS) == shipped
+    assert weights.weights_path(DIGITS) == shipped
     # package only
     cached.unlink()
-    assert presets.weights_path(DIGITS) == shipped
+    assert weights.weights_path(DIGITS) == shipped
     assert len(requests) == 1
     # a stale cache entry and nothing shipped: downloaded again, replacing it
     shipped.unlink()
     cached.write_bytes(b"stale")
-    assert presets.weights_path(DIGITS) == cached and sha256(cached) == entry["sha256"]
+    assert weights.weights_path(DIGITS) == cached and sha256(cached) == entry["sha256"]
     assert len(requests) == 2
     # an explicit local file beats everything, even offline with nothing anywhere
     cached.unlink()
@@ -415,11 +419,11 @@ def test_mirror_is_tried_before_the_manifest_url(published, server, tmp_path, mo
     monkeypatch.setenv("KERASAUDIO_MANIFEST", str(write_manifest(tmp_path / "m", entries)))
     monkeypatch.setenv("KERASAUDIO_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KERASAUDIO_WEIGHTS_URL", f"{server.base}/status/404/")
-    assert presets.weights_path(DIGITS, backoff=0.01).is_file()
+    assert weights.weights_path(DIGITS, backoff=0.01).is_file()
     assert [r.split("/")[1] for r in requests] == ["status", "files"]
     monkeypatch.delenv("KERASAUDIO_WEIGHTS_URL")
     monkeypatch.setenv("KERASAUDIO_HOME", str(tmp_path / "home2"))
-    presets.weights_path(DIGITS)
+    weights.weights_path(DIGITS)
     assert len(requests) == 3
 
 
@@ -428,7 +432,7 @@ def test_no_url_and_no_mirror_says_so(published, tmp_path, monkeypatch):
                        str(write_manifest(tmp_path / "m", published["entries"])))
     monkeypatch.setenv("KERASAUDIO_HOME", str(tmp_path / "home"))
     with pytest.raises(WeightsNotFoundError, match="url is null and KERASAUDIO_WEIGHTS_URL"):
-        presets.weights_path(DIGITS)
+        weights.weights_path(DIGITS)
 
 
 # --------------------------------------------------------------------------- manifest checks
@@ -451,6 +455,11 @@ def test_speaker_preset_with_serialized_frontend_loads(shipped):
     assert [f["registered_name"] for f in frontend] == ["kerasaudio>MelSpectrogram",
                                                         "kerasaudio>PowerToDb"]
     assert model.kerasaudio_preset.class_names[0] == "george"
+    # the bundled FSDD clips, labelled by speaker for a speaker preset
+    clips, labels = hub.representative_clips(SPEAKERS)
+    frame = kerasaudio.datasets.fsdd.load(sample=True)
+    assert clips.shape == (120, 8000) and clips.dtype == np.float32
+    assert [model.kerasaudio_preset.class_names[i] for i in labels] == list(frame.speaker)
 
 
 @pytest.mark.parametrize(("name", "kwargs", "match"), [
@@ -522,19 +531,16 @@ def _mutate(entry, key, value):
 
 
 @pytest.mark.parametrize(("key", "value", "match"), [
-    ("architecture", "m6", "architecture 'm6' is not a registered model"),
-    ("architecture", "m3", r"config has option\(s\) \['n_channel'\] that m3 does not"),
     ("config.classes", 12, "'classes' is 12 but 'class_names' lists 10 names"),
     ("class_names", ["a", "a"], "duplicates"),
     ("config.input_shape", [4000], "'input_shape' must be .* input_length 8000"),
     ("config.include_top", False, "include_top"),
     ("config.weights", "x.weights.h5", "config may not hold 'weights'"),
-    ("config.n_channels", 8, "n_channels"),
     ("config.frontend", [{"module": "keras.layers", "class_name": "Lambda",
                           "config": {}, "registered_name": None}], "not allowed"),
     ("config.frontend", [{"module": "os", "class_name": "system", "config": {},
                           "registered_name": "os>system"}], "neither a registered"),
-    ("task", "speakers", "'task' is 'speakers' but the name ends in '_fsdd_digits'"),
+    ("task", "", "'task' must be a non-empty string"),
     ("file", "../m5.weights.h5", "bare file name"),
     ("sha256", "abc", "64 lower-case hex"),
     ("size", 0, "'size' must be an integer >= 1"),
@@ -551,13 +557,37 @@ def test_manifest_schema_is_validated_on_load(published, tmp_path, key, value, m
     _mutate(entries[DIGITS], key, value)
     path = write_manifest(tmp_path, entries)
     with pytest.raises(ManifestError, match=f"preset '{DIGITS}': .*{match}"):
-        presets.load_manifest(path)
+        weights.load_manifest(path)
+
+
+@pytest.mark.parametrize(("key", "value", "match"), [
+    ("architecture", "m6", "architecture 'm6' is not a registered model"),
+    ("architecture", "m3", r"config has option\(s\) \['n_channel'\] that m3 does not"),
+    ("config.n_channels", 8, "n_channels"),
+])
+def test_entries_are_checked_against_the_registry_when_resolved(published, tmp_path,
+                                                                monkeypatch, key, value,
+                                                                match):
+    """The weights layer reads an entry whatever its architecture (it knows no models);
+    the hub refuses it, with the manifest, preset and field named, before building."""
+    entries = json.loads(json.dumps(published["entries"]))
+    _mutate(entries[DIGITS], key, value)
+    path = write_manifest(tmp_path, entries)
+    assert weights.load_manifest(path)[DIGITS].architecture == entries[DIGITS]["architecture"]
+    with pytest.raises(ManifestError, match=f"{path}: preset '{DIGITS}': .*{match}"):
+        hub.get_preset(DIGITS, manifest=path)
+    monkeypatch.setenv("KERASAUDIO_MANIFEST", str(path))
+    monkeypatch.setenv("KERASAUDIO_OFFLINE", "1")
+    with pytest.raises(ManifestError, match=match):
+        kerasaudio.create_model(DIGITS)
+    with pytest.raises(ManifestError, match=match):
+        kerasaudio.create_model("stack", members=[DIGITS, SPEAKERS])
 
 
 @pytest.mark.parametrize(("text", "match"), [
     ('{"format": 2, "presets": {}}', "format 1 .*upgrade"),
     ('{"format": 1}', "'presets' must be an object"),
-    ('{"format": 1, "presets": {"m5_digits": {}}}', "must be a lower-case identifier"),
+    ('{"format": 1, "presets": {"m5-digits": {}}}', "must be a lower-case identifier"),
     ('{"format": 1, "presets": {"M5_fsdd_digits": {}}}', "must be a lower-case identifier"),
     ("{", "not valid JSON"),
 ])
@@ -565,7 +595,7 @@ def test_manifest_file_level_errors(tmp_path, text, match):
     path = tmp_path / "manifest.json"
     path.write_text(text)
     with pytest.raises(ManifestError, match=match):
-        presets.load_manifest(path)
+        weights.load_manifest(path)
 
 
 # --------------------------------------------------------------------------- listing, publish
@@ -574,7 +604,7 @@ def test_manifest_file_level_errors(tmp_path, text, match):
 def test_list_models_and_tables(shipped):
     assert kerasaudio.list_models(pretrained=True) == [SPEAKERS, DIGITS]
     assert kerasaudio.list_models("m*", pretrained=True) == [DIGITS]
-    assert presets.list_presets(task="speakers") == [SPEAKERS]
+    assert weights.list_presets(task="speakers") == [SPEAKERS]
     assert "m5" in kerasaudio.list_models()  # architectures unchanged
     table = kerasaudio.available_models(pretrained=True)
     assert list(table.index) == [SPEAKERS, DIGITS]
@@ -595,38 +625,62 @@ def test_list_models_and_tables(shipped):
 def test_publish_writes_every_manifest_identically_and_atomically(published, tmp_path,
                                                                   monkeypatch):
     model = published["m5"]
-    canonical, packaged = tmp_path / "zoo" / "manifest.json", tmp_path / "pkg" / "manifest.json"
+    first, second = tmp_path / "a" / "manifest.json", tmp_path / "pkg" / "manifest.json"
     for name in ("m5_small_fsdd_digits", "tiny_raw_fsdd_digits"):
-        preset = presets.publish(
-            model, name, class_names=list("0123456789"), sample_rate=8000,
+        preset = publish(
+            model, name, task="digits", class_names=list("0123456789"), sample_rate=8000,
             input_length=8000, metrics={}, recipe="zoo/x.py", training_data="t", license="l",
             url=f"https://example.org/{name}.weights.h5",
-            manifest_path=[canonical, packaged], weights_dir=tmp_path / "w")
-    assert canonical.read_bytes() == packaged.read_bytes()
-    assert sorted(json.loads(canonical.read_text())["presets"]) == [
+            manifest_path=[first, second], weights_dir=tmp_path / "w")
+    assert first.read_bytes() == second.read_bytes()
+    assert sorted(json.loads(first.read_text())["presets"]) == [
         "m5_small_fsdd_digits", "tiny_raw_fsdd_digits"]
     assert preset.tag == "tiny_raw_fsdd_digits" and preset.url.startswith("https://")
     assert sorted(os.listdir(tmp_path / "w")) == ["m5_small_fsdd_digits.weights.h5",
                                                   "tiny_raw_fsdd_digits.weights.h5"]
     assert preset.sha256 == sha256(tmp_path / "w" / preset.file)
-    assert presets.load_manifest(packaged)["tiny_raw_fsdd_digits"] == preset
+    assert weights.load_manifest(second)["tiny_raw_fsdd_digits"] == preset
     # load them back by architecture + tag and by the other prefix's full name
-    monkeypatch.setenv("KERASAUDIO_MANIFEST", str(packaged))
+    monkeypatch.setenv("KERASAUDIO_MANIFEST", str(second))
     monkeypatch.setenv("KERASAUDIO_HOME", str(tmp_path / "home"))
-    (packaged.parent / "weights").symlink_to(tmp_path / "w")
+    (second.parent / "weights").symlink_to(tmp_path / "w")
     x = published["x"]
-    for name, weights in (("m5", "small_fsdd_digits"), ("m5", "tiny_raw_fsdd_digits"),
-                          ("tiny_raw_fsdd_digits", None)):
-        again = kerasaudio.create_model(name, weights=weights)
+    for name, tag in (("m5", "small_fsdd_digits"), ("m5", "tiny_raw_fsdd_digits"),
+                      ("tiny_raw_fsdd_digits", None)):
+        again = kerasaudio.create_model(name, weights=tag)
         np.testing.assert_array_equal(outputs(again, x), outputs(model, x))
     with pytest.raises(InvalidOptionError, match="must be a lower-case identifier"):
-        presets.publish(model, "m5_digits", class_names=list("0123456789"),
-                        sample_rate=8000, input_length=8000, metrics={}, recipe="zoo/x.py",
-                        training_data="t", license="l", manifest_path=packaged)
+        publish(model, "M5-digits", task="digits", class_names=list("0123456789"),
+                sample_rate=8000, input_length=8000, metrics={}, recipe="zoo/x.py",
+                training_data="t", license="l", manifest_path=second)
     with pytest.raises(InvalidOptionError, match="does not have 6 classes"):
-        presets.publish(model, "m5_fsdd_speakers", class_names=list("abcdef"),
-                        sample_rate=8000, input_length=8000, metrics={}, recipe="zoo/x.py",
-                        training_data="t", license="l", manifest_path=packaged)
+        publish(model, "m5_fsdd_speakers", task="speakers", class_names=list("abcdef"),
+                sample_rate=8000, input_length=8000, metrics={}, recipe="zoo/x.py",
+                training_data="t", license="l", manifest_path=second)
+    with pytest.raises(InvalidOptionError, match="'task' must be a non-empty string"):
+        publish(model, "m5_untasked", task="", class_names=list("0123456789"),
+                sample_rate=8000, input_length=8000, metrics={}, recipe="zoo/x.py",
+                training_data="t", license="l", manifest_path=second)
+
+
+def test_any_lower_case_name_and_free_form_task(published, tmp_path, monkeypatch):
+    """A preset name need not end in an FSDD tag and the task is free text: the next
+    presets are AudioSet taggers and converted checkpoints."""
+    path = tmp_path / "manifest.json"
+    preset = publish(published["m5"], "m5_keywords_demo", task="keyword spotting",
+                     class_names=list("0123456789"), sample_rate=8000, input_length=8000,
+                     metrics={}, recipe="zoo/x.py", training_data="t", license="l",
+                     manifest_path=path)
+    assert (preset.task, preset.tag) == ("keyword spotting", "keywords_demo")
+    monkeypatch.setenv("KERASAUDIO_MANIFEST", str(path))
+    monkeypatch.setenv("KERASAUDIO_HOME", str(tmp_path / "home"))
+    assert kerasaudio.list_models(pretrained=True) == ["m5_keywords_demo"]
+    assert weights.list_presets(task="keyword spotting") == ["m5_keywords_demo"]
+    model = kerasaudio.create_model("m5", weights="keywords_demo")
+    x = published["x"]
+    np.testing.assert_array_equal(outputs(model, x), outputs(published["m5"], x))
+    with pytest.raises(InvalidOptionError, match="has no bundled clips"):
+        hub.representative_clips(preset)
 
 
 @pytest.mark.parametrize(("training", "expected"), [
@@ -637,12 +691,12 @@ def test_table_reads_nested_training_numbers(published, tmp_path, training, expe
     """Digit recipes nest epochs and seconds under metrics["training"]; speaker recipes
     write them at the top level: the table shows both as `epochs` and `train_seconds`."""
     path = tmp_path / "manifest.json"
-    presets.publish(published["m5"], "m5_small_fsdd_digits", class_names=list("0123456789"),
-                    sample_rate=8000, input_length=8000,
-                    metrics={"official_accuracy": 0.9, "training": training},
-                    recipe="zoo/x.py", training_data="t", license="l", manifest_path=path,
-                    weights_dir=tmp_path / "w")
-    table = presets.presets_table(path)
+    publish(published["m5"], "m5_small_fsdd_digits", task="digits",
+            class_names=list("0123456789"), sample_rate=8000, input_length=8000,
+            metrics={"official_accuracy": 0.9, "training": training},
+            recipe="zoo/x.py", training_data="t", license="l", manifest_path=path,
+            weights_dir=tmp_path / "w")
+    table = hub.presets_table(path)
     row = table.loc["m5_small_fsdd_digits"]
     if expected[0] is None:
         assert "epochs" not in table.columns and "train_seconds" not in table.columns
@@ -654,13 +708,13 @@ def test_table_reads_nested_training_numbers(published, tmp_path, training, expe
 @pytest.mark.parametrize("manifests", [1, 2])
 def test_record_metrics_merges_into_every_manifest(published, tmp_path, manifests):
     paths = [tmp_path / f"m{i}" / "manifest.json" for i in range(manifests)]
-    preset = presets.publish(
-        published["m5"], "m5_small_fsdd_digits", class_names=list("0123456789"),
-        sample_rate=8000, input_length=8000, metrics={"official_accuracy": 0.9},
-        recipe="zoo/x.py", training_data="t", license="l", manifest_path=paths,
-        weights_dir=tmp_path / "w")
+    preset = publish(
+        published["m5"], "m5_small_fsdd_digits", task="digits",
+        class_names=list("0123456789"), sample_rate=8000, input_length=8000,
+        metrics={"official_accuracy": 0.9}, recipe="zoo/x.py", training_data="t",
+        license="l", manifest_path=paths, weights_dir=tmp_path / "w")
     before = {p: json.loads(p.read_text()) for p in paths}
-    updated = presets.record_metrics(
+    updated = record_metrics(
         "m5_small_fsdd_digits", {"int8_size_mb": 0.031, "int8_official_accuracy": 0.89,
                                  "quantized": {"int8": {"max_abs_diff": 0.004}}},
         manifest_path=paths)
@@ -675,36 +729,67 @@ def test_record_metrics_merges_into_every_manifest(published, tmp_path, manifest
             k: v for k, v in old.items() if k != "metrics"}
         assert entry["metrics"]["int8_size_mb"] == 0.031
         assert not [f for f in os.listdir(path.parent) if f.endswith(".tmp")]
-    table = presets.presets_table(paths[-1])
+    table = hub.presets_table(paths[-1])
     assert table.loc["m5_small_fsdd_digits", "int8_official_accuracy"] == 0.89
     with pytest.raises(InvalidOptionError, match="no preset 'nope_fsdd_digits'"):
-        presets.record_metrics("nope_fsdd_digits", {"x": 1}, manifest_path=paths)
+        record_metrics("nope_fsdd_digits", {"x": 1}, manifest_path=paths)
     with pytest.raises(InvalidOptionError, match="JSON-able"):
-        presets.record_metrics("m5_small_fsdd_digits", {"x": object()}, manifest_path=paths)
+        record_metrics("m5_small_fsdd_digits", {"x": object()}, manifest_path=paths)
+    with pytest.raises(ManifestError, match="file not found"):
+        record_metrics("m5_small_fsdd_digits", {"x": 1}, manifest_path=tmp_path / "none.json")
 
 
-def test_repository_manifests_agree_and_are_valid():
-    assert presets.load_manifest(presets.PACKAGED_MANIFEST) is not None
-    if presets.ZOO_MANIFEST.is_file():  # a source checkout
-        assert presets.ZOO_MANIFEST.read_bytes() == presets.PACKAGED_MANIFEST.read_bytes()
-        text = presets.PACKAGED_MANIFEST.read_text()
-        assert text == presets.manifest_text(json.loads(text)["presets"])
+def test_the_one_manifest_is_packaged_canonical_and_resolvable():
+    """The repository has one manifest, the packaged one that zoo/publish.py writes; it is
+    in canonical form, every entry fits the registry, every shipped file its sha256."""
+    assert zoo.publish.MANIFEST == weights.PACKAGED_MANIFEST
+    assert not (zoo.publish.MANIFEST.parents[2] / "zoo" / "manifest.json").exists()
+    text = weights.PACKAGED_MANIFEST.read_text()
+    assert text == manifest_text(json.loads(text)["presets"])
+    presets = weights.load_manifest(weights.PACKAGED_MANIFEST)
+    assert presets
+    for name, preset in presets.items():
+        assert hub.check_preset(preset) is preset
+        shipped = weights.package_weights_dir(weights.PACKAGED_MANIFEST) / preset.file
+        assert weights.file_sha256(shipped) == preset.sha256, name
 
 
 def test_metadata_reads_without_keras(published):
     """A LiteRT-only install (no Keras) still reads class names and sample rates."""
     script = ("import sys; sys.modules['keras'] = None\n"
-              "from kerasaudio import presets\n"
-              f"p = presets.get_preset({SPEAKERS!r}, manifest={str(published['manifest'])!r})\n"
-              "print(p.class_names[0], p.sample_rate, 'tensorflow' in sys.modules)")
+              "from kerasaudio import weights\n"
+              f"p = weights.get_preset({SPEAKERS!r}, manifest={str(published['manifest'])!r})\n"
+              "print(p.class_names[0], p.sample_rate, 'tensorflow' in sys.modules,\n"
+              "      'kerasaudio.models' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=60)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["george", "8000", "False"]
+    assert run.stdout.split() == ["george", "8000", "False", "False"]
+
+
+def test_error_hierarchy_and_pickling():
+    """Bad manifests stay ValueErrors, missing weights FileNotFoundErrors, failed downloads
+    OSErrors (not ValueErrors); all are KerasAudioErrors and pickle with their fields."""
+    import pickle
+
+    assert issubclass(ManifestError, ValueError) and issubclass(ManifestError, KerasAudioError)
+    assert issubclass(WeightsNotFoundError, FileNotFoundError)
+    assert issubclass(DownloadError, OSError) and not issubclass(DownloadError, ValueError)
+    assert issubclass(ChecksumError, DownloadError)
+    assert not issubclass(KerasAudioError, ValueError)
+    errors = [ChecksumError("http://x/y", "sha256 mismatch", status=None),
+              DownloadError("http://x/y", "HTTP 503", status=503, retryable=True),
+              WeightsNotFoundError("gone", "m5.weights.h5", [("cache /c", "missing")]),
+              ManifestError("m.json: preset 'x': bad")]
+    for error in errors:
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is type(error) and str(again) == str(error)
+        assert vars(again) == vars(error)
 
 
 def test_public_api_documents_itself():
-    for name in presets.__all__:
-        obj = getattr(presets, name)
-        if callable(obj):
-            assert "Example" in (obj.__doc__ or ""), name
+    for module in (weights, hub, zoo.publish):
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if callable(obj):
+                assert "Example" in (obj.__doc__ or ""), f"{module.__name__}.{name}"

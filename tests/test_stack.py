@@ -1,4 +1,4 @@
-"""The `stack` model family and the `stack_fsdd_digits` preset (kerasaudio/models/stack.py).
+"""The `stack` model family and the `stack_fsdd_digits` preset (kerasaudio/ensemble/family.py).
 
 The registry-wide checks (forward pass, training, `.keras` and weights round trips, TFLite,
 bad arguments) run on it in tests/test_models.py; here: what a stack computes, the
@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 
 import kerasaudio
-from kerasaudio import export, presets
-from kerasaudio.errors import InvalidOptionError
+from kerasaudio import export, hub
+from kerasaudio.ensemble import member_spec, publishable_config
+from kerasaudio.errors import InvalidOptionError, ManifestError
 from kerasaudio.layers.ensemble import EPSILON
-from kerasaudio.models.stack import member_spec, publishable_config
+from kerasaudio.models import build_arguments, build_model
+from zoo.publish import manifest_text, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESET = "stack_fsdd_digits"
@@ -28,7 +30,7 @@ TWO = ["logmel_cnn_fsdd_digits", "m5_fsdd_digits"]
 @pytest.fixture(scope="module")
 def bundled():
     """The bundled FSDD clips (120, 1 s at 8 kHz) and their digits."""
-    return presets.representative_clips(presets.get_preset("m5_fsdd_digits"))
+    return hub.representative_clips("m5_fsdd_digits")
 
 
 @pytest.fixture
@@ -63,14 +65,14 @@ def test_stack_of_presets_is_the_aggregate_of_its_members(bundled, offline, aggr
     members = np.stack([predict(kerasaudio.create_model(name), x) for name in TWO])
     np.testing.assert_allclose(predict(model, x), aggregate_numpy(members, aggregate),
                                atol=1e-5)  # float32 sums; JAX and TF differ by ~2e-6
-    assert model.count_params() == sum(presets.get_preset(n).parameters for n in TWO)
+    assert model.count_params() == sum(hub.get_preset(n).parameters for n in TWO)
 
 
 def test_published_stack_loads_offline_and_holds_every_members_weights(bundled, offline):
     clips, labels = bundled
-    preset = presets.get_preset(PRESET)
+    preset = hub.get_preset(PRESET)
     model = kerasaudio.create_model(PRESET)
-    assert model.name == PRESET and presets.preset_of(model) == preset
+    assert model.name == PRESET and hub.preset_of(model) == preset
     probs = predict(model, clips)
     assert (probs.argmax(1) == labels).mean() >= 0.99  # 120/120 when published
     names = [m["name"] for m in preset.config["members"]]
@@ -81,16 +83,16 @@ def test_published_stack_loads_offline_and_holds_every_members_weights(bundled, 
 
 
 def test_published_stack_metrics_beat_every_member():
-    preset = presets.get_preset(PRESET)
+    preset = hub.get_preset(PRESET)
     members = [m["name"] for m in preset.config["members"]]
     recipe = json.loads((ROOT / "kerasaudio" / "recipes" / f"{PRESET}.json").read_text())
     assert members == recipe["members"] and preset.config["aggregate"] == recipe["aggregate"]
-    best = max(presets.get_preset(m).metrics["loso_accuracy"] for m in members)
+    best = max(hub.get_preset(m).metrics["loso_accuracy"] for m in members)
     assert preset.metrics["loso_accuracy"] >= best + 0.01  # 93.8 against 91.5
     assert preset.metrics["official_accuracy"] >= 0.995
     assert set(preset.metrics["loso_per_speaker"]) == {
         "george", "jackson", "lucas", "nicolas", "theo", "yweweler"}
-    assert preset.parameters == sum(presets.get_preset(m).parameters for m in members)
+    assert preset.parameters == sum(hub.get_preset(m).parameters for m in members)
 
 
 def test_publish_writes_self_contained_members_that_reload(bundled, offline, tmp_path,
@@ -98,13 +100,13 @@ def test_publish_writes_self_contained_members_that_reload(bundled, offline, tmp
     clips, _ = bundled
     model = kerasaudio.create_model("stack", members=TWO, aggregate="mean")
     manifest = tmp_path / "pkg" / "manifest.json"
-    presets.publish(model, "two_fsdd_digits", class_names=[str(d) for d in range(10)],
-                    sample_rate=8000, input_length=8000, metrics={"official_accuracy": 1.0},
-                    recipe="zoo/recipes/x.py", training_data="the two presets (test)",
-                    license="CC BY-SA 4.0 (test)", manifest_path=manifest)
+    publish(model, "two_fsdd_digits", task="digits", class_names=[str(d) for d in range(10)],
+            sample_rate=8000, input_length=8000, metrics={"official_accuracy": 1.0},
+            recipe="zoo/recipes/x.py", training_data="the two presets (test)",
+            license="CC BY-SA 4.0 (test)", manifest_path=manifest)
     entry = json.loads(manifest.read_text())["presets"]["two_fsdd_digits"]
     assert [m["name"] for m in entry["config"]["members"]] == TWO
-    assert entry["config"]["members"][0]["config"] == presets.get_preset(TWO[0]).config
+    assert entry["config"]["members"][0]["config"] == hub.get_preset(TWO[0]).config
     assert "pretrained_members" not in entry["config"]
     monkeypatch.setenv("KERASAUDIO_MANIFEST", str(manifest))
     again = kerasaudio.create_model("two_fsdd_digits")
@@ -140,7 +142,8 @@ TINY = {"architecture": "m3", "config": {"input_shape": [8000, 1], "classes": 10
     ({"members": ["logmel_cnn_fsdd_digits"]}, "two or more members"),
     ({"members": "logmel_cnn_fsdd_digits"}, "two or more members"),
     ({"members": ["logmel_cnn_fsdd_digits", "m5"]}, "'m5', not a preset name"),
-    ({"members": [TINY, {**TINY, "weights": "x"}]}, r"got keys \['architecture', 'config'"),
+    ({"members": [TINY, {**TINY, "url": "x"}]}, r"got keys \['architecture', 'config', 'url'"),
+    ({"members": [TINY, {**TINY, "weights": "x"}]}, "neither None nor a .weights.h5 file"),
     ({"members": [TINY, {"architecture": "stack", "config": {}}]}, "cannot be a member"),
     ({"members": [TINY, {"architecture": "m6"}]}, "no model named 'm6'"),
     ({"members": [TINY, {**TINY, "config": {**TINY["config"], "name": "x"}}]},
@@ -171,12 +174,12 @@ def lambda_layer() -> dict:
     (lambda c: c.__setitem__("class_names", list("abcdefghij")), "is not the entry's"),
 ])
 def test_manifest_rejects_bad_stack_entries(tmp_path, edit, match):
-    entry = copy.deepcopy(presets.get_preset(PRESET).entry())
+    entry = copy.deepcopy(hub.get_preset(PRESET).entry())
     edit(entry["config"])
     path = tmp_path / "manifest.json"
-    path.write_text(presets.manifest_text({PRESET: entry}))
-    with pytest.raises(presets.ManifestError, match=match):
-        presets.load_manifest(path)
+    path.write_text(manifest_text({PRESET: entry}))
+    with pytest.raises(ManifestError, match=match):
+        hub.get_preset(PRESET, manifest=path)
 
 
 def test_stack_preset_exports_one_verified_tflite_file(bundled, offline, tmp_path):
@@ -227,3 +230,25 @@ def test_members_at_other_rates_get_the_input_resampled(bundled, offline):
     assert config["members"][0]["sample_rate"] == 8000
     assert "sample_rate" not in publishable_config(
         {"members": ["m5_fsdd_digits"]}, class_names="ab", sample_rate=8000)["members"][0]
+
+
+def test_the_registered_builder_takes_descriptions_and_the_hub_expands_names(offline):
+    """The stack builder never reads the manifest: `create_model` turns preset names into
+    complete member descriptions (with their verified weights files) before it runs."""
+    with pytest.raises(InvalidOptionError, match="a name: this builder takes member "):
+        build_model("stack", members=TWO)
+    model = kerasaudio.create_model("stack", members=TWO)
+    architecture, options = build_arguments(model)
+    assert architecture == "stack"
+    for name, member in zip(TWO, options["members"], strict=True):
+        preset = hub.get_preset(name)
+        assert member["architecture"] == preset.architecture and member["name"] == name
+        assert member["config"] == preset.config
+        assert (member["sample_rate"], tuple(member["class_names"])) == (
+            preset.sample_rate, preset.class_names)
+        assert Path(member["weights"]).name == preset.file
+    random = kerasaudio.create_model("stack", members=TWO, pretrained_members=False)
+    assert all("weights" not in m for m in build_arguments(random)[1]["members"])
+    rebuilt = build_model("stack", **options)  # the descriptions alone rebuild it
+    clips = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 8000)).astype("float32")
+    np.testing.assert_allclose(predict(rebuilt, clips), predict(model, clips), atol=1e-6)

@@ -235,7 +235,9 @@ def publish_run(recipe, out: str | os.PathLike | None = None, *,
     from zoo.publish import publish
 
     model = entry.pop("model")
-    return publish(model, recipe.preset, recipe=f"kerasaudio/recipes/{recipe.preset}.json",
+    task = "digits" if isinstance(recipe, StackRecipe) else recipe.task
+    return publish(model, recipe.preset, task=task,
+                   recipe=f"kerasaudio/recipes/{recipe.preset}.json",
                    manifest_path=manifest_path, weights_dir=weights_dir, **entry)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "leave_one_speaker_out",
     "load",
     "official_split",
+    "sample_clips",
 ]
 
 #: The six speakers, in the order `leave_one_speaker_out` yields them.
@@ -231,3 +232,62 @@ def _folds(df: pd.DataFrame, order: list[str]):
     for speaker in order:
         held_out = df["speaker"] == speaker
         yield speaker, df[~held_out].reset_index(drop=True), df[held_out].reset_index(drop=True)
+
+
+def sample_clips(*, label: str = "digit", class_names=None, sample_rate: int = SAMPLE_RATE,
+                 input_length: int = SAMPLE_RATE):
+    """The bundled sample's clips, fitted to a model's input: `(clips, labels)`.
+
+    Every bundled clip whose label is among `class_names`, loaded at `sample_rate` and
+    centred in `input_length` samples (cropped or zero-padded), with its label's index in
+    `class_names`. Calibrates int8 export and verifies exported files of an FSDD model
+    without any external data (`kerasaudio.hub.representative_clips` calls this for a
+    preset).
+
+    Args:
+        label: `"digit"` or `"speaker"`: what the model predicts.
+        class_names: output index -> label (default `CLASSES` for digits, `SPEAKERS` for
+            speakers).
+        sample_rate: Hz of the audio the model takes.
+        input_length: samples per clip.
+
+    Returns:
+        `(clips, labels)`: `(n, input_length)` float32 and `(n,)` int indices.
+
+    Raises:
+        InvalidOptionError: an unknown `label`, or no bundled clip has one of
+            `class_names`.
+
+    Example:
+    ```python
+    clips, digits = kerasaudio.datasets.fsdd.sample_clips(label="digit")
+    clips.shape  # (120, 8000)
+    ```
+    """
+    import numpy as np
+
+    from kerasaudio.audio_io import load_audio
+
+    if label not in ("digit", "speaker"):
+        raise InvalidOptionError(f"label={label!r}; use 'digit' or 'speaker'.")
+    if class_names is None:
+        class_names = CLASSES if label == "digit" else SPEAKERS
+    index = {str(name): i for i, name in enumerate(class_names)}
+    frame = load(sample=True)
+    clips, labels = [], []
+    for path, name in zip(frame["path"], frame[label].astype(str), strict=True):
+        if name not in index:
+            continue
+        audio, _ = load_audio(path, sample_rate=sample_rate)
+        if len(audio) >= input_length:
+            start = (len(audio) - input_length) // 2
+            audio = audio[start:start + input_length]
+        else:
+            total = input_length - len(audio)
+            audio = np.pad(audio, (total // 2, total - total // 2))
+        clips.append(audio)
+        labels.append(index[name])
+    if not clips:
+        raise InvalidOptionError(f"no bundled FSDD clip has a {label} among "
+                                 f"{list(class_names)}.")
+    return np.stack(clips).astype(np.float32), np.asarray(labels)

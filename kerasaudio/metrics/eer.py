@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasaudio.errors import KerasAudioError
+from kerasaudio.errors import InvalidOptionError
 
 __all__ = ["EqualErrorRate", "eer"]
 
@@ -28,17 +28,17 @@ def _check(labels, scores) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(labels).reshape(-1)
     s = np.asarray(scores).reshape(-1)
     if y.shape != s.shape:
-        raise KerasAudioError(
+        raise InvalidOptionError(
             f"labels and scores must have the same number of trials; got {np.asarray(labels).shape}"
             f" and {np.asarray(scores).shape}."
         )
     if y.dtype != bool and not np.isin(y, (0, 1)).all():
-        raise KerasAudioError("labels must be 0/1 (1: same speaker, i.e. a target trial).")
+        raise InvalidOptionError("labels must be 0/1 (1: same speaker, i.e. a target trial).")
     if not np.issubdtype(s.dtype, np.number) or not np.isfinite(s).all():
-        raise KerasAudioError("scores must be finite numbers (NaN or Inf found).")
+        raise InvalidOptionError("scores must be finite numbers (NaN or Inf found).")
     y = y.astype(bool)
     if y.all() or not y.any():
-        raise KerasAudioError(
+        raise InvalidOptionError(
             "the EER needs both target (label 1) and non-target (label 0) trials; got only "
             f"label {int(y[0]) if y.size else 'none'}."
         )
@@ -73,7 +73,7 @@ def eer(labels, scores) -> tuple[float, float]:
         information give about 0.5.
 
     Raises:
-        KerasAudioError: mismatched shapes, labels other than 0/1, NaN/Inf scores, or
+        InvalidOptionError: mismatched shapes, labels other than 0/1, NaN/Inf scores, or
             only one kind of trial.
 
     Example:
@@ -130,10 +130,10 @@ class EqualErrorRate(keras.metrics.Metric):
         super().__init__(name=name, dtype=dtype)
         if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int) or (
                 num_thresholds < 3):
-            raise KerasAudioError(f"num_thresholds={num_thresholds!r}: must be an integer >= 3.")
+            raise InvalidOptionError(f"num_thresholds={num_thresholds!r}: must be an integer >= 3.")
         low, high = (float(v) for v in score_range)
         if not (np.isfinite(low) and np.isfinite(high) and low < high):
-            raise KerasAudioError(f"score_range={score_range!r}: must be finite, low < high.")
+            raise InvalidOptionError(f"score_range={score_range!r}: must be finite, low < high.")
         self.num_thresholds = num_thresholds
         self.score_range = (low, high)
         bins = num_thresholds - 1

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasaudio.errors import KerasAudioError
+from kerasaudio.errors import InvalidOptionError
 
 __all__ = ["Lwlrap", "lwlrap", "lwlrap_per_class"]
 
@@ -37,17 +37,17 @@ def _check(y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
     truth = np.asarray(y_true)
     scores = np.asarray(y_score)
     if truth.ndim != 2 or truth.shape != scores.shape:
-        raise KerasAudioError(
+        raise InvalidOptionError(
             "y_true and y_score must be 2-D (samples, classes) arrays of the same shape; got "
             f"{truth.shape} and {scores.shape}."
         )
     if truth.dtype != bool and not np.isin(truth, (0, 1)).all():
-        raise KerasAudioError("y_true must be a binary (0/1 or bool) multi-hot matrix.")
+        raise InvalidOptionError("y_true must be a binary (0/1 or bool) multi-hot matrix.")
     if not np.issubdtype(scores.dtype, np.number) or not np.isfinite(scores).all():
-        raise KerasAudioError("y_score must be finite numbers (NaN or Inf found).")
+        raise InvalidOptionError("y_score must be finite numbers (NaN or Inf found).")
     truth = truth.astype(bool)
     if not truth.any():
-        raise KerasAudioError("y_true has no positive label: lwlrap is undefined.")
+        raise InvalidOptionError("y_true has no positive label: lwlrap is undefined.")
     return truth, scores.astype(np.float64)
 
 
@@ -78,7 +78,7 @@ def lwlrap(y_true, y_score) -> float:
         ones.
 
     Raises:
-        KerasAudioError: shapes differ or are not 2-D, `y_true` is not binary, scores are
+        InvalidOptionError: shapes differ or are not 2-D, `y_true` is not binary, scores are
             not finite, or there is no positive label at all.
 
     Example:

@@ -1,29 +1,38 @@
 """Model builders, one file per family, registered by name.
 
+Importing this package registers every family. `kerasaudio.create_model` (in
+`kerasaudio.hub`) builds a registered architecture or a pretrained preset; here is the
+architecture-only registry:
+
 ```python
-kerasaudio.list_models()             # every registered name
-kerasaudio.create_model("m5", classes=10)
-kerasaudio.available_models()        # the table: task, input, parameters, size, paper
+kerasaudio.models.list_architectures("m*")    # ['m11', 'm18', 'm3', 'm34_res', 'm5']
+kerasaudio.models.get_model_info("m5").paper
+model = kerasaudio.models.build_model("m5", classes=10)
 ```
+
+A new family: one file with a builder decorated by `register_model`, and its import here.
 """
 
-import importlib
-
+from kerasaudio.models import (  # noqa: F401  (imported for their registrations)
+    bilstm_attention,
+    complex_cnn,
+    deep_speaker,
+    mnets,
+    vggvox,
+    wav2vec2,
+)
 from kerasaudio.models.registry import (
     ModelInfo,
-    available_models,
-    create_model,
+    build_arguments,
+    build_model,
     get_model_info,
-    list_models,
+    list_architectures,
     register_model,
 )
 from kerasaudio.models.wav2vec2 import Wav2Vec2
 
-# Family modules, imported for their registrations. A new family: one file + its name here.
-FAMILIES = ("bilstm_attention", "complex_cnn", "deep_speaker", "mnets", "stack", "vggvox",
-            "wav2vec2")
-for _family in FAMILIES:
-    importlib.import_module(f"kerasaudio.models.{_family}")
+#: The family modules in this package (the `stack` family is `kerasaudio.ensemble`'s).
+FAMILIES = ("bilstm_attention", "complex_cnn", "deep_speaker", "mnets", "vggvox", "wav2vec2")
 
-__all__ = ["ModelInfo", "Wav2Vec2", "available_models", "create_model", "get_model_info",
-           "list_models", "register_model"]
+__all__ = ["ModelInfo", "Wav2Vec2", "build_arguments", "build_model", "get_model_info",
+           "list_architectures", "register_model"]

@@ -1,8 +1,10 @@
-"""The model registry: `register_model`, `list_models`, `create_model`, `available_models`.
+"""The model registry: `register_model`, `get_model_info`, `list_architectures`, `build_model`.
 
 A model family is one file in `kerasaudio/models/` with a builder function decorated by
-`register_model`; importing `kerasaudio.models` registers every family. Pretrained
-presets (`m5_fsdd_digits`, ...) come from the manifest read by `kerasaudio.presets`.
+`register_model`; importing `kerasaudio.models` registers every family (and
+`kerasaudio.ensemble` registers the `stack` family). The registry knows architectures
+only: pretrained presets, and `kerasaudio.create_model`, which builds either, live one
+floor up in `kerasaudio.hub`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass, field
 
 from kerasaudio.errors import InvalidOptionError
 
-__all__ = ["ModelInfo", "available_models", "create_model", "list_models", "register_model"]
+__all__ = ["ModelInfo", "build_arguments", "build_model", "get_model_info",
+           "list_architectures", "register_model"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,11 @@ class ModelInfo:
     def size_mb(self) -> float:
         """float32 size of the default configuration's weights, in MB (10^6 bytes)."""
         return self.parameters * 4 / 1e6
+
+    @property
+    def options(self) -> list[str]:
+        """The builder's keyword options, in signature order."""
+        return list(inspect.signature(self.builder).parameters)
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -82,10 +90,6 @@ def register_model(name: str | None = None, *, task: str, input: str, paper: str
     return decorate
 
 
-def _ensure_loaded() -> None:
-    import kerasaudio.models  # noqa: F401  (registers every family)
-
-
 def get_model_info(name: str) -> ModelInfo:
     """The `ModelInfo` registered under `name` (a clear error listing the names if none).
 
@@ -94,50 +98,55 @@ def get_model_info(name: str) -> ModelInfo:
     kerasaudio.models.get_model_info("m5").parameters
     ```
     """
-    _ensure_loaded()
     if name not in _REGISTRY:
         close = fnmatch.filter(_REGISTRY, f"*{name}*") or sorted(_REGISTRY)
         raise InvalidOptionError(f"no model named {name!r}; registered models: {close}.")
     return _REGISTRY[name]
 
 
-def list_models(pattern: str = "*", *, pretrained: bool = False) -> list[str]:
-    """Registered model names matching an fnmatch `pattern`, sorted (like `timm.list_models`).
+def list_architectures(pattern: str = "*") -> list[str]:
+    """Registered architecture names matching an fnmatch `pattern`, sorted.
 
-    Args:
-        pattern: shell-style wildcard, e.g. `"m*"` or `"vggvox_*"`.
-        pretrained: list the pretrained presets instead (names such as
-            `m5_fsdd_digits`, from the manifest; see `kerasaudio.presets`). Each one
-            loads with `create_model(preset_name)`.
+    `kerasaudio.list_models` lists these, or the pretrained presets.
 
     Example:
     ```python
-    kerasaudio.list_models("m*")  # ['m11', 'm18', 'm3', 'm34_res', 'm5']
-    kerasaudio.list_models("m5*", pretrained=True)  # ['m5_fsdd_digits'] once published
+    kerasaudio.models.list_architectures("m*")  # ['m11', 'm18', 'm3', 'm34_res', 'm5']
     ```
     """
-    _ensure_loaded()
-    if pretrained:
-        from kerasaudio import presets
-
-        return presets.list_presets(pattern)
     return sorted(fnmatch.filter(_REGISTRY, pattern))
 
 
-#: model -> (architecture, options) of every model `create_model` built (for `publish`).
+#: model -> (architecture, options) of every model `build_model` built (for publishing
+#: and for describing a stack's members).
 _BUILDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _build_arguments(model) -> tuple[str, dict] | None:
-    """`(architecture, options)` `create_model` built `model` with, or None."""
+def build_arguments(model) -> tuple[str, dict] | None:
+    """`(architecture, options)` `build_model` (so `kerasaudio.create_model`) built `model`
+    with, or None for any other model.
+
+    Example:
+    ```python
+    model = kerasaudio.create_model("m5", n_channel=8, classes=3)
+    kerasaudio.models.build_arguments(model)  # ('m5', {'n_channel': 8, 'classes': 3})
+    ```
+    """
     try:
         return _BUILDS.get(model)
     except TypeError:  # not weak-referenceable / hashable
         return None
 
 
-def _check_options(name: str, info: ModelInfo, kwargs: dict) -> None:
-    accepted = inspect.signature(info.builder).parameters
+def check_options(name: str, kwargs: dict) -> None:
+    """Raise `InvalidOptionError` if `kwargs` holds an option the builder of `name` lacks.
+
+    Example:
+    ```python
+    kerasaudio.models.registry.check_options("m5", {"n_channel": 8})
+    ```
+    """
+    accepted = get_model_info(name).options
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise InvalidOptionError(
@@ -146,86 +155,29 @@ def _check_options(name: str, info: ModelInfo, kwargs: dict) -> None:
         )
 
 
-def create_model(name: str, /, *, weights=None, **kwargs):
-    """Build a registered model or a pretrained preset: `create_model("m5", classes=10)`.
+def build_model(name: str, /, *, weights=None, **kwargs):
+    """Build the registered architecture `name` with its builder's keyword options.
+
+    The architecture-only half of `kerasaudio.create_model` (which also takes preset
+    names and tags): options are checked against the builder's signature before anything
+    is built, and the call is recorded for `build_arguments`.
 
     Args:
-        name: a registered name (see `list_models()`), or a preset name such as
-            `"m5_fsdd_digits"` (see `list_models(pretrained=True)`): the architecture
-            with the preset's options and trained weights.
-        weights: None (random initialisation, or a preset's own weights), a path to a
-            `.weights.h5` file saved from the same architecture and options, or a
-            preset tag of `name` such as `"fsdd_digits"` (`create_model("m5",
-            weights="fsdd_digits")` is `create_model("m5_fsdd_digits")`). A preset's
-            weights come from the cache, the package or a verified download (see
-            `kerasaudio.presets`); with a preset name, a path loads that file instead.
-        **kwargs: the builder's keyword options (`include_top`, `input_shape`,
-            `classes`, `pooling`, `classifier_activation`, `frontend`, and the family's
-            own); unknown options are an error. With a preset, `include_top`,
-            `pooling`, `classifier_activation` and `name` are free, `input_shape` may
-            leave the time axis None, and every other option must be the preset's
-            (checked before anything is built or downloaded).
+        name: a registered name (see `list_architectures()`).
+        weights: None (random initialisation) or a path to a `.weights.h5` file saved from
+            the same architecture and options.
+        **kwargs: the builder's keyword options; unknown options are an error.
 
     Returns:
-        A `keras.Model`. A preset model is named after the preset and carries its
-        `kerasaudio.presets.Preset` (class names, sample rate, ...) as
-        `model.kerasaudio_preset`.
+        A `keras.Model`.
 
     Example:
     ```python
-    model = kerasaudio.create_model("m5", input_shape=(8000, 1), classes=10, n_channel=32)
-    model.count_params()  # 25674: 25,290 trainable (the torchaudio tutorial's M5) + 384
+    model = kerasaudio.models.build_model("m5", input_shape=(8000, 1), classes=10)
     ```
     """
-    from kerasaudio import presets
-
-    preset = presets.find_for(name, weights)
-    architecture = name if preset is None else preset.architecture
-    info = get_model_info(architecture)
-    _check_options(architecture, info, kwargs)
-    if preset is None:
-        model = info.builder(weights=weights, **kwargs)
-        options = kwargs
-    else:
-        options = presets.builder_options(preset, kwargs)
-        path = weights if presets.is_local_path(weights) else presets.weights_path(preset)
-        model = info.builder(weights=path, **options)
-        model.kerasaudio_preset = preset
-    _BUILDS[model] = (architecture, dict(options))
+    info = get_model_info(name)
+    check_options(name, kwargs)
+    model = info.builder(weights=weights, **kwargs)
+    _BUILDS[model] = (name, dict(kwargs))
     return model
-
-
-def available_models(*, pretrained: bool = False):
-    """One row per registered model: name, task, input, parameters, size, paper.
-
-    Parameters and float32 size (MB) are those of each builder's default configuration.
-
-    Args:
-        pretrained: one row per pretrained preset instead (see
-            `kerasaudio.presets.presets_table`): architecture, task, classes, sample
-            rate, input length, parameters, weights file size (MB) and a column per
-            metric (e.g. `official_accuracy`, `loso_accuracy`).
-
-    Returns:
-        A `pandas.DataFrame` indexed by model (or preset) name.
-
-    Example:
-    ```python
-    print(kerasaudio.available_models().to_string())
-    print(kerasaudio.available_models(pretrained=True).to_string())
-    ```
-    """
-    import pandas as pd
-
-    _ensure_loaded()
-    if pretrained:
-        from kerasaudio import presets
-
-        return presets.presets_table()
-    rows = [
-        {"name": info.name, "task": info.task, "input": info.input,
-         "parameters": info.parameters, "size_mb": round(info.size_mb, 2),
-         "paper": info.paper}
-        for info in sorted(_REGISTRY.values(), key=lambda i: i.name)
-    ]
-    return pd.DataFrame(rows).set_index("name")

@@ -1,4 +1,15 @@
-"""Stacking ensemble of registered models, as a registered model (`create_model("stack")`)."""
+"""The `stack` model family: a stacking ensemble as a registered model.
+
+`kerasaudio.create_model("stack", members=[...])` builds its members from complete JSON
+descriptions and combines them with the one Keras stack builder
+(`kerasaudio.ensemble.stack`). This builder never resolves a preset name: where a caller
+names preset members, `kerasaudio.create_model` (`kerasaudio.hub`) first replaces each name
+by the preset's description (architecture, config, name, sample rate, class names and,
+when they are wanted, its verified weights file). That keeps the registry, the weights
+layer and the ensembles free of import circles, and makes a stack preset
+(`stack_fsdd_digits`) self-contained: its manifest entry holds every member's
+description, its one weights file every member's weights.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +19,31 @@ from collections.abc import Mapping, Sequence
 
 import keras
 
+from kerasaudio.ensemble.builder import stack
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.models.common import finish
-from kerasaudio.models.registry import register_model
+from kerasaudio.models.registry import (
+    build_arguments,
+    build_model,
+    get_model_info,
+    register_model,
+)
+from kerasaudio.weights import Preset, deserialize_layer, get_preset, jsonable, serialized_frontend
 
-__all__ = ["member_spec", "publishable_config", "stack"]
+__all__ = ["MEMBER_OPTIONS", "member_spec", "publishable_config", "stack_model"]
 
-#: Keys of a member given as a dict (JSON): what `create_model` builds it from, and the
-#: member's sample rate when it is not the stack's `sample_rate` (optional).
-MEMBER_KEYS = ("architecture", "config", "name", "sample_rate")
+#: Keys of a member description: what the member is built from (`architecture`, `config`,
+#: `name`), its `sample_rate` and `class_names` when they are not the stack's, and the
+#: `weights` file to load into it. A stack preset's manifest entry holds only the first
+#: four (its own weights file holds every member's weights).
+MEMBER_OPTIONS = ("architecture", "config", "name", "sample_rate", "class_names", "weights")
 
 
-def member_spec(member: keras.Model | str) -> dict:
+def member_spec(member: keras.Model | Preset | str) -> dict:
     """The JSON description of a member, `{"architecture", "config", "name"}`, as a stack
-    preset's manifest holds it: for a model `create_model` built (a front end given as
-    layers serialized) or for a preset name (its manifest entry's architecture and config).
+    preset's manifest holds it: for a model `kerasaudio.create_model` built (a front end
+    given as layers serialized), for a `Preset`, or for a preset name (its manifest
+    entry's architecture and config).
 
     Raises:
         InvalidOptionError: a model not built by `kerasaudio.create_model`, or an unknown
@@ -30,91 +51,86 @@ def member_spec(member: keras.Model | str) -> dict:
 
     Example:
     ```python
-    spec = kerasaudio.models.stack.member_spec("m5_fsdd_digits")
+    spec = kerasaudio.ensemble.member_spec("m5_fsdd_digits")
     spec["architecture"], spec["name"]  # 'm5', 'm5_fsdd_digits'
     ```
     """
-    from kerasaudio import presets
-    from kerasaudio.models.registry import _build_arguments
-
     if isinstance(member, str):
-        preset = presets.get_preset(member)
-        return {"architecture": preset.architecture, "config": copy.deepcopy(preset.config),
-                "name": preset.name}
-    recorded = _build_arguments(member)
+        member = get_preset(member)
+    if isinstance(member, Preset):
+        return {"architecture": member.architecture, "config": copy.deepcopy(member.config),
+                "name": member.name}
+    recorded = build_arguments(member)
     if recorded is None:
         raise InvalidOptionError(f"{member.name} was not built by kerasaudio.create_model, "
                                  "so its options are unknown.")
     architecture, options = recorded
     config = {k: v for k, v in options.items() if k not in ("weights", "name")}
     if "frontend" in config:
-        config["frontend"] = presets.serialized_frontend(config["frontend"])
-    return {"architecture": architecture, "config": presets._jsonable(config),
-            "name": member.name}
+        config["frontend"] = serialized_frontend(config["frontend"])
+    return {"architecture": architecture, "config": jsonable(config), "name": member.name}
 
 
 def publishable_config(config: dict, *, class_names: Sequence[str], sample_rate: int) -> dict:
-    """A stack's builder options as a preset holds them: preset-name members replaced by
-    their `member_spec` (so the published weights never depend on another entry), the
-    class names and sample rate filled in, `pretrained_members` dropped (the preset's own
-    file holds every member's weights).
+    """A stack's builder options as a preset holds them.
+
+    Preset-name members are replaced by their `member_spec`; a member description loses
+    its `weights` (the preset's own file holds every member's weights), its `class_names`
+    (they must be the stack's) and its `sample_rate` when it is the stack's; the class
+    names and sample rate are filled in and `pretrained_members` is dropped.
+
+    Raises:
+        InvalidOptionError: a member whose class names are not the stack's.
 
     Example:
     ```python
-    config = kerasaudio.models.stack.publishable_config(
+    config = kerasaudio.ensemble.publishable_config(
         {"members": ["m5_fsdd_digits", "logmel_cnn_fsdd_digits"]},
         class_names=[str(d) for d in range(10)], sample_rate=8000)
     ```
     """
-    from kerasaudio import presets
-
     config = {k: v for k, v in config.items() if k != "pretrained_members"}
     config.setdefault("class_names", [str(c) for c in class_names])
     config.setdefault("sample_rate", int(sample_rate))
     members = config.get("members")
     if isinstance(members, Sequence) and not isinstance(members, str):
         specs = []
-        for member in members:
-            if isinstance(member, str):
-                spec = member_spec(member)
-                rate = presets.get_preset(member).sample_rate
-                if rate != config["sample_rate"]:
-                    spec["sample_rate"] = rate
+        for i, member in enumerate(members):
+            if isinstance(member, (str, Preset)):
+                preset = get_preset(member) if isinstance(member, str) else member
+                spec = {**member_spec(preset), "sample_rate": preset.sample_rate}
             else:
                 spec = dict(member)
+            names = spec.pop("class_names", None)
+            if names is not None and [str(c) for c in names] != list(config["class_names"]):
+                raise InvalidOptionError(
+                    f"stack: member {i} ({spec.get('name')}) predicts {list(names)}, not the "
+                    f"stack's classes {list(config['class_names'])} in that order; a "
+                    "preset's members share the stack's class order.")
+            spec.pop("weights", None)
+            if spec.get("sample_rate") == config["sample_rate"]:
+                del spec["sample_rate"]
             specs.append(spec)
         config["members"] = specs
     return config
 
 
-def _build_member(spec, index: int, *, pretrained: bool) -> tuple[keras.Model, int | None]:
-    """One member and its sample rate (None: the stack's): a preset name (its trained
-    weights unless `pretrained` is False) or a dict of `MEMBER_KEYS` (random
-    initialisation)."""
-    from kerasaudio import presets
-    from kerasaudio.models.registry import create_model, get_model_info
-
+def _build_member(spec, index: int, *, pretrained: bool):
+    """One member from its description: `(model, sample rate or None, class names or
+    None)`; its `weights` file is loaded when `pretrained`."""
     label = f"stack: member {index}"
     if isinstance(spec, str):
-        known = presets.load_manifest()
-        if spec not in known:
-            raise InvalidOptionError(
-                f"{label} is {spec!r}, not a preset name; give a preset (see "
-                "list_models(pretrained=True)) or a dict {'architecture': ..., 'config': "
-                "{...}, 'name': ...}.")
-        preset = known[spec]
-        if pretrained:
-            return create_model(spec), preset.sample_rate
-        return (create_model(preset.architecture, name=spec, **preset.builder_kwargs()),
-                preset.sample_rate)
+        raise InvalidOptionError(
+            f"{label} is {spec!r}, a name: this builder takes member descriptions (dicts "
+            f"with keys {list(MEMBER_OPTIONS)}). kerasaudio.create_model('stack', "
+            "members=[...]) turns preset names into descriptions.")
     if not isinstance(spec, Mapping):
         raise InvalidOptionError(f"{label} must be a preset name or a dict with keys "
-                                 f"{list(MEMBER_KEYS)}; got {type(spec).__name__}.")
-    unknown = sorted(set(spec) - set(MEMBER_KEYS))
+                                 f"{list(MEMBER_OPTIONS)}; got {type(spec).__name__}.")
+    unknown = sorted(set(spec) - set(MEMBER_OPTIONS))
     if unknown or "architecture" not in spec:
         raise InvalidOptionError(f"{label}: a member dict has 'architecture' and optionally "
-                                 f"'config', 'name' and 'sample_rate'; got keys "
-                                 f"{sorted(spec)}.")
+                                 f"{list(MEMBER_OPTIONS[1:])}; got keys {sorted(spec)}.")
     architecture = spec["architecture"]
     if architecture == "stack":
         raise InvalidOptionError(f"{label}: a stack cannot be a member of a stack.")
@@ -122,23 +138,32 @@ def _build_member(spec, index: int, *, pretrained: bool) -> tuple[keras.Model, i
     config = copy.deepcopy(dict(spec.get("config") or {}))
     if "weights" in config or "name" in config:
         raise InvalidOptionError(f"{label}: 'weights' and 'name' do not belong in 'config' "
-                                 "(a member's weights are the stack's; 'name' is a key of "
-                                 "the member).")
+                                 "(a member's weights file and its name are keys of the "
+                                 "member).")
     frontend = config.get("frontend")
     if isinstance(frontend, list):
-        config["frontend"] = [presets._deserialize_layer(item, f"member {index}")
+        config["frontend"] = [deserialize_layer(item, f"member {index}")
                               if isinstance(item, dict) else item for item in frontend]
     if isinstance(config.get("input_shape"), list):
         config["input_shape"] = tuple(config["input_shape"])
     rate = spec.get("sample_rate")
     if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or rate < 1):
         raise InvalidOptionError(f"{label}: sample_rate={rate!r} must be a positive integer.")
+    names = spec.get("class_names")
+    if names is not None and (isinstance(names, str) or not isinstance(names, Sequence)):
+        raise InvalidOptionError(f"{label}: class_names={names!r} must be a list of names.")
+    weights = spec.get("weights")
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        raise InvalidOptionError(f"{label}: weights={weights!r} must be a path to a "
+                                 ".weights.h5 file.")
     name = spec.get("name")
-    model = create_model(architecture, **config, **({} if name is None else {"name": name}))
-    return model, rate
+    model = build_model(architecture, weights=weights if pretrained else None, **config,
+                        **({} if name is None else {"name": name}))
+    return model, rate, None if names is None else [str(c) for c in names]
 
 
 @register_model(
+    "stack",
     task="classification (ensemble of registered models)",
     input="raw audio: the members' common clip (defaults: M5 + log-mel complex_cnn, 1 s, 8 kHz)",
     paper="Wolpert, 'Stacked generalization', Neural Networks 1992",
@@ -159,27 +184,30 @@ def _build_member(spec, index: int, *, pretrained: bool) -> tuple[keras.Model, i
                  "config": {"target_shape": [101, 40, 1]}}]}}],
         "class_names": [str(d) for d in range(10)], "sample_rate": 8000},
 )
-def stack(*, members: Sequence, aggregate: str | Sequence[float] = "gmean",
-          include_top: bool = True, weights=None, input_shape=None,
-          classes: int | None = None, pooling: str | None = None,
-          classifier_activation="softmax", class_names: Sequence[str] | None = None,
-          sample_rate: int | None = None, pretrained_members: bool = True,
-          name: str = "stack") -> keras.Model:
-    """A stacking ensemble as one registered model: members run on one raw-audio input and
-    their probabilities are combined (`kerasaudio.ensemble.stack` underneath).
+def stack_model(*, members: Sequence, aggregate: str | Sequence[float] = "gmean",
+                include_top: bool = True, weights=None, input_shape=None,
+                classes: int | None = None, pooling: str | None = None,
+                classifier_activation="softmax", class_names: Sequence[str] | None = None,
+                sample_rate: int | None = None, pretrained_members: bool = True,
+                name: str = "stack") -> keras.Model:
+    """A stacking ensemble as one registered model (`create_model("stack", ...)`): members
+    run on one raw-audio input and their probabilities are combined
+    (`kerasaudio.ensemble.stack` underneath).
 
-    It is what makes an ensemble a preset (`stack_fsdd_digits`): the members are given as
-    JSON (`{"architecture", "config", "name"}` dicts, the manifest's form) or as preset
-    names, and one `.weights.h5` file holds every member's weights.
+    It is what makes an ensemble a preset (`stack_fsdd_digits`): the members are JSON
+    descriptions (the manifest's form) and one `.weights.h5` file holds every member's
+    weights. Through `kerasaudio.create_model` a member may also be a preset name (e.g.
+    `"m5_fsdd_digits"`), which it replaces by the preset's description and, with
+    `pretrained_members`, its trained weights.
 
     Args:
-        members: two or more members, each a preset name (e.g. `"m5_fsdd_digits"`: its
-            architecture, options, sample rate and, with `pretrained_members`, its
-            trained weights) or a dict `{"architecture": registered name, "config":
-            builder options, "name": model name, "sample_rate": Hz}` (random
-            initialisation; a front end may be given as serialized layers, rebuilt in
-            safe mode; `sample_rate` defaults to the stack's). Members at other rates
-            get the input resampled in the graph. Stacks do not nest.
+        members: two or more member descriptions, dicts `{"architecture": registered
+            name, "config": builder options, "name": model name, "sample_rate": Hz,
+            "class_names": [...], "weights": path}`; only `architecture` is required
+            (a front end may be given as serialized layers, rebuilt in safe mode;
+            `sample_rate` defaults to the stack's, `class_names` to `class_names`;
+            without `weights` the member starts from random initialisation). Members at
+            other rates get the input resampled in the graph. Stacks do not nest.
         aggregate: `"gmean"` (default), `"mean"`, `"median"`, `"max"`, `"vote"` or a
             list of member weights (a weighted mean); see
             `kerasaudio.layers.StackingEnsemble`.
@@ -191,10 +219,10 @@ def stack(*, members: Sequence, aggregate: str | Sequence[float] = "gmean",
         classes: the number of classes, if given it must be the members'.
         pooling: must be None.
         classifier_activation: `"softmax"` (the output is a probability vector).
-        class_names: class names of dict members (preset members bring their own).
+        class_names: class names of members without their own.
         sample_rate: Hz of the input (default: the highest member rate); also the rate
-            of dict members without their own.
-        pretrained_members: load preset members' trained weights (False: random).
+            of members without their own.
+        pretrained_members: load the members' `weights` files (False: random).
         name: model name.
 
     Example:
@@ -209,8 +237,6 @@ def stack(*, members: Sequence, aggregate: str | Sequence[float] = "gmean",
         Wolpert, "Stacked generalization", Neural Networks 5(2), 1992; malaya-speech's
         `classification.stack` (geometric mean of members' probabilities).
     """
-    from kerasaudio import ensemble
-
     if not include_top:
         raise InvalidOptionError("stack: include_top must be True (an ensemble combines "
                                  "its members' probabilities).")
@@ -241,11 +267,13 @@ def stack(*, members: Sequence, aggregate: str | Sequence[float] = "gmean",
         length = shape[0]
     built = [_build_member(spec, i, pretrained=pretrained_members and weights is None)
              for i, spec in enumerate(members)]
-    rates = [sample_rate if rate is None else rate for _, rate in built]
-    model = ensemble.stack([member for member, _ in built], aggregate=aggregate, name=name,
-                           class_names=None if class_names is None else list(class_names),
-                           sample_rate=sample_rate, input_length=length,
-                           sample_rates=None if None in rates else rates)
+    rates = [sample_rate if rate is None else rate for _, rate, _ in built]
+    default_names = None if class_names is None else [str(c) for c in class_names]
+    names = [default_names if own is None else own for _, _, own in built]
+    model = stack([member for member, _, _ in built], aggregate=aggregate, name=name,
+                  class_names=names if any(n is not None for n in names) else None,
+                  sample_rate=sample_rate, input_length=length,
+                  sample_rates=None if None in rates else rates)
     count = model.outputs[0].shape[-1]
     if classes is not None and classes != count:
         raise InvalidOptionError(f"stack: classes={classes} but the members have {count}.")

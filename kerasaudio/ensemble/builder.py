@@ -1,0 +1,379 @@
+"""The one Keras stack builder: `stack(models)` -> one exportable `keras.Model`.
+
+Every member gets the ensemble's raw-audio input, resampled to its own rate inside the
+graph (`kerasaudio.layers.Resample`) and fed through its own front end (members are
+end-to-end models); `kerasaudio.layers.StackingEnsemble` combines their probabilities.
+Both `kerasaudio.ensemble.stack(models)` and `kerasaudio.create_model("stack",
+members=...)` (the registered family, `kerasaudio.ensemble.family`) build with it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import keras
+
+from kerasaudio.errors import InvalidOptionError
+from kerasaudio.layers.ensemble import AGGREGATES, Resample, StackingEnsemble
+from kerasaudio.weights import preset_of
+
+__all__ = ["Member", "describe_members", "ensemble_info", "stack"]
+
+
+@dataclass(frozen=True)
+class Member:
+    """What the ensemble needs to know about one member model.
+
+    `class_names` (output index -> name), `sample_rate` (Hz of the audio it takes),
+    `input_length` (samples, None for any length), `channel_axis` (True when the model
+    takes `(samples, 1)`), `source` (`"preset"` or `"argument"`: where the class names
+    came from).
+
+    Example:
+    ```python
+    member = kerasaudio.ensemble.describe_members([model], class_names=list("0123456789"),
+                                                  sample_rates=8000)[0]
+    member.sample_rate, member.input_length
+    ```
+    """
+
+    model: keras.Model
+    class_names: tuple[str, ...]
+    sample_rate: int
+    input_length: int | None
+    channel_axis: bool
+    source: str
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds of audio the member takes (None: any length)."""
+        return None if self.input_length is None else self.input_length / self.sample_rate
+
+
+def per_member(value, count: int, what: str) -> list:
+    """`value` for every member: one value for all, or a list with one per member."""
+    if value is None or isinstance(value, (int, str)) or (
+            isinstance(value, Sequence) and value and isinstance(value[0], str)):
+        return [value] * count
+    value = list(value)
+    if len(value) != count:
+        raise InvalidOptionError(f"{what}: {len(value)} entries for {count} members.")
+    return value
+
+
+def describe_members(models: Sequence, *, class_names=None, sample_rates=None,
+                     sample_rate: int | None = None) -> list[Member]:
+    """Read each member's class names, sample rate and input length.
+
+    From the member's pretrained preset when it has one (`kerasaudio.weights.preset_of`),
+    otherwise from the arguments.
+
+    Args:
+        models: Keras models taking raw audio `(samples,)` or `(samples, 1)` and giving
+            `(batch, classes)` probabilities.
+        class_names: the class names of members without preset metadata: one list for
+            all, or one list per member. A member with a preset must agree with it.
+        sample_rates: sample rates (Hz) of members without preset metadata: one int for
+            all, or one per member (default: `sample_rate`).
+        sample_rate: the ensemble input's rate, the last fallback for a member's rate.
+
+    Returns:
+        One `Member` per model, in order.
+
+    Raises:
+        InvalidOptionError: a member takes features rather than audio, has no known
+            class names or sample rate, or its metadata contradicts the arguments.
+
+    Example:
+    ```python
+    members = kerasaudio.ensemble.describe_members(
+        [kerasaudio.create_model("m5_fsdd_digits")])
+    members[0].class_names, members[0].sample_rate  # ('0', ..., '9'), 8000
+    ```
+    """
+    models = list(models)
+    if not models:
+        raise InvalidOptionError("an ensemble needs at least one member model.")
+    names_list = per_member(class_names, len(models), "class_names")
+    rates = per_member(sample_rates, len(models), "sample_rates")
+    members = []
+    for i, (model, names, rate) in enumerate(zip(models, names_list, rates, strict=True)):
+        label = f"member {i} ({getattr(model, 'name', type(model).__name__)})"
+        if not isinstance(model, keras.Model):
+            raise InvalidOptionError(f"{label} is not a keras.Model.")
+        if len(model.inputs) != 1 or len(model.outputs) != 1:
+            raise InvalidOptionError(f"{label}: members must have one input and one output.")
+        shape = tuple(model.inputs[0].shape[1:])
+        if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
+            raise InvalidOptionError(
+                f"{label} takes input of shape {shape}, not raw mono audio (samples,) or "
+                "(samples, 1). Build members with their front end inside (e.g. "
+                "create_model(..., frontend='default')), so each is fed its own features."
+            )
+        out_shape = tuple(model.outputs[0].shape[1:])
+        if len(out_shape) != 1:
+            raise InvalidOptionError(
+                f"{label} outputs shape {out_shape}; members must output (batch, classes) "
+                "probabilities.")
+        preset = preset_of(model)
+        source = "argument"
+        if preset is not None:
+            if names is not None and tuple(map(str, names)) != preset.class_names:
+                raise InvalidOptionError(
+                    f"{label}: class_names {list(names)} contradict its preset "
+                    f"{preset.name!r}'s {list(preset.class_names)}."
+                )
+            names, source = preset.class_names, "preset"
+            if rate is not None and int(rate) != preset.sample_rate:
+                raise InvalidOptionError(
+                    f"{label}: sample rate {rate} contradicts its preset {preset.name!r} "
+                    f"({preset.sample_rate} Hz).")
+            rate = preset.sample_rate
+        if names is None:
+            raise InvalidOptionError(
+                f"{label} has no preset metadata: pass class_names= (one list for all "
+                "members, or one per member) so the ensemble can check that the members "
+                "share their classes."
+            )
+        names = tuple(str(c) for c in names)
+        if len(set(names)) != len(names):
+            raise InvalidOptionError(f"{label}: duplicate class names {list(names)}.")
+        if out_shape[0] != len(names):
+            raise InvalidOptionError(
+                f"{label} outputs {out_shape[0]} classes but has {len(names)} class names.")
+        rate = rate if rate is not None else sample_rate
+        if rate is None:
+            raise InvalidOptionError(
+                f"{label} has no preset metadata: pass sample_rates= (or sample_rate=) so "
+                "the ensemble knows which rate to feed it.")
+        members.append(Member(model, names, int(rate), shape[0], len(shape) == 2, source))
+    return members
+
+
+def class_orders(members: list[Member]) -> tuple[tuple[str, ...], list]:
+    """The ensemble's class names (the first member's) and each member's reordering."""
+    reference = members[0].class_names
+    orders = []
+    for i, member in enumerate(members):
+        if member.class_names == reference:
+            orders.append(None)
+            continue
+        if set(member.class_names) != set(reference):
+            missing = sorted(set(reference) - set(member.class_names))
+            extra = sorted(set(member.class_names) - set(reference))
+            raise InvalidOptionError(
+                f"member {i} ({member.model.name}) does not share the ensemble's classes: "
+                f"missing {missing}, extra {extra} (member 0, {members[0].model.name}, has "
+                f"{list(reference)}). All members must predict the same label set."
+            )
+        position = {name: j for j, name in enumerate(member.class_names)}
+        orders.append([position[name] for name in reference])
+    return reference, orders
+
+
+def unique_models(models: Sequence) -> tuple[list, list[int]]:
+    """Distinct models (by identity) and, per position, the index of its distinct model."""
+    distinct, index = [], []
+    for model in models:
+        for j, seen in enumerate(distinct):
+            if seen is model:
+                index.append(j)
+                break
+        else:
+            index.append(len(distinct))
+            distinct.append(model)
+    return distinct, index
+
+
+def parse_aggregate(aggregate, weights):
+    """`(name, weights)` from `aggregate` (a name or a list of weights) and `weights`."""
+    if isinstance(aggregate, str):
+        if aggregate not in AGGREGATES:
+            raise InvalidOptionError(
+                f"aggregate={aggregate!r}; use one of {list(AGGREGATES)} or a list of "
+                "member weights (a weighted mean).")
+        return aggregate, weights
+    if isinstance(aggregate, Sequence) and not isinstance(aggregate, str):
+        if weights is not None:
+            raise InvalidOptionError("pass member weights either as aggregate= or weights=.")
+        return "mean", list(aggregate)
+    raise InvalidOptionError(
+        f"aggregate={aggregate!r}; use one of {list(AGGREGATES)} or a list of weights.")
+
+
+def ensemble_rate(members: list[Member], sample_rate: int | None) -> int:
+    return int(sample_rate) if sample_rate is not None else max(m.sample_rate for m in members)
+
+
+def _ensemble_length(members: list[Member], rate: int, input_length: int | None) -> int | None:
+    """The ensemble's input length at `rate`: the members' common duration."""
+    fixed = [m for m in members if m.input_length is not None]
+    if input_length is not None:
+        return int(input_length)
+    if not fixed:
+        return None
+    lengths = {math.ceil(m.input_length * rate / m.sample_rate) for m in fixed}
+    if len(lengths) > 1:
+        described = ", ".join(f"{m.model.name}: {m.input_length} samples at {m.sample_rate} Hz"
+                              for m in fixed)
+        raise InvalidOptionError(
+            f"the members take clips of different durations ({described}); an ensemble "
+            "feeds all of them the same clip. Use members built for the same duration.")
+    return lengths.pop()
+
+
+def _check_member_length(member: Member, rate: int, length: int | None) -> None:
+    if member.input_length is None or length is None:
+        return
+    layer = Resample(orig_sr=rate, target_sr=member.sample_rate)
+    fed = layer.output_length(length)
+    if fed != member.input_length:
+        raise InvalidOptionError(
+            f"{member.model.name} takes {member.input_length} samples at "
+            f"{member.sample_rate} Hz, but an ensemble input of {length} samples at {rate} Hz "
+            f"gives it {fed}. Use input_length="
+            f"{math.ceil(member.input_length * rate / member.sample_rate)} or members of the "
+            "same duration.")
+
+
+def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None = None,
+          weights=None, class_names=None, sample_rate: int | None = None,
+          sample_rates=None, input_length: int | None = None, normalize: bool = True,
+          stacker=None) -> keras.Model:
+    """One Keras model that runs every member on one raw-audio input and combines them.
+
+    Each member gets the input resampled to its own rate inside the graph
+    (`kerasaudio.layers.Resample`, builtin TFLite ops) and computes its own features (its
+    front end is part of it); `kerasaudio.layers.StackingEnsemble` combines the
+    probabilities. A model listed twice runs once and counts twice. Class names and
+    sample rate are kept in the model (see `ensemble_info`), so a reloaded `.keras` file
+    knows them.
+
+    Args:
+        models: member models (raw mono audio in, `(batch, classes)` probabilities out),
+            e.g. zoo presets from `kerasaudio.create_model("m5_fsdd_digits")`.
+        aggregate: `"gmean"` (default), `"mean"`, `"median"`, `"max"`, `"vote"`, a list of
+            member weights (a weighted mean), or `"learned"` (a dense meta-learner over
+            the members' log-probabilities; with `stacker=` its fitted weights).
+        name: the model's name (default `"stacking_ensemble"`).
+        weights: member weights for `"gmean"`, `"mean"` or `"vote"`.
+        class_names: class names of members without preset metadata (see
+            `describe_members`). Members must share the label set; the same classes in
+            another order are reordered, different sets raise `InvalidOptionError`.
+        sample_rate: the input's sample rate (default: the highest member rate).
+        sample_rates: rates of members without preset metadata.
+        input_length: input samples (default: the members' common clip duration at
+            `sample_rate`; None when every member takes any length).
+        normalize: renormalise `"gmean"`, `"median"` and `"max"` to sum to one.
+        stacker: a `StackerFit` from `fit_stacker` (with `aggregate="learned"`).
+
+    Returns:
+        A `keras.Model` `(batch, input_length) -> (batch, classes)`.
+
+    Raises:
+        InvalidOptionError: mismatched classes, durations or options; a sample-rate
+            ratio the in-graph resampler does not support.
+
+    Example:
+    ```python
+    import kerasaudio.ensemble
+    ensemble = kerasaudio.ensemble.stack(
+        [kerasaudio.create_model("m5_fsdd_digits"),
+         kerasaudio.create_model("logmel_cnn_fsdd_digits")], aggregate="gmean")
+    ensemble.save("ensemble.keras")
+    probs = ensemble.predict(clips)  # (n, 10), clips (n, 8000) at 8 kHz
+    ```
+    """
+    aggregate, weights = parse_aggregate(aggregate, weights)
+    if stacker is not None and aggregate != "learned":
+        raise InvalidOptionError("stacker= needs aggregate='learned'.")
+    models = list(models)
+    distinct, index = unique_models(models)
+    described = describe_members(distinct, class_names=for_distinct(class_names, models,
+                                                                     distinct),
+                                 sample_rates=for_distinct(sample_rates, models, distinct),
+                                 sample_rate=sample_rate)
+    names, orders = class_orders(described)
+    rate = ensemble_rate(described, sample_rate)
+    length = _ensemble_length(described, rate, input_length)
+    for member in described:
+        _check_member_length(member, rate, length)
+
+    inputs = keras.Input((length,), name="audio")
+    resampled = {rate: inputs}
+    outputs, used_names = [], set()
+    for member in described:
+        if member.sample_rate not in resampled:
+            resampled[member.sample_rate] = Resample(
+                orig_sr=rate, target_sr=member.sample_rate,
+                name=f"resample_{rate}_to_{member.sample_rate}")(inputs)
+        x = resampled[member.sample_rate]
+        if member.channel_axis:
+            x = keras.layers.Reshape((-1, 1), name=_fresh(f"{member.model.name}_channel",
+                                                          used_names))(x)
+        model = member.model
+        if model.name in used_names or model.name in ("audio", "ensemble"):
+            model = keras.Model(model.inputs[0], model.outputs[0],
+                                name=_fresh(model.name, used_names))
+        used_names.add(model.name)
+        outputs.append(model(x))
+    layer = StackingEnsemble(
+        members=len(models), classes=len(names), aggregate=aggregate, weights=weights,
+        normalize=normalize, class_names=list(names), sample_rate=rate,
+        orders=[orders[j] for j in index], name="ensemble")
+    out = layer([outputs[j] for j in index])
+    ensemble = keras.Model(inputs, out, name=name or "stacking_ensemble")
+    if stacker is not None:
+        if stacker.kernel.shape != (len(models) * len(names), len(names)):
+            raise InvalidOptionError(
+                f"the stacker was fitted for {stacker.kernel.shape[0] // len(names)} members "
+                f"of {len(names)} classes; this ensemble has {len(models)} members.")
+        if tuple(stacker.class_names) != tuple(names):
+            raise InvalidOptionError(
+                f"the stacker's classes {list(stacker.class_names)} are not the ensemble's "
+                f"{list(names)}.")
+        layer.set_meta_weights(stacker.kernel, stacker.bias)
+    return ensemble
+
+
+def for_distinct(value, models: list, distinct: list):
+    """Map a per-member list of options onto the distinct members."""
+    if value is None or isinstance(value, (int, str)) or (
+            isinstance(value, Sequence) and value and isinstance(value[0], str)):
+        return value
+    value = list(value)
+    if len(value) != len(models):
+        raise InvalidOptionError(f"{len(value)} per-member entries for {len(models)} models.")
+    return [value[next(i for i, m in enumerate(models) if m is d)] for d in distinct]
+
+
+def _fresh(name: str, used: set) -> str:
+    candidate, k = name, 2
+    while candidate in used:
+        candidate, k = f"{name}_{k}", k + 1
+    used.add(candidate)
+    return candidate
+
+
+def ensemble_info(model: keras.Model) -> dict:
+    """An ensemble's metadata: `class_names`, `sample_rate`, `input_length`, `aggregate`,
+    `members` (count), `weights`; read from its `StackingEnsemble` layer, so it works on a
+    reloaded `.keras` file too.
+
+    Example:
+    ```python
+    info = kerasaudio.ensemble.ensemble_info(keras.saving.load_model("ensemble.keras"))
+    kerasaudio.export.to_tflite(model, "e.tflite", sample_rate=info["sample_rate"],
+                                class_names=info["class_names"], representative_data=clips)
+    ```
+    """
+    layers = [layer for layer in model.layers if isinstance(layer, StackingEnsemble)]
+    if len(layers) != 1:
+        raise InvalidOptionError(f"{model.name} is not a stacking ensemble (from stack()).")
+    layer = layers[0]
+    return {"class_names": layer.class_names, "sample_rate": layer.sample_rate,
+            "input_length": model.inputs[0].shape[1], "aggregate": layer.aggregate,
+            "members": layer.members, "weights": list(layer.member_weights)}
+

@@ -1,0 +1,185 @@
+"""malaya-speech's `classification_stack`: members' NumPy probabilities, aggregated.
+
+`classification_stack(models)` runs every member on every clip (each clip centred to the
+member's duration and resampled to its rate exactly as the in-graph `Resample` does) and
+aggregates the `(members, clips, classes)` probabilities over the member axis, with
+malaya-speech's `predict_proba(inputs, aggregate=scipy.stats.mstats.gmean)` and
+`predict(inputs)` signatures and shapes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import keras
+import numpy as np
+
+from kerasaudio.ensemble.builder import (
+    Member,
+    class_orders,
+    describe_members,
+    ensemble_rate,
+    for_distinct,
+    parse_aggregate,
+    unique_models,
+)
+from kerasaudio.errors import InvalidOptionError
+from kerasaudio.layers.ensemble import Resample, StackingEnsemble
+
+__all__ = ["ClassificationStack", "classification_stack"]
+
+
+def as_clips(inputs) -> list[np.ndarray]:
+    if isinstance(inputs, np.ndarray) and inputs.ndim == 1:
+        inputs = [inputs]
+    clips = [np.asarray(x, np.float32).reshape(-1) if np.ndim(x) <= 1 or np.shape(x)[-1] == 1
+             else None for x in inputs]
+    if any(c is None for c in clips):
+        raise InvalidOptionError("inputs must be mono clips: 1-D arrays (samples,).")
+    return clips
+
+
+def _fit_length(clip: np.ndarray, length: int) -> np.ndarray:
+    """Centre-crop or zero-pad (as `kerasaudio.data.fix_length(mode="center")`)."""
+    n = len(clip)
+    if n >= length:
+        start = (n - length) // 2
+        return clip[start:start + length]
+    before = (length - n) // 2
+    return np.pad(clip, (before, length - n - before))
+
+
+def member_inputs(member: Member, clips: list[np.ndarray], rate: int) -> np.ndarray:
+    """The batch `member` gets from `clips` at `rate`: each clip fitted (centred) to the
+    member's duration at `rate`, then resampled exactly as `Resample` does in the graph."""
+    from scipy import signal
+
+    layer = Resample(orig_sr=rate, target_sr=member.sample_rate)
+    if member.input_length is not None:
+        length = math.ceil(member.input_length * rate / member.sample_rate)
+        for candidate in (length - 1, length, length + 1):  # the one Resample maps exactly
+            if candidate > 0 and layer.output_length(candidate) == member.input_length:
+                length = candidate
+                break
+    else:
+        length = max(len(c) for c in clips)
+    batch = np.stack([_fit_length(c, length) for c in clips]).astype(np.float32)
+    if layer.up != layer.down:
+        batch = signal.resample_poly(batch, layer.up, layer.down, axis=1).astype(np.float32)
+    if member.input_length is not None:
+        batch = np.stack([_fit_length(c, member.input_length) for c in batch])
+    return batch[..., None] if member.channel_axis else batch
+
+
+def predict_member(member: Member, clips: list[np.ndarray], rate: int, *,
+             batch_size: int = 64) -> np.ndarray:
+    x = member_inputs(member, clips, rate)
+    return np.asarray(member.model.predict(x, batch_size=batch_size, verbose=0), np.float64)
+
+
+def _reorder(probs: np.ndarray, order) -> np.ndarray:
+    return probs if order is None else probs[:, order]
+
+
+def _aggregate_numpy(probs: np.ndarray, aggregate) -> np.ndarray:
+    """Apply `aggregate` over axis 0 of `(members, clips, classes)`."""
+    if callable(aggregate):
+        return np.asarray(aggregate(probs, axis=0))
+    name, weights = parse_aggregate(aggregate, None)
+    if name == "learned":
+        raise InvalidOptionError("aggregate='learned' needs a fitted stacker: fit_stacker().")
+    layer = StackingEnsemble(members=probs.shape[0], classes=probs.shape[2], aggregate=name,
+                             weights=weights)
+    return np.asarray(keras.ops.convert_to_numpy(
+        layer([p.astype(np.float32) for p in probs])), np.float64)
+
+
+class ClassificationStack:
+    """malaya-speech's `classification_stack` for kerasaudio models (NumPy in, NumPy out).
+
+    Every member predicts every input clip; `predict_proba` aggregates the
+    `(members, clips, classes)` probabilities over the member axis. A model listed twice
+    is run once and counted twice (malaya's way of weighting a member). Each clip is
+    centred (cropped or zero-padded) to a member's input duration and resampled to its
+    rate exactly as the in-graph `Resample` layer does, so `predict_proba(x,
+    aggregate="gmean")` matches `stack(models, aggregate="gmean", normalize=False)`.
+
+    Args:
+        models: member models (see `describe_members`).
+        class_names, sample_rates: for members without preset metadata.
+        sample_rate: the rate of the clips given to `predict_proba` (default: the
+            highest member rate).
+
+    Example:
+    ```python
+    from scipy.stats import mstats
+    stack = kerasaudio.ensemble.classification_stack([vggvox, deep_speaker, deep_speaker])
+    stack.predict_proba(segments, aggregate=mstats.gmean)  # (len(segments), classes)
+    stack.predict(segments)  # ['george', 'jackson', ...]
+    ```
+    """
+
+    def __init__(self, models: Sequence[keras.Model], *, class_names=None, sample_rates=None,
+                 sample_rate: int | None = None):
+        self.models = list(models)
+        self._distinct, self._index = unique_models(self.models)
+        self.members = describe_members(
+            self._distinct, class_names=for_distinct(class_names, self.models, self._distinct),
+            sample_rates=for_distinct(sample_rates, self.models, self._distinct),
+            sample_rate=sample_rate)
+        names, self._orders = class_orders(self.members)
+        self.class_names = list(names)
+        self.sample_rate = ensemble_rate(self.members, sample_rate)
+
+    def member_probabilities(self, inputs) -> np.ndarray:
+        """`(len(models), clips, classes)`: every listed model's probabilities, in the
+        ensemble's class order (a duplicated model's rows repeat)."""
+        clips = as_clips(inputs)
+        probs = [_reorder(predict_member(member, clips, self.sample_rate), order)
+                 for member, order in zip(self.members, self._orders, strict=True)]
+        return np.stack([probs[j] for j in self._index])
+
+    def predict_proba(self, inputs,
+                      aggregate: Callable | str | Sequence | None = None) -> np.ndarray:
+        """Aggregated probabilities `(clips, classes)`.
+
+        Args:
+            inputs: a list of 1-D clips (any lengths) or an array `(clips, samples)` at
+                `self.sample_rate`.
+            aggregate: a function called as `aggregate(probs, axis=0)` on the
+                `(members, clips, classes)` array (default `scipy.stats.mstats.gmean`,
+                malaya's default: not renormalised), or a `StackingEnsemble` aggregate
+                name or list of weights.
+        """
+        if aggregate is None:
+            from scipy.stats import mstats
+
+            aggregate = mstats.gmean
+        return _aggregate_numpy(self.member_probabilities(inputs), aggregate)
+
+    def predict(self, inputs, aggregate: Callable | str | Sequence | None = None) -> list[str]:
+        """The top class name of every clip (see `predict_proba`)."""
+        probs = self.predict_proba(inputs, aggregate=aggregate)
+        return [self.class_names[i] for i in np.asarray(probs).argmax(axis=-1)]
+
+
+def classification_stack(models: Sequence[keras.Model], **kwargs) -> ClassificationStack:
+    """Stack models the malaya-speech way: `classification_stack([m1, m2, m2])`.
+
+    Returns a `ClassificationStack`; its `predict_proba(inputs,
+    aggregate=scipy.stats.mstats.gmean)` and `predict(inputs, aggregate=...)` have
+    malaya-speech's signatures and shapes. Keyword arguments go to `ClassificationStack`.
+
+    Example:
+    ```python
+    from scipy.stats import mstats
+    stack = kerasaudio.ensemble.classification_stack(
+        [kerasaudio.create_model("m5_fsdd_digits"),
+         kerasaudio.create_model("logmel_cnn_fsdd_digits")])
+    stack.predict_proba(clips, aggregate=mstats.gmean)
+    stack.predict(clips)  # ['3', '7', ...]
+    ```
+    """
+    return ClassificationStack(models, **kwargs)
+

@@ -1,0 +1,469 @@
+"""`create_model`, `list_models`, `available_models`: architectures and pretrained presets.
+
+The composition layer: it joins the model registry (`kerasaudio.models`, architectures
+only) and the weights layer (`kerasaudio.weights`, the manifest and verified files), and
+registers the ensembles' `stack` family by importing `kerasaudio.ensemble`. Neither of
+those imports this module.
+
+A *preset* is a registered architecture, the builder options it was trained with, and a
+weights file; its manifest entry is a `kerasaudio.weights.Preset`. Ways to load one:
+
+```python
+kerasaudio.list_models(pretrained=True)                # the preset names
+model = kerasaudio.create_model("m5_fsdd_digits")      # by preset name
+model = kerasaudio.create_model("m5", weights="fsdd_digits")   # architecture + tag
+model = kerasaudio.create_model("complex_cnn", weights="logmel_cnn_fsdd_digits")
+model = kerasaudio.create_model("m5_fsdd_digits", weights="my.weights.h5")  # own file
+```
+
+## Where the weights come from (in this order)
+
+1. `weights=PATH`, an explicit local `.weights.h5` file (used as given: it may be a
+   fine-tuned copy, so its sha256 is not checked; it must still fit the model).
+2. The cache, the package, then a verified download: `kerasaudio.weights.weights_path`
+   (`KERASAUDIO_HOME`, `KERASAUDIO_WEIGHTS_URL`, `KERASAUDIO_OFFLINE`, ...).
+
+Before anything is built or downloaded, the preset's entry is checked against the
+registry (its architecture is registered and takes every option of its config, a stack's
+members too; a `kerasaudio.errors.ManifestError` otherwise) and the caller's options
+against the preset (only `include_top`, `pooling`, `classifier_activation`, `name` and a
+variable-length `input_shape` may differ).
+
+## Metadata on a loaded model
+
+`create_model` names a preset model after its preset (unless given `name=`) and sets
+`model.kerasaudio_preset` to its `Preset` (class names, sample rate, input length, license,
+metrics, ...). `preset_of(model)` returns it, also for a model reloaded from a `.keras`
+file (through the name).
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import inspect
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+import kerasaudio.ensemble  # noqa: F401  (registers the "stack" family)
+from kerasaudio.errors import InvalidOptionError, ManifestError
+from kerasaudio.models.registry import (
+    build_model,
+    check_options,
+    get_model_info,
+    list_architectures,
+)
+from kerasaudio.weights import (
+    Preset,
+    jsonable,
+    list_presets,
+    load_manifest,
+    preset_of,
+    weights_path,
+)
+from kerasaudio.weights import get_preset as _read_preset
+
+__all__ = ["FREE_OPTIONS", "Preset", "available_models", "check_preset", "create_model",
+           "get_preset", "list_models", "preset_of", "presets_table", "representative_clips"]
+
+#: Options a caller may change on a preset model: they do not change the weights.
+FREE_OPTIONS = ("include_top", "pooling", "classifier_activation", "name")
+
+
+# --------------------------------------------------------------------------- presets
+
+
+def check_preset(preset: Preset) -> Preset:
+    """Check a manifest entry against the model registry; return it.
+
+    The weights layer checks the schema (`kerasaudio.weights.validate_entry`) but cannot
+    know the models; here the architecture must be registered and take every option of
+    the entry's config (for a stack, every member's architecture and options too).
+
+    Raises:
+        ManifestError: naming the manifest, the preset and the field.
+
+    Example:
+    ```python
+    kerasaudio.hub.check_preset(kerasaudio.weights.get_preset("m5_fsdd_digits"))
+    ```
+    """
+    where = preset.manifest if preset.manifest is not None else "manifest"
+
+    def fail(message: str):
+        raise ManifestError(f"{where}: preset {preset.name!r}: {message}")
+
+    registered = list_architectures()
+    architecture = preset.architecture
+    if architecture not in registered:
+        fail(f"architecture {architecture!r} is not a registered model; registered: "
+             f"{registered}.")
+    accepted = set(get_model_info(architecture).options) - {"weights", "name"}
+    bad = sorted(set(preset.config) - accepted)
+    if bad:
+        fail(f"config has option(s) {bad} that {architecture} does not take (and "
+             f"'weights'/'name' never belong there); its options: {sorted(accepted)}.")
+    if architecture == "stack":
+        for i, member in enumerate(preset.config["members"]):
+            label = f"config 'members'[{i}]"
+            if member["architecture"] not in registered:
+                fail(f"{label} 'architecture' {member['architecture']!r} is not a "
+                     "registered model (stacks do not nest).")
+            bad = sorted(set(member["config"])
+                         - set(get_model_info(member["architecture"]).options))
+            if bad:
+                fail(f"{label}: {member['architecture']} takes no option(s) {bad}.")
+    return preset
+
+
+def get_preset(name: str, *, manifest: str | os.PathLike | None = None) -> Preset:
+    """The `Preset` named `name`, its entry checked against the model registry.
+
+    Args:
+        name: a preset name such as `"m5_fsdd_digits"`.
+        manifest: the manifest file (default `kerasaudio.weights.manifest_path()`).
+
+    Raises:
+        InvalidOptionError: no such preset.
+        ManifestError: the entry breaks the schema, names an unregistered architecture,
+            or holds options its builder does not take.
+
+    Example:
+    ```python
+    preset = kerasaudio.hub.get_preset("m5_fsdd_digits")
+    preset.class_names, preset.sample_rate  # ('0', ..., '9'), 8000
+    ```
+    """
+    return check_preset(_read_preset(name, manifest=manifest))
+
+
+def representative_clips(preset: Preset | str) -> tuple[np.ndarray, np.ndarray]:
+    """Calibration clips for an FSDD preset: the sample shipped in the package.
+
+    `kerasaudio.datasets.fsdd.sample_clips` with the preset's labels (`"digits"`: the
+    digit, `"speakers"`: the speaker), class names, sample rate and input length.
+
+    Returns:
+        `(clips, labels)`: `(n, input_length)` float32 clips and their indices in the
+        preset's `class_names`.
+
+    Raises:
+        InvalidOptionError: the preset's task has no bundled clips (pass your own data).
+
+    Example:
+    ```python
+    clips, labels = kerasaudio.hub.representative_clips("m5_fsdd_digits")
+    clips.shape  # (120, 8000)
+    ```
+    """
+    from kerasaudio.datasets import fsdd
+
+    if isinstance(preset, str):
+        preset = get_preset(preset)
+    label = {"digits": "digit", "speakers": "speaker"}.get(preset.task)
+    if label is None:
+        raise InvalidOptionError(f"preset {preset.name!r} (task {preset.task!r}) has no "
+                                 "bundled clips; pass representative data of your own.")
+    return fsdd.sample_clips(label=label, class_names=preset.class_names,
+                             sample_rate=preset.sample_rate,
+                             input_length=preset.input_length)
+
+
+def _is_local_path(weights) -> bool:
+    """True if `weights` names a local file rather than a preset tag."""
+    if isinstance(weights, os.PathLike):
+        return True
+    if not isinstance(weights, str):
+        return False
+    return (weights.endswith(".weights.h5") or os.sep in weights
+            or bool(os.altsep and os.altsep in weights) or os.path.isfile(weights))
+
+
+def _find_preset(name: str, weights) -> Preset | None:
+    """The preset `create_model(name, weights=...)` asks for, or None for a plain build.
+
+    Raises:
+        InvalidOptionError: `weights` is a tag (not a path) that `name` has no preset
+            for (listing the presets that exist for it), or `name` is neither a
+            registered model nor a preset.
+    """
+    registered = list_architectures()
+    if name in registered:
+        if weights is None or not isinstance(weights, str) or _is_local_path(weights):
+            return None
+        presets = load_manifest()
+        for candidate in (weights, f"{name}_{weights}"):
+            preset = presets.get(candidate)
+            if preset is not None and preset.architecture == name:
+                return check_preset(preset)
+        mine = sorted(p for p, preset in presets.items() if preset.architecture == name)
+        if weights in presets:
+            raise InvalidOptionError(
+                f"{name}: weights={weights!r} is a preset of architecture "
+                f"{presets[weights].architecture!r}, not {name!r}; presets for {name}: "
+                f"{mine or 'none published yet'}.")
+        tags = [presets[p].tag for p in mine]
+        raise InvalidOptionError(
+            f"{name}: weights={weights!r} is neither None, a .weights.h5 path, nor a "
+            f"preset of {name} (there are no ImageNet audio weights). Presets for {name}: "
+            f"{tags or 'none published yet'}"
+            f"{'' if tags else '; kerasaudio.list_models(pretrained=True) lists them all'}.")
+    presets = load_manifest()
+    if name not in presets:
+        close = fnmatch.filter(registered, f"*{name}*") or registered
+        raise InvalidOptionError(
+            f"no preset named {name!r}; presets: {sorted(presets) or 'none published yet'}"
+            f"; and no model named {name!r}; registered models: {close}.")
+    preset = check_preset(presets[name])
+    if weights is not None and not _is_local_path(weights) and weights not in (
+            preset.name, preset.tag):
+        raise InvalidOptionError(
+            f"{name}: weights={weights!r}; a preset takes None (its published weights), "
+            f"{preset.tag!r}, or a path to a .weights.h5 file.")
+    return preset
+
+
+def _builder_options(preset: Preset, kwargs: dict) -> dict:
+    """The builder's options for `preset` with the caller's `kwargs`, checked before building.
+
+    `include_top`, `pooling`, `classifier_activation` and `name` are free; `classes` must
+    be the preset's; `input_shape` must be the preset's (its time axis may be None:
+    variable length); every other option must equal the preset's config.
+    """
+    defaults = inspect.signature(get_model_info(preset.architecture).builder).parameters
+    options = preset.builder_kwargs()
+    include_top = kwargs.get("include_top", True)
+    for key, value in kwargs.items():
+        if key in FREE_OPTIONS:
+            continue
+        if key == "classes":
+            if include_top and value != preset.classes:
+                raise InvalidOptionError(
+                    f"{preset.name} has {preset.classes} classes {list(preset.class_names)}"
+                    f"; got classes={value!r}. Load the preset with its classes (or "
+                    "include_top=False for its features) and train a new head for others.")
+            continue
+        if key == "input_shape":
+            given = tuple(value) if isinstance(value, (list, tuple)) else value
+            want = preset.input_shape
+            if not (isinstance(given, tuple) and len(given) == len(want)
+                    and given[0] in (want[0], None) and given[1:] == want[1:]):
+                raise InvalidOptionError(
+                    f"{preset.name} takes input_shape={want} ({preset.input_length} samples"
+                    f" at {preset.sample_rate} Hz); got input_shape={value!r}. Pass "
+                    f"{want} or {(None, *want[1:])} (any length).")
+            options["input_shape"] = given
+            continue
+        if key == "frontend":
+            if value != preset.config.get("frontend"):
+                raise InvalidOptionError(
+                    f"{preset.name}: the front end is part of the preset "
+                    f"(frontend={preset.config.get('frontend')!r} in its manifest entry); "
+                    f"got frontend={value!r}. Leave it out.")
+            continue
+        trained = preset.config[key] if key in preset.config else defaults[key].default
+        try:
+            same = jsonable(value) == jsonable(trained)
+        except TypeError:
+            same = False
+        if not same:
+            raise InvalidOptionError(
+                f"{preset.name} was trained with {key}={trained!r}; got {key}={value!r}. "
+                "Only include_top, pooling, classifier_activation, name, and an "
+                "input_shape with a None time axis may differ from the preset.")
+    options.update({k: kwargs[k] for k in FREE_OPTIONS if k in kwargs})
+    options.setdefault("name", preset.name)
+    return options
+
+
+def _expand_members(members, *, pretrained: bool):
+    """A stack's members with every preset name replaced by the preset's complete
+    description (architecture, config, name, sample rate, class names and, when
+    `pretrained`, its verified weights file); dicts pass unchanged."""
+    if isinstance(members, (str, Mapping)) or not isinstance(members, Sequence):
+        return members  # the builder says what a member list is
+    presets = None
+    chosen = {}
+    for i, member in enumerate(members):
+        if isinstance(member, Preset):
+            chosen[i] = check_preset(member)
+        elif isinstance(member, str):
+            presets = load_manifest() if presets is None else presets
+            if member not in presets:
+                raise InvalidOptionError(
+                    f"stack: member {i} is {member!r}, not a preset name; give a preset "
+                    "(see list_models(pretrained=True)) or a dict {'architecture': ..., "
+                    "'config': {...}, 'name': ...}.")
+            chosen[i] = check_preset(presets[member])
+    expanded = list(members)
+    for i, preset in chosen.items():  # every name checked before any file is fetched
+        expanded[i] = {"architecture": preset.architecture,
+                       "config": copy.deepcopy(preset.config), "name": preset.name,
+                       "sample_rate": preset.sample_rate,
+                       "class_names": list(preset.class_names)}
+        if pretrained:
+            expanded[i]["weights"] = str(weights_path(preset))
+    return expanded
+
+
+# --------------------------------------------------------------------------- the API
+
+
+def list_models(pattern: str = "*", *, pretrained: bool = False) -> list[str]:
+    """Registered model names matching an fnmatch `pattern`, sorted (like `timm.list_models`).
+
+    Args:
+        pattern: shell-style wildcard, e.g. `"m*"` or `"vggvox_*"`.
+        pretrained: list the pretrained presets instead (names such as
+            `m5_fsdd_digits`, from the manifest). Each one loads with
+            `create_model(preset_name)`.
+
+    Example:
+    ```python
+    kerasaudio.list_models("m*")  # ['m11', 'm18', 'm3', 'm34_res', 'm5']
+    kerasaudio.list_models("m5*", pretrained=True)  # ['m5_fsdd_digits']
+    ```
+    """
+    if pretrained:
+        return list_presets(pattern)
+    return list_architectures(pattern)
+
+
+def create_model(name: str, /, *, weights=None, **kwargs):
+    """Build a registered model or a pretrained preset: `create_model("m5", classes=10)`.
+
+    Args:
+        name: a registered name (see `list_models()`), or a preset name such as
+            `"m5_fsdd_digits"` (see `list_models(pretrained=True)`): the architecture
+            with the preset's options and trained weights.
+        weights: None (random initialisation, or a preset's own weights), a path to a
+            `.weights.h5` file saved from the same architecture and options, or a
+            preset tag of `name` such as `"fsdd_digits"` (`create_model("m5",
+            weights="fsdd_digits")` is `create_model("m5_fsdd_digits")`). A preset's
+            weights come from the cache, the package or a verified download (see
+            `kerasaudio.weights`); with a preset name, a path loads that file instead.
+        **kwargs: the builder's keyword options (`include_top`, `input_shape`,
+            `classes`, `pooling`, `classifier_activation`, `frontend`, and the family's
+            own); unknown options are an error. With a preset, `include_top`,
+            `pooling`, `classifier_activation` and `name` are free, `input_shape` may
+            leave the time axis None, and every other option must be the preset's
+            (checked before anything is built or downloaded). For `"stack"`, `members`
+            may name presets (see `kerasaudio.ensemble.stack_model`).
+
+    Returns:
+        A `keras.Model`. A preset model is named after the preset and carries its
+        `kerasaudio.weights.Preset` (class names, sample rate, ...) as
+        `model.kerasaudio_preset`.
+
+    Raises:
+        InvalidOptionError: an unknown name or option, or options that contradict the
+            preset.
+        ManifestError: the preset's entry does not fit the registry.
+        WeightsNotFoundError: the preset's weights are nowhere and were not downloaded.
+
+    Example:
+    ```python
+    model = kerasaudio.create_model("m5", input_shape=(8000, 1), classes=10, n_channel=32)
+    model.count_params()  # 25674: 25,290 trainable (the torchaudio tutorial's M5) + 384
+    ```
+    """
+    preset = _find_preset(name, weights)
+    architecture = name if preset is None else preset.architecture
+    check_options(architecture, kwargs)
+    if preset is None:
+        if architecture == "stack" and "members" in kwargs:
+            pretrained = bool(kwargs.get("pretrained_members", True)) and weights is None
+            kwargs = {**kwargs, "members": _expand_members(kwargs["members"],
+                                                           pretrained=pretrained)}
+        return build_model(architecture, weights=weights, **kwargs)
+    options = _builder_options(preset, kwargs)
+    path = weights if _is_local_path(weights) else weights_path(preset)
+    model = build_model(architecture, weights=path, **options)
+    model.kerasaudio_preset = preset
+    return model
+
+
+def _metric_numbers(metrics: dict) -> dict:
+    """The top-level numbers of a preset's metrics, plus `epochs` and `train_seconds` from
+    `metrics["training"]` (`epochs`, `official_seconds`) where the top level lacks them."""
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    values = {key: value for key, value in metrics.items() if number(value)}
+    training = metrics.get("training")
+    if isinstance(training, dict):
+        for key, source in (("epochs", "epochs"), ("train_seconds", "official_seconds")):
+            if key not in values and number(training.get(source)):
+                values[key] = training[source]
+    return values
+
+
+def presets_table(manifest: str | os.PathLike | None = None):
+    """One row per preset: architecture, task, classes, sample rate, parameters, size, metrics.
+
+    `size_mb` is the weights file's size (the download) in MB; every top-level number in
+    the entries' `metrics` (e.g. `official_accuracy`, `loso_accuracy`) is a column, and
+    so are `epochs` and `train_seconds` (the official-split training) when a recipe
+    nested them under `metrics["training"]`.
+    `kerasaudio.available_models(pretrained=True)` returns this table.
+
+    Returns:
+        A `pandas.DataFrame` indexed by preset name (empty when no preset is published).
+
+    Example:
+    ```python
+    print(kerasaudio.hub.presets_table().to_string())
+    ```
+    """
+    import pandas as pd
+
+    presets = load_manifest(manifest)
+    columns = ["preset", "architecture", "task", "classes", "sample_rate", "input_length",
+               "parameters", "size_mb"]
+    numbers = {name: _metric_numbers(preset.metrics) for name, preset in presets.items()}
+    metric_columns = sorted({key for values in numbers.values() for key in values})
+    rows = []
+    for name in sorted(presets):
+        preset = presets[name]
+        row = {"preset": name, "architecture": preset.architecture, "task": preset.task,
+               "classes": preset.classes, "sample_rate": preset.sample_rate,
+               "input_length": preset.input_length, "parameters": preset.parameters,
+               "size_mb": round(preset.size_mb, 2)}
+        row.update({key: numbers[name].get(key) for key in metric_columns})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns + metric_columns).set_index("preset")
+
+
+def available_models(*, pretrained: bool = False):
+    """One row per registered model: name, task, input, parameters, size, paper.
+
+    Parameters and float32 size (MB) are those of each builder's default configuration.
+
+    Args:
+        pretrained: one row per pretrained preset instead (`presets_table`):
+            architecture, task, classes, sample rate, input length, parameters, weights
+            file size (MB) and a column per metric (e.g. `official_accuracy`,
+            `loso_accuracy`).
+
+    Returns:
+        A `pandas.DataFrame` indexed by model (or preset) name.
+
+    Example:
+    ```python
+    print(kerasaudio.available_models().to_string())
+    print(kerasaudio.available_models(pretrained=True).to_string())
+    ```
+    """
+    import pandas as pd
+
+    if pretrained:
+        return presets_table()
+    rows = []
+    for name in list_architectures():
+        info = get_model_info(name)
+        rows.append({"name": info.name, "task": info.task, "input": info.input,
+                     "parameters": info.parameters, "size_mb": round(info.size_mb, 2),
+                     "paper": info.paper})
+    return pd.DataFrame(rows).set_index("name")
