@@ -54,14 +54,14 @@ def build_model(recipe: Recipe, *, training: bool = False,
     twin = build_model(recipe, training=True)
     ```
     """
-    import kerasaudio
+    from kerasaudio.hub import create_model
 
     classes = len(recipe.class_names if class_names is None else class_names)
     layers = [make_layer(spec) for spec in recipe.frontend]
     if training:
         layers = ([make_layer(spec) for spec in recipe.augment.waveform] + layers
                   + [make_layer(spec) for spec in recipe.augment.features])
-    return kerasaudio.create_model(recipe.architecture, frontend=_frontend_argument(layers),
+    return create_model(recipe.architecture, frontend=_frontend_argument(layers),
                                    input_shape=(recipe.samples,), classes=classes,
                                    **recipe.options)
 
@@ -125,7 +125,7 @@ def build_from_config(config: dict, *, weights: str | os.PathLike | None = None)
     model = build_from_config(config)  # weights=<a run's <preset>.weights.h5>
     ```
     """
-    import kerasaudio
+    from kerasaudio.hub import create_model
 
     missing = [key for key in ("architecture", "kwargs", "frontend") if key not in config]
     if missing:
@@ -134,7 +134,7 @@ def build_from_config(config: dict, *, weights: str | os.PathLike | None = None)
                 for layer in config["frontend"]]
     kwargs = dict(config["kwargs"])
     kwargs["input_shape"] = tuple(kwargs["input_shape"])
-    return kerasaudio.create_model(config["architecture"],
+    return create_model(config["architecture"],
                                    frontend=_frontend_argument(frontend),
                                    weights=None if weights is None else os.fspath(weights),
                                    **kwargs)

@@ -74,9 +74,9 @@ def same_training(metrics: dict | None, recipe) -> bool:
 
 
 def _environment(strategy) -> dict:
-    import kerasaudio
+    from kerasaudio._version import __version__
 
-    return {"kerasaudio": kerasaudio.__version__, "keras": keras.version(),
+    return {"kerasaudio": __version__, "keras": keras.version(),
             "tensorflow": tf.__version__, "python": platform.python_version(),
             "backend": keras.backend.backend(), "strategy": type(strategy).__name__,
             "replicas": strategy.num_replicas_in_sync, "cpus": os.cpu_count()}

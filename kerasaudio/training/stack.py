@@ -1,6 +1,6 @@
 """The stacking recipe's protocols: published presets combined, measured like a digit recipe.
 
-A `StackRecipe` trains nothing: its model is `kerasaudio.create_model("stack",
+A `StackRecipe` trains nothing: its model is `create_model("stack",
 members=..., aggregate=...)` over published digit presets. It is measured with the digit
 protocols:
 
@@ -92,10 +92,10 @@ def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _official(recipe: StackRecipe, index: pd.DataFrame) -> dict:
-    import kerasaudio
+    from kerasaudio.hub import create_model
 
     start = time.perf_counter()
-    model = kerasaudio.create_model("stack", members=recipe.members,
+    model = create_model("stack", members=recipe.members,
                                     aggregate=recipe.aggregate)
     _, test = fsdd.official_split(index)
     labels = test["digit"].astype(int).to_numpy()
@@ -103,7 +103,7 @@ def _official(recipe: StackRecipe, index: pd.DataFrame) -> dict:
     probs = model.predict(x, batch_size=100, verbose=0)
     correct = int((probs.argmax(1) == labels).sum())
     seconds = time.perf_counter() - start
-    members = [kerasaudio.create_model(name).predict(x, batch_size=100, verbose=0)
+    members = [create_model(name).predict(x, batch_size=100, verbose=0)
                for name in recipe.members]
     check = float(np.abs(probs - combine(members, recipe.aggregate)).max())
     return {"official_accuracy": round(correct / len(labels), 5),
