@@ -18,10 +18,12 @@ Exception
     ├── WeightsNotFoundError          (FileNotFoundError)  a preset's weights are nowhere
     ├── DatasetNotFoundError          (FileNotFoundError)  a dataset's files are nowhere
     └── DownloadError                 (OSError)     one download failed
-        └── ChecksumError                           wrong sha256 or size; nothing cached
+        ├── ChecksumError                           wrong sha256 or size; nothing cached
+        └── CacheError                              the destination cannot take the file
 ```
 
-Errors about a file carry its path (`AudioFileError.path`, `WeightsNotFoundError.file`)
+Errors about a file carry its path (`AudioFileError.path`, `WeightsNotFoundError.file`,
+`CacheError.path`)
 and name it in the message. Every class pickles with its attributes, so an error raised
 in a worker process (`tf.data`, `multiprocessing`) arrives whole.
 
@@ -41,6 +43,7 @@ import os
 __all__ = [
     "AudioFileError",
     "AudioFileNotFoundError",
+    "CacheError",
     "ChecksumError",
     "DatasetNotFoundError",
     "DownloadError",
@@ -177,3 +180,33 @@ class ChecksumError(DownloadError):
         print(e.reason)  # sha256 mismatch: expected 000..., got 3f2...
     ```
     """
+
+
+class CacheError(DownloadError):
+    """The download's destination cannot take the file; `path` names what is in the way.
+
+    The destination's directory is a file or cannot be created, it is not writable (or
+    the disk is full), a directory stands where the file should go (kerasaudio never
+    deletes a directory), or another process has held the file's download lock past the
+    lock timeout. Nothing was fetched or cached, and trying another URL cannot help, so
+    it is not retried. `url` is the download that needed the destination.
+
+    Example:
+    ```python
+    try:
+        kerasaudio.weights.download_file(url, "/read-only/x.weights.h5", sha256=digest)
+    except kerasaudio.errors.CacheError as e:
+        print(e.path, e.reason)
+    ```
+    """
+
+    def __init__(self, url: str, reason: str, *, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        super().__init__(url, reason)
+
+    def __reduce__(self):
+        return (_rebuild_cache_error, (type(self), self.url, self.reason, self.path))
+
+
+def _rebuild_cache_error(cls, url, reason, path):
+    return cls(url, reason, path=path)

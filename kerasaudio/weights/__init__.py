@@ -13,15 +13,19 @@ publishing one is the tooling's, `zoo/publish.py`).
 - `kerasaudio.weights.frontend`: front-end layers in a manifest, checked by class name and
   rebuilt in safe mode.
 - `kerasaudio.weights.cache`: `weights_path`, the resolution cache -> package -> download.
-- `kerasaudio.weights.download`: `download_file`, verified, atomic, retried and locked.
+- `kerasaudio.weights.download`: `download_file`, verified, atomic, retried, locked, and
+  bounded in bytes, time and lock wait.
 - `kerasaudio.weights.env`: the environment variables (`KERASAUDIO_HOME`,
   `KERASAUDIO_MANIFEST`, `KERASAUDIO_WEIGHTS_URL`, `KERASAUDIO_OFFLINE`,
-  `KERASAUDIO_DOWNLOAD_TIMEOUT`, `KERASAUDIO_DOWNLOAD_RETRIES`, `KERASAUDIO_PROGRESS`),
-  `cache_dir`, `manifest_path`, `package_weights_dir`.
+  `KERASAUDIO_DOWNLOAD_TIMEOUT`, `KERASAUDIO_DOWNLOAD_RETRIES`,
+  `KERASAUDIO_DOWNLOAD_DEADLINE`, `KERASAUDIO_LOCK_TIMEOUT`,
+  `KERASAUDIO_DOWNLOAD_MAX_BYTES`, `KERASAUDIO_PROGRESS`), `cache_dir`, `manifest_path`,
+  `package_weights_dir`.
 
 The packaged manifest is `kerasaudio/pretrained/manifest.json`, its weights files in
 `kerasaudio/pretrained/weights/`. Errors: `kerasaudio.errors.ManifestError`,
-`WeightsNotFoundError`, `DownloadError`, `ChecksumError`.
+`WeightsNotFoundError`, `DownloadError`, `ChecksumError`, `CacheError`, and
+`InvalidOptionError` for a bad option, environment variable or path.
 
 Example:
 ```python

@@ -1,44 +1,86 @@
-"""Verified downloads: atomic, retried, locked between processes, with a progress bar.
+"""Verified downloads: atomic, bounded, retried, locked between processes, with a progress bar.
 
 A download streams into a temporary file in the destination's directory
 (`.<file>.<random>.part`), checks the byte count and the sha256, fsyncs, and only then
-renames it to its name with `os.replace`, so a directory never holds a partial or
-unverified file under the name looked for. Connection errors, timeouts, truncated bodies
-and HTTP 5xx/408/429 are retried with exponential back-off; HTTP 404 (and other 4xx) and
-sha256 mismatches are not. Processes downloading the same file take an `fcntl` lock
-(`<dir>/.locks/<file>.lock`) so one downloads and the others then use its result; where
-locking is unavailable each process still writes its own temporary file, verifies it and
-renames atomically. Only the standard library's `urllib` is used.
+renames it to its name with `os.replace` (and fsyncs the directory), so a directory never
+holds a partial or unverified file under the name looked for, and no temporary file
+survives a failure. Connection errors, timeouts, truncated bodies and HTTP 5xx/408/429 are
+retried with exponential back-off; HTTP 404 (and other 4xx), sha256 or size mismatches,
+an exceeded deadline and an unusable destination are not. Only the standard library's
+`urllib` is used.
+
+Every download is bounded:
+
+- bytes: never more than the expected `size` is read or written (a larger
+  `Content-Length` is refused before reading, a longer body is cut at `size + 1` bytes);
+  without a known size, at most `max_bytes` (`KERASAUDIO_DOWNLOAD_MAX_BYTES`, 2 GiB).
+- time: each connect or read blocks at most `timeout` seconds
+  (`KERASAUDIO_DOWNLOAD_TIMEOUT`, 30), and the whole download, every attempt and back-off
+  included, ends after `deadline` seconds (`KERASAUDIO_DOWNLOAD_DEADLINE`, 1800): a timer
+  shuts the connection's socket down at the deadline, so a server that trickles its
+  headers or body a byte at a time cannot keep it alive.
+- waiting: processes downloading the same file take an `fcntl` lock
+  (`<dir>/.locks/<file>.lock`) so one downloads and the others then use its result; a
+  process waits for the lock at most `lock_timeout` seconds (`KERASAUDIO_LOCK_TIMEOUT`,
+  the deadline plus 60), then fails with a `CacheError` naming the lock file. The lock is
+  released when its holder exits, however it exits. Where locking is unavailable each
+  process still writes its own temporary file, verifies it and renames atomically.
+
+The lock files stay in `.locks/` (deleting a lock file others may hold is not safe); they
+are empty.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import http.client
 import os
+import socket
+import stat
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from kerasaudio._version import __version__
-from kerasaudio.errors import ChecksumError, DownloadError
-from kerasaudio.weights.env import ENV_PROGRESS, ENV_RETRIES, ENV_TIMEOUT, env_flag, env_number
+from kerasaudio.errors import CacheError, ChecksumError, DownloadError, InvalidOptionError
+from kerasaudio.weights.env import (
+    ENV_DEADLINE,
+    ENV_LOCK_TIMEOUT,
+    ENV_MAX_BYTES,
+    ENV_PROGRESS,
+    ENV_RETRIES,
+    ENV_TIMEOUT,
+    checked_path,
+    env_flag,
+    env_number,
+)
 
-__all__ = ["DEFAULT_BACKOFF", "DEFAULT_RETRIES", "DEFAULT_TIMEOUT", "download_file",
-           "file_sha256"]
+__all__ = ["DEFAULT_BACKOFF", "DEFAULT_DEADLINE", "DEFAULT_LOCK_SLACK", "DEFAULT_MAX_BYTES",
+           "DEFAULT_RETRIES", "DEFAULT_TIMEOUT", "download_file", "file_sha256"]
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF = 1.0
+#: Seconds one `download_file` call may take in all (attempts and back-offs).
+DEFAULT_DEADLINE = 1800.0
+#: The lock wait defaults to the download deadline plus this many seconds.
+DEFAULT_LOCK_SLACK = 60.0
+#: The most bytes a download of unknown size may write: 2 GiB.
+DEFAULT_MAX_BYTES = 2 << 30
 CHUNK = 1 << 16
 
 
 def file_sha256(path: str | os.PathLike) -> str:
     """The sha256 of a file, as 64 lower-case hex digits (read in 1 MB blocks).
+
+    Raises:
+        InvalidOptionError: `path` holds a NUL byte.
 
     Example:
     ```python
@@ -46,7 +88,7 @@ def file_sha256(path: str | os.PathLike) -> str:
     ```
     """
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(checked_path(path, "path"), "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -90,26 +132,206 @@ def _show_progress(progress: bool | None) -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
+# --------------------------------------------------------------------------- the deadline
+
+
+class _Deadline:
+    """The end of one download: a timer shuts down every socket the download opened when
+    it passes, so a read or a header line blocked on a trickling server returns at once."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+        self._fired = False
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    @property
+    def expired(self) -> bool:
+        return self._fired or time.monotonic() >= self.end
+
+    def remaining(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+    def _fire(self) -> None:
+        with self._lock:
+            self._fired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shutdown(sock)
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if not self._fired:
+                self._sockets.add(sock)
+                return
+        _shutdown(sock)
+
+    def forget_all(self) -> None:
+        with self._lock:
+            self._sockets.clear()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        self.forget_all()
+
+
+def _shutdown(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watching(http_class, deadline: _Deadline):
+    """`http_class` (an `http.client` connection class) whose sockets `deadline` watches."""
+    def connection(*args, **kwargs):
+        conn = http_class(*args, **kwargs)
+        create = conn._create_connection  # what `connect` opens its socket with
+
+        def create_watched(*a, **k):
+            sock = create(*a, **k)
+            deadline.watch(sock)
+            return sock
+
+        conn._create_connection = create_watched
+        return conn
+    return connection
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline):
+        super().__init__()
+        self.deadline = deadline
+
+    def do_open(self, http_class, req, **kwargs):
+        return super().do_open(_watching(http_class, self.deadline), req, **kwargs)
+
+
+def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
+    """A `urllib` opener (redirects, proxies, HTTP errors as usual) under `deadline`."""
+    handlers = [_HTTPHandler(deadline)]
+    if hasattr(urllib.request, "HTTPSHandler"):  # Python built with ssl
+        class _HTTPSHandler(urllib.request.HTTPSHandler):
+            def do_open(self, http_class, req, **kwargs):
+                return super().do_open(_watching(http_class, deadline), req, **kwargs)
+        handlers.append(_HTTPSHandler())
+    return urllib.request.build_opener(*handlers)
+
+
+def _deadline_error(url: str, deadline: _Deadline, received: int,
+                    expected: int | None) -> DownloadError:
+    of = f" of {expected}" if expected is not None else ""
+    return DownloadError(url, f"gave up at the download deadline of {deadline.seconds:g} s "
+                              f"(received {received}{of} bytes; nothing was cached). Pass "
+                              f"deadline= or set {ENV_DEADLINE} to allow longer.")
+
+
+# --------------------------------------------------------------------------- the destination
+
+
+def _unusable(url: str, path: Path, what: str, exc: OSError | None = None) -> CacheError:
+    detail = f" ({exc.strerror or exc})" if exc is not None else ""
+    return CacheError(url, f"{path}: {what}{detail}; nothing was downloaded.", path=path)
+
+
+def _in_the_way(path: Path) -> Path | None:
+    """The first existing ancestor of `path` that is not a directory, if any."""
+    for parent in [path, *path.parents]:
+        with contextlib.suppress(OSError):
+            if parent.exists() or parent.is_symlink():
+                return None if parent.is_dir() else parent
+    return None
+
+
+def _make_dir(url: str, directory: Path) -> None:
+    """Create `directory` (and parents), or a `CacheError` naming what prevents it."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = _in_the_way(directory)
+        if blocker is not None:
+            raise _unusable(url, blocker, f"is a file, not a directory, so {directory} "
+                                          "cannot be created") from None
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            existing = next((p for p in directory.parents if p.is_dir()), directory)
+            raise _unusable(url, existing, f"not writable, so {directory} cannot be "
+                                           "created: make it writable or download "
+                                           "elsewhere", exc) from None
+        raise _unusable(url, directory, "cannot create the directory", exc) from None
+
+
+def _local_error(url: str, path: Path, exc: OSError) -> CacheError:
+    if exc.errno == errno.ENOSPC or exc.errno == getattr(errno, "EDQUOT", None):
+        return _unusable(url, path, "no space left to write the file", exc)
+    return _unusable(url, path, "cannot write here: make it writable or download elsewhere",
+                     exc)
+
+
+def _holds(dest: Path, sha256: str, size: int | None) -> bool:
+    """True if `dest` is a regular file with that size and sha256 (False if unreadable)."""
+    try:
+        return (dest.is_file() and (size is None or dest.stat().st_size == size)
+                and file_sha256(dest) == sha256)
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
-def _download_lock(dest: Path):
-    """An exclusive `fcntl.flock` per destination file (no-op where unavailable)."""
+def _download_lock(url: str, dest: Path, timeout: float):
+    """An exclusive `fcntl.flock` per destination file, waited for at most `timeout` s
+    (no-op where unavailable)."""
     try:
         import fcntl
     except ImportError:  # Windows: temp file + verify + os.replace still keep it safe
         yield
         return
     lock_dir = dest.parent / ".locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / f"{dest.name}.lock", "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except OSError:  # e.g. ENOLCK on some network file systems
-            yield
-            return
+    _make_dir(url, lock_dir)
+    lock_file = lock_dir / f"{dest.name}.lock"
+    try:
+        handle = open(lock_file, "a")
+    except OSError as exc:
+        raise _local_error(url, lock_dir, exc) from None
+    with handle:
+        end = time.monotonic() + timeout
+        pause = 0.01
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= end:
+                    raise CacheError(
+                        url, f"another process has held the download lock {lock_file} "
+                             f"for more than {timeout:g} s (it is downloading the same "
+                             f"file to {dest}). Wait for it and retry, pass lock_timeout= "
+                             f"or set {ENV_LOCK_TIMEOUT} to wait longer, or stop that "
+                             "process: the lock is released when it exits.",
+                        path=lock_file) from None
+                time.sleep(min(pause, max(0.0, end - time.monotonic())))
+                pause = min(pause * 2, 0.5)
+            except OSError:  # e.g. ENOLCK on some network file systems
+                yield
+                return
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in `directory` durable (best effort: not every platform can)."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# --------------------------------------------------------------------------- one attempt
 
 
 def _network_error(url: str, exc: BaseException) -> DownloadError:
@@ -124,31 +346,60 @@ def _network_error(url: str, exc: BaseException) -> DownloadError:
                          retryable=True)
 
 
-def _download_once(url: str, dest: Path, *, sha256: str, size: int | None, timeout: float,
-                   progress: bool) -> None:
+def _too_large(url: str, count: int, size: int | None, limit: int, announced: bool
+               ) -> DownloadError:
+    said = (f"announces {count} bytes (Content-Length); refused before reading"
+            if announced else f"sent more than {limit} bytes; stopped reading there")
+    if size is not None:
+        return ChecksumError(url, f"size mismatch: the expected size is {size} bytes but "
+                                  f"the server {said}; nothing was cached")
+    return DownloadError(url, f"the server {said}: {limit} bytes is the most a download "
+                              f"of unknown size may take (max_bytes= or {ENV_MAX_BYTES}); "
+                              "nothing was cached")
+
+
+def _download_once(url: str, dest: Path, *, sha256: str, size: int | None, limit: int,
+                   timeout: float, progress: bool, deadline: _Deadline) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": f"kerasaudio/{__version__}"})
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    except OSError as exc:
+        raise _local_error(url, dest.parent, exc) from None
+    received = 0
     try:
         with os.fdopen(fd, "wb") as out:
             digest = hashlib.sha256()
-            received = 0
             try:
-                response = urllib.request.urlopen(request, timeout=timeout)
+                response = _opener(deadline).open(request, timeout=timeout)
             except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+                if deadline.expired:
+                    raise _deadline_error(url, deadline, 0, size) from None
                 raise _network_error(url, exc) from None
             with response:
                 length = response.headers.get("Content-Length")
                 length = int(length) if length and length.isdigit() else None
+                if length is not None and length > limit:
+                    raise _too_large(url, length, size, limit, announced=True)
                 bar = _Progress(f"Downloading {dest.name}", length or size, progress)
                 try:
                     while True:
-                        try:
-                            chunk = response.read(CHUNK)
+                        try:  # one system call at most: returns what has arrived
+                            chunk = response.read1(min(CHUNK, limit + 1 - received))
                         except (http.client.HTTPException, OSError) as exc:
+                            if deadline.expired:
+                                raise _deadline_error(url, deadline, received, size) from None
                             raise _network_error(url, exc) from None
+                        if deadline.expired:
+                            raise _deadline_error(url, deadline, received, size)
                         if not chunk:
                             break
-                        out.write(chunk)  # a local write error propagates as it is
+                        if received + len(chunk) > limit:
+                            raise _too_large(url, received + len(chunk), size, limit,
+                                             announced=False)
+                        try:
+                            out.write(chunk)
+                        except OSError as exc:
+                            raise _local_error(url, dest.parent, exc) from None
                         digest.update(chunk)
                         received += len(chunk)
                         bar.update(received)
@@ -167,49 +418,78 @@ def _download_once(url: str, dest: Path, *, sha256: str, size: int | None, timeo
             if got != sha256:
                 raise ChecksumError(url, f"sha256 mismatch: expected {sha256}, got {got}; "
                                          "nothing was cached")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
+            try:
+                out.flush()
+                os.fsync(out.fileno())
+            except OSError as exc:
+                raise _local_error(url, dest.parent, exc) from None
+        try:
+            os.replace(tmp, dest)
+        except OSError as exc:
+            raise _local_error(url, dest, exc) from None
         tmp = None
+        _fsync_dir(dest.parent)
     finally:
+        deadline.forget_all()
         if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+# --------------------------------------------------------------------------- the public call
 
 
 def download_file(url: str, dest: str | os.PathLike, *, sha256: str, size: int | None = None,
                   timeout: float | None = None, retries: int | None = None,
                   backoff: float | None = None, progress: bool | None = None,
-                  lock: bool = True) -> Path:
-    """Download `url` to `dest`, verified, atomically, retrying transient failures.
+                  lock: bool = True, deadline: float | None = None,
+                  lock_timeout: float | None = None, max_bytes: int | None = None) -> Path:
+    """Download `url` to `dest`, verified, atomically, bounded, retrying transient failures.
 
     The body streams into a temporary file next to `dest`; the byte count (against
     `Content-Length` and `size`) and the sha256 are checked before the file is renamed
-    to `dest` with `os.replace`, so `dest` is never partial or unverified. If `dest`
-    already holds the file (e.g. another process just downloaded it), nothing is fetched.
+    to `dest` with `os.replace`, so `dest` is never partial or unverified, and the
+    temporary file is removed on every failure. If `dest` already holds the file (e.g.
+    another process just downloaded it), nothing is fetched. A directory at `dest` is
+    never removed: it is a `CacheError`, before any request.
 
     Args:
         url: `http://` or `https://` address (standard-library `urllib`).
         dest: final path; its directory is created.
         sha256: expected hex digest.
-        size: expected size in bytes (optional).
+        size: expected size in bytes (optional). A larger `Content-Length` is refused
+            before reading and the body is never read past it.
         timeout: seconds a connect or read may block (default
             `$KERASAUDIO_DOWNLOAD_TIMEOUT`, else 30).
         retries: retries after a failed attempt, on connection errors, timeouts,
-            truncated bodies and HTTP 5xx/408/429; never on other 4xx or a checksum
-            mismatch (default `$KERASAUDIO_DOWNLOAD_RETRIES`, else 3).
+            truncated bodies and HTTP 5xx/408/429; never on other 4xx, a checksum or
+            size mismatch, an exceeded deadline or a `CacheError` (default
+            `$KERASAUDIO_DOWNLOAD_RETRIES`, else 3).
         backoff: seconds before the first retry, doubled for each next one (default 1).
         progress: draw a progress bar on stderr (default `$KERASAUDIO_PROGRESS`, else
             when stderr is a TTY).
         lock: hold an `fcntl` lock on `<dest dir>/.locks/<name>.lock` while downloading,
             so concurrent processes download once.
+        deadline: seconds the whole download (every attempt and back-off, not the lock
+            wait) may take (default `$KERASAUDIO_DOWNLOAD_DEADLINE`, else 1800).
+        lock_timeout: seconds to wait for another process holding the lock (default
+            `$KERASAUDIO_LOCK_TIMEOUT`, else `deadline` + 60).
+        max_bytes: the most bytes to accept when `size` is None (default
+            `$KERASAUDIO_DOWNLOAD_MAX_BYTES`, else 2 GiB).
 
     Returns:
         `dest` as a `Path`.
 
     Raises:
-        DownloadError: the last attempt's failure (`status` holds the HTTP code).
-        ChecksumError: wrong sha256 or size (not retried; nothing written to `dest`).
+        DownloadError: the last attempt's failure (`status` holds the HTTP code), the
+            deadline, or more bytes than `max_bytes`.
+        ChecksumError: wrong sha256 or size, including a `Content-Length` or a body
+            larger than `size` (not retried; nothing written to `dest`).
+        CacheError: `dest`'s directory cannot be created or written (its `path` names
+            the file in the way or the read-only directory), a directory is at `dest`,
+            or the lock wait timed out (`path` is the lock file).
+        InvalidOptionError: `url` is not http(s), `dest` holds a NUL byte, or an
+            environment variable is malformed.
 
     Example:
     ```python
@@ -217,32 +497,59 @@ def download_file(url: str, dest: str | os.PathLike, *, sha256: str, size: int |
                                      "m5.weights.h5", sha256="3f2a...")
     ```
     """
-    dest = Path(dest)
+    dest = checked_path(dest, "dest")
+    if not (isinstance(url, str) and url.lower().startswith(("http://", "https://"))):
+        raise InvalidOptionError(f"url={url!r} must be an http:// or https:// address.")
     if timeout is None:
         timeout = env_number(ENV_TIMEOUT, DEFAULT_TIMEOUT, float, 0.001)
     if retries is None:
         retries = env_number(ENV_RETRIES, DEFAULT_RETRIES, int, 0)
+    if deadline is None:
+        deadline = env_number(ENV_DEADLINE, DEFAULT_DEADLINE, float, 0.001)
+    if lock_timeout is None:
+        lock_timeout = env_number(ENV_LOCK_TIMEOUT, deadline + DEFAULT_LOCK_SLACK, float, 0)
+    if max_bytes is None:
+        max_bytes = env_number(ENV_MAX_BYTES, DEFAULT_MAX_BYTES, int, 1)
     backoff = DEFAULT_BACKOFF if backoff is None else backoff
     show = _show_progress(progress)
     sha256 = sha256.lower()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with _download_lock(dest) if lock else contextlib.nullcontext():
-        if dest.is_file() and (size is None or dest.stat().st_size == size) \
-                and file_sha256(dest) == sha256:
+    limit = size if size is not None else max_bytes
+    _make_dir(url, dest.parent)
+    with _download_lock(url, dest, lock_timeout) if lock else contextlib.nullcontext():
+        try:
+            mode = dest.lstat().st_mode
+        except OSError:
+            mode = 0
+        if stat.S_ISDIR(mode):
+            raise _unusable(url, dest, "is a directory where the downloaded file should "
+                                       "go: remove it (kerasaudio never deletes a "
+                                       "directory)")
+        if _holds(dest, sha256, size):
             return dest
         _remove_stale_parts(dest)
-        for attempt in range(retries + 1):
-            try:
-                _download_once(url, dest, sha256=sha256, size=size, timeout=timeout,
-                               progress=show)
-                return dest
-            except DownloadError as exc:
-                if not exc.retryable or attempt == retries:
-                    if attempt:
-                        exc.reason = f"{exc.reason} (after {attempt + 1} attempts)"
+        clock = _Deadline(deadline)
+        try:
+            for attempt in range(retries + 1):
+                try:
+                    _download_once(url, dest, sha256=sha256, size=size, limit=limit,
+                                   timeout=timeout, progress=show, deadline=clock)
+                    return dest
+                except DownloadError as exc:
+                    if not exc.retryable or attempt == retries or clock.expired:
+                        if attempt:
+                            exc.reason = f"{exc.reason} (after {attempt + 1} attempts)"
+                            exc.args = (f"{url}: {exc.reason}",)
+                        raise
+                    pause = backoff * 2**attempt
+                    if pause >= clock.remaining():
+                        exc.reason = (f"{exc.reason} (after {attempt + 1} attempts; no "
+                                      f"time left for a retry before the deadline of "
+                                      f"{deadline:g} s, see {ENV_DEADLINE})")
                         exc.args = (f"{url}: {exc.reason}",)
-                    raise
-                time.sleep(backoff * 2**attempt)
+                        raise
+                    time.sleep(pause)
+        finally:
+            clock.cancel()
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -10,8 +10,18 @@ them):
 - `KERASAUDIO_OFFLINE=1`: never touch the network.
 - `KERASAUDIO_DOWNLOAD_TIMEOUT`: seconds a connect or a read may block (default 30).
 - `KERASAUDIO_DOWNLOAD_RETRIES`: retries after a failed attempt (default 3).
+- `KERASAUDIO_DOWNLOAD_DEADLINE`: seconds one download (every attempt and back-off) may
+  take in all (default 1800).
+- `KERASAUDIO_LOCK_TIMEOUT`: seconds to wait for another process's download of the same
+  file (default: the download deadline plus 60).
+- `KERASAUDIO_DOWNLOAD_MAX_BYTES`: the most bytes a download whose size is not known
+  beforehand may write (default 2 GiB); a manifest's file is capped at its `size`.
 - `KERASAUDIO_PROGRESS`: `1` always / `0` never draw the progress bar (default: when
   stderr is a TTY).
+
+A path with a NUL byte, in one of these variables or in a path argument of the weights
+layer, is an `InvalidOptionError` naming it (`checked_path`), never the `ValueError`
+the operating system's calls raise.
 """
 
 from __future__ import annotations
@@ -22,8 +32,11 @@ from pathlib import Path
 from kerasaudio.errors import InvalidOptionError
 
 __all__ = [
+    "ENV_DEADLINE",
     "ENV_HOME",
+    "ENV_LOCK_TIMEOUT",
     "ENV_MANIFEST",
+    "ENV_MAX_BYTES",
     "ENV_MIRROR",
     "ENV_OFFLINE",
     "ENV_PROGRESS",
@@ -31,6 +44,7 @@ __all__ = [
     "ENV_TIMEOUT",
     "PACKAGED_MANIFEST",
     "cache_dir",
+    "checked_path",
     "env_flag",
     "env_number",
     "manifest_path",
@@ -44,12 +58,44 @@ ENV_OFFLINE = "KERASAUDIO_OFFLINE"
 ENV_TIMEOUT = "KERASAUDIO_DOWNLOAD_TIMEOUT"
 ENV_RETRIES = "KERASAUDIO_DOWNLOAD_RETRIES"
 ENV_PROGRESS = "KERASAUDIO_PROGRESS"
+ENV_DEADLINE = "KERASAUDIO_DOWNLOAD_DEADLINE"
+ENV_LOCK_TIMEOUT = "KERASAUDIO_LOCK_TIMEOUT"
+ENV_MAX_BYTES = "KERASAUDIO_DOWNLOAD_MAX_BYTES"
 
 #: The manifest shipped in the package; its weights files are in `weights/` beside it.
 PACKAGED_MANIFEST = Path(__file__).resolve().parents[1] / "pretrained" / "manifest.json"
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
+
+
+def checked_path(value, what: str) -> Path:
+    """`value` (a `str` or `os.PathLike` path) as a `Path`, refusing what no file system
+    takes.
+
+    Args:
+        value: the path.
+        what: what to name in the error (an argument or an environment variable).
+
+    Raises:
+        InvalidOptionError: not a str/PathLike path, or it holds a NUL byte (the
+            operating system would raise a bare `ValueError`).
+
+    Example:
+    ```python
+    kerasaudio.weights.env.checked_path("m5.weights.h5", "weights")  # PosixPath(...)
+    ```
+    """
+    try:
+        text = os.fspath(value)
+    except TypeError:
+        raise InvalidOptionError(f"{what}={value!r} is not a path (str or os.PathLike)."
+                                 ) from None
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if "\0" in text:
+        raise InvalidOptionError(f"{what}={text!r} contains a NUL byte; no path can.")
+    return Path(text)
 
 
 def manifest_path() -> Path:
@@ -61,7 +107,7 @@ def manifest_path() -> Path:
     ```
     """
     env = os.environ.get(ENV_MANIFEST)
-    return Path(env).expanduser() if env else PACKAGED_MANIFEST
+    return checked_path(env, ENV_MANIFEST).expanduser() if env else PACKAGED_MANIFEST
 
 
 def package_weights_dir(manifest: str | os.PathLike | None = None) -> Path:
@@ -75,7 +121,9 @@ def package_weights_dir(manifest: str | os.PathLike | None = None) -> Path:
     kerasaudio.weights.package_weights_dir()  # .../kerasaudio/pretrained/weights
     ```
     """
-    return (Path(manifest) if manifest is not None else manifest_path()).parent / "weights"
+    if manifest is None:
+        return manifest_path().parent / "weights"
+    return checked_path(manifest, "manifest").parent / "weights"
 
 
 def cache_dir() -> Path:
@@ -90,9 +138,10 @@ def cache_dir() -> Path:
     ```
     """
     home = os.environ.get(ENV_HOME)
-    if not home:
-        home = os.path.join(os.environ.get("KERAS_HOME") or "~/.keras", "kerasaudio")
-    return Path(home).expanduser() / "weights"
+    if home:
+        return checked_path(home, ENV_HOME).expanduser() / "weights"
+    keras_home = checked_path(os.environ.get("KERAS_HOME") or "~/.keras", "KERAS_HOME")
+    return keras_home.expanduser() / "kerasaudio" / "weights"
 
 
 def env_flag(name: str) -> bool | None:

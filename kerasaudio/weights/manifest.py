@@ -47,9 +47,10 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 
 from kerasaudio.errors import InvalidOptionError, ManifestError
-from kerasaudio.weights.env import ENV_MANIFEST, manifest_path
+from kerasaudio.weights.env import ENV_MANIFEST, checked_path, manifest_path
 from kerasaudio.weights.frontend import deserialize_layer, keras_available, layer_class
 
 __all__ = [
@@ -193,11 +194,17 @@ _CACHE_LOCK = threading.Lock()
 
 def _read_manifest_file(path: Path) -> dict:
     """The validated entries of a manifest file, cached by (mtime, size, inode)."""
+    where = f" (set by {ENV_MANIFEST})" if os.environ.get(ENV_MANIFEST) else ""
     try:
         stat = path.stat()
     except FileNotFoundError:
-        where = f" (set by {ENV_MANIFEST})" if os.environ.get(ENV_MANIFEST) else ""
         raise ManifestError(f"{path}: manifest file not found{where}.") from None
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read the manifest{where}: "
+                            f"{exc.strerror or exc}.") from None
+    if not S_ISREG(stat.st_mode):
+        raise ManifestError(f"{path}: not a manifest file (a directory or another "
+                            f"non-regular file){where}.")
     key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
     with _CACHE_LOCK:
         cached = _MANIFEST_CACHE.get(str(path))
@@ -205,8 +212,11 @@ def _read_manifest_file(path: Path) -> dict:
             return cached[1]
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{path}: not valid JSON: {exc}") from None
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read the manifest{where}: "
+                            f"{exc.strerror or exc}.") from None
     entries = validate_manifest(data, str(path))
     with _CACHE_LOCK:
         _MANIFEST_CACHE[str(path)] = (key, entries)
@@ -221,8 +231,10 @@ def load_manifest(path: str | os.PathLike | None = None) -> dict[str, Preset]:
             packaged `kerasaudio/pretrained/manifest.json`).
 
     Raises:
-        ManifestError: the file is missing, not JSON, of another format, or an entry
-            breaks the schema (the message names the preset and the field).
+        ManifestError: the file is missing, unreadable, a directory, not JSON, of another
+            format, or an entry breaks the schema (the message names the preset and the
+            field).
+        InvalidOptionError: `path` is not a path or holds a NUL byte.
 
     Example:
     ```python
@@ -230,7 +242,7 @@ def load_manifest(path: str | os.PathLike | None = None) -> dict[str, Preset]:
     sorted(presets)  # ['bilstm_attention_fsdd_digits', ...]
     ```
     """
-    path = Path(path).expanduser() if path is not None else manifest_path()
+    path = checked_path(path, "manifest").expanduser() if path is not None else manifest_path()
     entries = _read_manifest_file(path)
     return {name: Preset.from_entry(name, entry, path) for name, entry in entries.items()}
 
