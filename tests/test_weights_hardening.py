@@ -447,7 +447,7 @@ def test_read_only_cache_directory(blob, server, requests, monkeypatch):
         assert result["cause"] == "CacheError" and result["path"] == str(cache)
         assert f"{cache}: not writable, so {cache / '.locks'} cannot be created" \
             in result["message"]
-        assert "set KERASAUDIO_HOME to a writable directory" in result["message"]
+        assert "set KERASAUDIO_HOME to another directory" in result["message"]
         assert requests == []
         assert list(cache.iterdir()) == []
     finally:

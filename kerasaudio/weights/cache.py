@@ -159,9 +159,9 @@ def weights_path(preset: str | Preset, *, offline: bool | None = None,
                     break
     lines = "\n".join(f"  - {place}: {what}" for place, what in locations)
     if isinstance(last, CacheError):
-        advice = (f"The cache cannot take the file ({last.path}): fix that path, set "
-                  f"{ENV_HOME} to a writable directory, or pass weights=PATH to "
-                  "create_model.")
+        advice = (f"The cache {cached.parent} cannot take the file now ({last.path}; see "
+                  f"above): fix that, set {ENV_HOME} to another directory, or pass "
+                  "weights=PATH to create_model.")
     else:
         advice = (f"Put the file in {cached.parent} (or set {ENV_HOME}), set {ENV_MIRROR} "
                   f"to a mirror, {'unset ' + ENV_OFFLINE + ', ' if offline else ''}or pass "
