@@ -1,8 +1,10 @@
 """kerasaudio: Keras audio models and front ends that match librosa and ship to TFLite.
 
 `import kerasaudio` registers the layers and models with Keras (so `.keras` files that use
-them load). Where Keras is not installed, the package still imports: `kerasaudio.export`'s
-`TFLiteModel` runs exported `.tflite` files with LiteRT, soundfile and soxr alone.
+them load): at once when Keras is already imported, else as soon as it is. The package
+itself never imports Keras or TensorFlow: `kerasaudio.runtime`'s `TFLiteModel` runs
+exported `.tflite` files with LiteRT, soundfile and soxr alone, and the submodules and
+registry functions below load on first use.
 """
 
 import importlib
@@ -14,31 +16,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0.dev0"
 
-_SUBMODULES = ("audio_io", "data", "datasets", "embeddings", "ensemble", "equalization",
-               "errors", "export", "filters", "layers", "losses", "metrics", "models", "presets",
-               "tflite_metadata", "vad")
+_SUBMODULES = ("audio_io", "data", "datasets", "embeddings", "ensemble", "errors", "export",
+               "filters", "layers", "losses", "metrics", "models", "presets", "runtime", "vad")
 _REGISTRY_FUNCTIONS = ("available_models", "create_model", "list_models", "register_model")
 
 __all__ = ["__version__", *_SUBMODULES, *_REGISTRY_FUNCTIONS]
 
-try:
-    import keras as _keras  # noqa: F401
-except ImportError:  # a runtime-only install (LiteRT): no layers, no models
-    pass
-else:
-    # Registers every layer and model family with Keras' serialization.
-    from kerasaudio import layers, models  # noqa: F401
-    from kerasaudio.models import (  # noqa: F401
-        available_models,
-        create_model,
-        list_models,
-        register_model,
-    )
+from kerasaudio._registration import register_with_keras  # noqa: E402
+
+register_with_keras()
 
 
 def __getattr__(name: str):
     if name in _SUBMODULES:
         return importlib.import_module(f"kerasaudio.{name}")
+    if name in _REGISTRY_FUNCTIONS:
+        return getattr(importlib.import_module("kerasaudio.models"), name)
     raise AttributeError(f"module 'kerasaudio' has no attribute {name!r}")
 
 

@@ -12,10 +12,12 @@ import os
 __all__ = [
     "AudioFileError",
     "AudioFileNotFoundError",
+    "ConversionError",
     "DatasetNotFoundError",
     "InvalidAudioError",
     "InvalidOptionError",
     "KerasAudioError",
+    "VerificationError",
 ]
 
 
@@ -29,6 +31,44 @@ class InvalidOptionError(KerasAudioError):
 
 class InvalidAudioError(KerasAudioError):
     """Audio data that cannot be used: wrong dtype or rank, NaN/Inf, too short, empty."""
+
+
+class ConversionError(KerasAudioError, RuntimeError):
+    """The TFLite converter refused or crashed on a model, or LiteRT cannot run its output.
+
+    Also a `RuntimeError`: the options were valid, the conversion itself failed. The
+    message carries the converter's own (e.g. the ops it could not express as builtins).
+
+    Example:
+    ```python
+    try:
+        kerasaudio.export.convert(model)
+    except kerasaudio.errors.ConversionError as e:
+        print(e)
+    ```
+    """
+
+
+class VerificationError(ConversionError):
+    """A converted model disagrees with its Keras model beyond the tolerance; nothing was
+    written. `report` holds the measurements (a `kerasaudio.export.ExportReport`).
+
+    Example:
+    ```python
+    try:
+        kerasaudio.export.to_tflite(model, "m.tflite", quantization="int8",
+                                    representative_data=clips, tolerance=1e-6)
+    except kerasaudio.errors.VerificationError as e:
+        print(e.report)
+    ```
+    """
+
+    def __init__(self, message: str, report):
+        self.report = report
+        super().__init__(message)
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.report))
 
 
 class AudioFileError(KerasAudioError):
