@@ -18,13 +18,13 @@ import importlib.util
 import sys
 import warnings
 
-#: What registration imports: every layer and every model family (their blocks).
+#: What `_register` imports: every layer and every model family (their blocks).
 _MODULES = ("kerasaudio.layers", "kerasaudio.models")
 
 
 def _register() -> None:
-    for name in _MODULES:
-        importlib.import_module(name)
+    import kerasaudio.layers
+    import kerasaudio.models  # noqa: F401
 
 
 def _initializing(name: str) -> bool:
