@@ -45,7 +45,7 @@ import keras
 import numpy as np
 
 import kerasaudio
-from kerasaudio import export, hub
+from kerasaudio import export, hub, runtime
 from kerasaudio.data import audio_dataset
 from kerasaudio.datasets import fsdd
 from kerasaudio.weights import list_presets
@@ -78,9 +78,9 @@ def clips_of(preset, frame) -> tuple[np.ndarray, np.ndarray]:
 
 def lite_accuracy(path: pathlib.Path, x: np.ndarray, y: np.ndarray) -> float:
     """Accuracy of a `.tflite` file in LiteRT, clip by clip at batch 1."""
-    interpreter = export._interpreter(path.read_bytes())
+    interpreter = runtime.make_interpreter(path.read_bytes())
     allocated: list = []
-    predicted = [int(export._invoke(interpreter, [clip[None]], allocated=allocated)[0].argmax())
+    predicted = [int(runtime.invoke(interpreter, [clip[None]], allocated=allocated)[0].argmax())
                  for clip in x]
     return float((np.asarray(predicted) == y).mean())
 

@@ -1,7 +1,7 @@
 """Cross-layer equalization before per-tensor int8 quantization.
 
 Rescales the M5 preset's channels between consecutive layers
-(`kerasaudio.equalization.equalize_channels`: the same outputs, balanced per-channel weight
+(`kerasaudio.export.equalize_channels`: the same outputs, balanced per-channel weight
 ranges), prints each layer pair with how evenly its producer's channels are spread before
 and after, and converts the preset to int8 with one weight scale per tensor with and without
 equalization, printing how far each file's probabilities are from Keras on the preset's
@@ -21,7 +21,7 @@ import numpy as np
 
 import kerasaudio
 from kerasaudio import export
-from kerasaudio.equalization import equalize_channels
+from kerasaudio.export import equalize_channels
 from kerasaudio.hub import get_preset, representative_clips
 
 

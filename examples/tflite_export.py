@@ -5,9 +5,9 @@ converts the whole model, front end included, so the file takes raw audio; it ru
 file in LiteRT next to the Keras model on the preset's bundled FSDD clips (which also
 calibrate int8) and writes it only if they agree within the mode's tolerance. The
 smallest int8 file adds per-tensor weight scales, no tensor names and float16 front-end
-matrices. Finally `TFLiteModel`, which needs neither Keras nor TensorFlow, classifies a
-bundled clip with the int8 file, reading the class names from the file's metadata
-(MediaPipe's `AudioClassifier` reads the same metadata).
+matrices. Finally `kerasaudio.runtime.TFLiteModel`, which needs neither Keras nor
+TensorFlow, classifies a bundled clip with the int8 file, reading the class names from the
+file's metadata (MediaPipe's `AudioClassifier` reads the same metadata).
 
 Run: `python examples/tflite_export.py [--preset deep_speaker_fsdd_speakers] [--out out]`.
 """
@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import kerasaudio
 from kerasaudio import export
 from kerasaudio.datasets import fsdd
+from kerasaudio.runtime import TFLiteModel
 
 MODES = {"float32": {}, "float16": {"quantization": "float16"},
          "dynamic": {"quantization": "dynamic"}, "int8": {"quantization": "int8"},
@@ -49,7 +50,7 @@ def main() -> None:
               f"{report.max_abs_diff:.4f}  accuracy {report.tflite_accuracy:.3f} "
               f"(Keras {report.keras_accuracy:.3f})  LiteRT {report.litert_ms:.2f} ms"
               + (f"  kept float: {', '.join(report.kept_float)}" if report.kept_float else ""))
-    runner = export.TFLiteModel(out / f"{args.preset}_int8.tflite")
+    runner = TFLiteModel(out / f"{args.preset}_int8.tflite")
     clip = fsdd.load(sample=True).iloc[0]
     probabilities = runner.predict(clip.path)
     best = probabilities.argsort()[::-1][:3]

@@ -1,10 +1,10 @@
 """kerasaudio: Keras audio models and front ends that match librosa and ship to TFLite.
 
 `import kerasaudio` registers the layers and models with Keras (so `.keras` files that use
-them load) and gives `create_model`, `list_models`, `available_models` (from
-`kerasaudio.hub`) and `register_model` (from `kerasaudio.models`). Where Keras is not
-installed, the package still imports: `kerasaudio.export`'s `TFLiteModel` runs exported
-`.tflite` files with LiteRT, soundfile and soxr alone.
+them load): at once when Keras is already imported, else as soon as it is. The package
+itself never imports Keras or TensorFlow: `kerasaudio.runtime`'s `TFLiteModel` runs
+exported `.tflite` files with LiteRT, soundfile and soxr alone, and the submodules and
+registry functions below load on first use.
 """
 
 import importlib
@@ -16,27 +16,25 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerasaudio._version import __version__
 
-_SUBMODULES = ("audio_io", "data", "datasets", "embeddings", "ensemble", "equalization",
-               "errors", "export", "filters", "hub", "layers", "losses", "metrics", "models",
-               "tflite_metadata", "vad", "weights")
+_SUBMODULES = ("audio_io", "data", "datasets", "embeddings", "ensemble", "errors", "export",
+               "filters", "hub", "layers", "losses", "metrics", "models", "runtime", "training",
+               "vad", "weights")
 _REGISTRY_FUNCTIONS = ("available_models", "create_model", "list_models", "register_model")
 
 __all__ = ["__version__", *_SUBMODULES, *_REGISTRY_FUNCTIONS]
 
-try:
-    import keras as _keras  # noqa: F401
-except ImportError:  # a runtime-only install (LiteRT): no layers, no models
-    pass
-else:
-    # Registers every layer and model family (the stack family through hub) with Keras.
-    from kerasaudio import hub, layers, models  # noqa: F401
-    from kerasaudio.hub import available_models, create_model, list_models  # noqa: F401
-    from kerasaudio.models import register_model  # noqa: F401
+from kerasaudio._registration import register_with_keras  # noqa: E402
+
+register_with_keras()
 
 
 def __getattr__(name: str):
     if name in _SUBMODULES:
         return importlib.import_module(f"kerasaudio.{name}")
+    if name == "register_model":
+        return importlib.import_module("kerasaudio.models").register_model
+    if name in _REGISTRY_FUNCTIONS:  # create_model, list_models, available_models
+        return getattr(importlib.import_module("kerasaudio.hub"), name)
     raise AttributeError(f"module 'kerasaudio' has no attribute {name!r}")
 
 

@@ -2,9 +2,10 @@
 
 `load_audio` equals `librosa.load` (soundfile decoding, soxr "HQ" resampling with
 librosa's length rule). `probe` checks a file cheaply (size, header, frame count; the
-samples of float files for NaN/Inf) and says which decoder suits it. TensorFlow is
-imported only to decode 16-bit PCM WAV in `load_audio` (the same samples as soundfile);
-the functions used by `kerasaudio.export.TFLiteModel` never import it.
+samples of float files for NaN/Inf) and says which decoder suits it; `load` decodes a
+probed file and `resample` resamples a waveform. TensorFlow is imported only to decode
+16-bit PCM WAV in `load_audio` (the same samples as soundfile); `probe`, `load(...,
+use_tf=False)`, `resample` and `windows`, which `kerasaudio.runtime` uses, never import it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import soxr
 
 from kerasaudio.errors import AudioFileError, AudioFileNotFoundError, InvalidOptionError
 
-__all__ = ["load_audio", "windows"]
+__all__ = ["AudioFileInfo", "load", "load_audio", "probe", "resample", "windows"]
 
 #: soundfile subtypes that can hold NaN or Inf.
 _FLOAT_SUBTYPES = frozenset({"FLOAT", "DOUBLE"})
@@ -51,8 +52,19 @@ class _WavLayout:
 
 
 @dataclass(frozen=True)
-class _FileInfo:
-    """The result of the up-front check of one audio file."""
+class AudioFileInfo:
+    """What `probe` found out about one audio file (headers only, no decoding).
+
+    `tf_readable`: `tf.audio.decode_wav` decodes it to the samples soundfile reads (a
+    plain 16-bit PCM WAV); `warning`: a problem `load` works around (a truncated data
+    chunk), or None.
+
+    Example:
+    ```python
+    info = kerasaudio.audio_io.probe("7_jackson_32.wav")
+    info.sample_rate, info.channels, info.frames  # (8000, 1, 4301)
+    ```
+    """
 
     path: str
     sample_rate: int
@@ -139,8 +151,30 @@ def _describe_sf_error(error: Exception, head: bytes, layout: _WavLayout | None)
     return f"not a readable audio file: unrecognised or corrupt format (libsndfile: {detail})"
 
 
-def _probe(path: str, *, check_finite: bool) -> _FileInfo:
-    """Check one file cheaply; raise an `AudioFileError` naming it and the problem."""
+def probe(path: str | os.PathLike, *, check_finite: bool = False) -> AudioFileInfo:
+    """Check one audio file cheaply: it exists, is not empty, has a readable header and
+    at least one frame.
+
+    Args:
+        path: the audio file.
+        check_finite: also read the samples of a float file (FLOAT, DOUBLE subtypes) and
+            refuse NaN or Inf (integer files cannot hold them).
+
+    Returns:
+        An `AudioFileInfo` (rate, channels, frames, format, which decoder suits it).
+
+    Raises:
+        AudioFileNotFoundError: the file does not exist.
+        AudioFileError: anything else that keeps it from loading; the message names the
+            file and the problem.
+
+    Example:
+    ```python
+    info = kerasaudio.audio_io.probe("7_jackson_32.wav")
+    audio = kerasaudio.audio_io.load(info, sample_rate=16000)
+    ```
+    """
+    path = os.fspath(path)
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -189,7 +223,7 @@ def _probe(path: str, *, check_finite: bool) -> _FileInfo:
     tf_readable = bool(
         layout is not None and layout.tf_readable and fmt == "WAV" and subtype == "PCM_16"
     )
-    return _FileInfo(
+    return AudioFileInfo(
         path, sample_rate, channels, frames, fmt, subtype, tf_readable, warning,
         layout.data_offset if tf_readable else 0,
     )
@@ -198,7 +232,9 @@ def _probe(path: str, *, check_finite: bool) -> _FileInfo:
 # ----------------------------------------------------------------------------- loading
 
 
-def _check_rate(name: str, value, *, allow_none: bool) -> int | None:
+def check_rate(name: str, value, *, allow_none: bool) -> int | None:
+    """`value` as a positive integer sample rate (Hz), or an `InvalidOptionError` naming
+    option `name`; None passes through when `allow_none`."""
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
@@ -206,7 +242,9 @@ def _check_rate(name: str, value, *, allow_none: bool) -> int | None:
     return int(value)
 
 
-def _check_seconds(name: str, value, *, allow_none: bool, allow_zero: bool) -> float | None:
+def check_seconds(name: str, value, *, allow_none: bool, allow_zero: bool) -> float | None:
+    """`value` as a finite positive (or, with `allow_zero`, non-negative) number of
+    seconds, or an `InvalidOptionError` naming option `name`."""
     if value is None and allow_none:
         return None
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
@@ -218,7 +256,7 @@ def _check_seconds(name: str, value, *, allow_none: bool, allow_zero: bool) -> f
     return float(value)
 
 
-def _read_frames(info: _FileInfo, start: int, count: int, *, use_tf: bool) -> np.ndarray:
+def _read_frames(info: AudioFileInfo, start: int, count: int, *, use_tf: bool) -> np.ndarray:
     """Decode frames `[start, start + count)` (count -1: to the end) as (frames, channels).
 
     `use_tf=False` reads 16-bit PCM WAV with soundfile too (same samples), for calls from
@@ -244,15 +282,38 @@ def _read_frames(info: _FileInfo, start: int, count: int, *, use_tf: bool) -> np
         raise AudioFileError(info.path, f"cannot be decoded: {e}") from None
 
 
-def _resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """soxr "HQ" resampling along axis 0, length fixed to ceil(n * target / orig)."""
-    n_out = int(np.ceil(audio.shape[0] * (float(target_sr) / orig_sr)))
+def resample(audio: np.ndarray, *, sample_rate: int,
+             target_sample_rate: int) -> np.ndarray:
+    """Resample along axis 0 (samples) with soxr's "HQ" quality, as `librosa.resample`.
+
+    The length is fixed to `ceil(samples * target_sample_rate / sample_rate)` (cropped or
+    zero-padded at the end), librosa's rule; a `(samples, channels)` array is resampled channel by
+    channel.
+
+    Args:
+        audio: `(samples,)` or `(samples, channels)` samples.
+        sample_rate: their rate, Hz.
+        target_sample_rate: the rate wanted, Hz.
+
+    Returns:
+        float32 samples, C-contiguous.
+
+    Example:
+    ```python
+    kerasaudio.audio_io.resample(np.zeros(8000, "float32"), sample_rate=8000,
+                                target_sample_rate=16000).shape  # (16000,)
+    ```
+
+    Reference:
+        librosa.resample(res_type="soxr_hq").
+    """
+    n_out = int(np.ceil(audio.shape[0] * (float(target_sample_rate) / sample_rate)))
     if audio.ndim == 1:
-        out = soxr.resample(audio, orig_sr, target_sr, quality="soxr_hq")
+        out = soxr.resample(audio, sample_rate, target_sample_rate, quality="soxr_hq")
     else:  # one channel at a time, as librosa does
         out = np.stack(
             [
-                soxr.resample(np.ascontiguousarray(audio[:, c]), orig_sr, target_sr,
+                soxr.resample(np.ascontiguousarray(audio[:, c]), sample_rate, target_sample_rate,
                               quality="soxr_hq")
                 for c in range(audio.shape[1])
             ],
@@ -266,9 +327,35 @@ def _resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
-def _load(info: _FileInfo, *, sample_rate: int | None, mono: bool, offset: float,
-          duration: float | None, use_tf: bool = True) -> np.ndarray:
-    """Decode (soundfile, or TF for 16-bit WAV when `use_tf`), mix down, resample."""
+def load(info: AudioFileInfo, *, sample_rate: int | None = None, mono: bool = True,
+         offset: float = 0.0, duration: float | None = None,
+         use_tf: bool = True) -> np.ndarray:
+    """Decode a probed file, mix it down and resample it: `load_audio`'s samples.
+
+    Options are not validated here (`load_audio` does that).
+
+    Args:
+        info: the file, from `probe`.
+        sample_rate: target rate in Hz; None keeps the file's own.
+        mono: mix the channels down to one (their mean).
+        offset: start this many seconds into the file.
+        duration: read at most this many seconds; None reads to the end.
+        use_tf: decode a plain 16-bit PCM WAV with `tf.audio.decode_wav` (the same
+            samples); False reads every file with soundfile and never imports
+            TensorFlow.
+
+    Returns:
+        float32 samples: `(samples,)` when `mono`, else `(samples, channels)`.
+
+    Raises:
+        AudioFileError: `offset` is past the end, nothing to read, or NaN/Inf samples.
+
+    Example:
+    ```python
+    info = kerasaudio.audio_io.probe("7_jackson_32.wav")
+    kerasaudio.audio_io.load(info, sample_rate=16000, use_tf=False).shape  # (8602,)
+    ```
+    """
     sr_native = info.sample_rate
     start = int(offset * sr_native)
     count = -1 if duration is None else int(duration * sr_native)
@@ -293,7 +380,7 @@ def _load(info: _FileInfo, *, sample_rate: int | None, mono: bool, offset: float
     if mono:
         audio = audio[:, 0] if audio.shape[1] == 1 else audio.mean(axis=1)
     if sample_rate is not None and sample_rate != sr_native:
-        audio = _resample(audio, sr_native, sample_rate)
+        audio = resample(audio, sample_rate=sr_native, target_sample_rate=sample_rate)
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
@@ -344,17 +431,18 @@ def load_audio(
     if not isinstance(path, (str, os.PathLike)):
         raise InvalidOptionError(f"path must be a str or os.PathLike, got {type(path).__name__}.")
     path = os.fspath(path)
-    sample_rate = _check_rate("sample_rate", sample_rate, allow_none=True)
-    offset = _check_seconds("offset", offset, allow_none=False, allow_zero=True)
-    duration = _check_seconds("duration", duration, allow_none=True, allow_zero=False)
-    info = _probe(path, check_finite=False)
+    sample_rate = check_rate("sample_rate", sample_rate, allow_none=True)
+    offset = check_seconds("offset", offset, allow_none=False, allow_zero=True)
+    duration = check_seconds("duration", duration, allow_none=True, allow_zero=False)
+    info = probe(path, check_finite=False)
     if info.warning:
         warnings.warn(f"{path}: {info.warning}", UserWarning, stacklevel=2)
-    audio = _load(info, sample_rate=sample_rate, mono=bool(mono), offset=offset,
-                  duration=duration)
+    audio = load(info, sample_rate=sample_rate, mono=bool(mono), offset=offset,
+                 duration=duration)
     return audio, (info.sample_rate if sample_rate is None else sample_rate)
 
 
+# Private names that kerasaudio.data and kerasaudio.embeddings import.
 
 
 def windows(audio: np.ndarray, length: int, *, hop: int | None = None,

@@ -44,7 +44,7 @@ class _Classifier:
 
     def __init__(self, name: str):
         if name.endswith(".tflite"):
-            from kerasaudio.export import TFLiteModel
+            from kerasaudio.runtime import TFLiteModel
 
             self._lite = TFLiteModel(name)
             self.class_names = self._lite.class_names
@@ -76,12 +76,11 @@ class _Classifier:
         """`(start_seconds, probabilities (windows, classes))` of one file."""
         if self._lite is not None:
             return self._lite.predict_windows(path, hop=hop)
-        from kerasaudio.audio_io import load_audio, windows
+        from kerasaudio.runtime import predict_windows
 
-        audio, _ = load_audio(path, sample_rate=self.sample_rate)
-        starts, clips = windows(audio, self.input_length, hop=hop)
-        probabilities = np.asarray(self.model.predict(clips, verbose=0))
-        return starts / self.sample_rate, probabilities
+        return predict_windows(lambda clips: self.model.predict(clips, verbose=0), path,
+                               model_sample_rate=self.sample_rate,
+                               input_length=self.input_length, hop=hop)
 
 
 def _top(probabilities: np.ndarray, names: list[str], k: int) -> list[dict]:
@@ -346,7 +345,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(dynamic, int8, int16x8): 12 bytes less per channel, coarser weights")
     export.add_argument("--no-equalize", action="store_true",
                         help="with --per-tensor: skip the cross-layer equalization of the "
-                        "weights (kerasaudio.equalization) done by default")
+                        "weights (kerasaudio.export.equalize_channels) done by default")
     export.add_argument("--strip-names", action="store_true",
                         help="drop the tensor names (the input and output keep theirs): a "
                         "smaller file with the same outputs, no layer names for debugging")

@@ -29,11 +29,11 @@ import numpy as np
 import tensorflow as tf
 
 from kerasaudio.audio_io import (
-    _check_rate,
-    _check_seconds,
-    _load,
-    _probe,
+    check_rate,
+    check_seconds,
+    load,
     load_audio,
+    probe,
 )
 from kerasaudio.errors import (
     AudioFileError,
@@ -431,8 +431,8 @@ def _encode_labels(raw: list, paths: list[str], classes, multi_label: bool):
 
 def _check_options(*, sample_rate, duration, batch_size, length_mode, on_error, trim_db,
                    seed, cache, features, augment, deterministic):
-    _check_rate("sample_rate", sample_rate, allow_none=False)
-    _check_seconds("duration", duration, allow_none=True, allow_zero=False)
+    check_rate("sample_rate", sample_rate, allow_none=False)
+    check_seconds("duration", duration, allow_none=True, allow_zero=False)
     if duration is not None and round(duration * sample_rate) < 1:
         raise InvalidOptionError(
             f"duration={duration} s is shorter than one sample at {sample_rate} Hz."
@@ -470,7 +470,7 @@ def _scan(paths: list[str], on_error: str):
     kept, infos, skipped, truncated = [], [], [], []
     for i, path in enumerate(paths):
         try:
-            info = _probe(path, check_finite=True)
+            info = probe(path, check_finite=True)
         except AudioFileError as e:
             if on_error == "raise":
                 raise
@@ -670,7 +670,7 @@ def audio_dataset(
 
     def load_numpy(path: bytes) -> np.ndarray:
         info = by_path[path.decode()]
-        return _load(info, sample_rate=sample_rate, mono=True, offset=0.0, duration=None,
+        return load(info, sample_rate=sample_rate, mono=True, offset=0.0, duration=None,
                      use_tf=False)
 
     def decode_graph(path, offset, frames, channels):

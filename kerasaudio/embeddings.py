@@ -95,9 +95,10 @@ def _clips(audio) -> tuple[list[np.ndarray], bool]:
 def _resample(clips, rate: int, target: int) -> list[np.ndarray]:
     if rate == target:
         return clips
-    from kerasaudio.audio_io import _resample as resample
+    from kerasaudio.audio_io import resample
 
-    return [resample(clip, rate, target).astype("float32") for clip in clips]
+    return [resample(clip, sample_rate=rate,
+                     target_sample_rate=target).astype("float32") for clip in clips]
 
 
 def _pool(frames: np.ndarray, pooling: str | None):

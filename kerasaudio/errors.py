@@ -12,6 +12,8 @@ Exception
 └── KerasAudioError
     ├── InvalidOptionError            (ValueError)  an option has an invalid value
     ├── InvalidAudioError             (ValueError)  audio data that cannot be used
+    ├── ConversionError               (RuntimeError) a TFLite conversion failed
+    │   └── VerificationError                       the converted file disagrees with Keras
     ├── AudioFileError                (ValueError)  a file that cannot be decoded as audio
     │   └── AudioFileNotFoundError    (+ FileNotFoundError)
     ├── ManifestError                 (ValueError)  a weights manifest breaks the schema
@@ -45,12 +47,14 @@ __all__ = [
     "AudioFileNotFoundError",
     "CacheError",
     "ChecksumError",
+    "ConversionError",
     "DatasetNotFoundError",
     "DownloadError",
     "InvalidAudioError",
     "InvalidOptionError",
     "KerasAudioError",
     "ManifestError",
+    "VerificationError",
     "WeightsNotFoundError",
 ]
 
@@ -65,6 +69,44 @@ class InvalidOptionError(KerasAudioError, ValueError):
 
 class InvalidAudioError(KerasAudioError, ValueError):
     """Audio data that cannot be used: wrong dtype or rank, NaN/Inf, too short, empty."""
+
+
+class ConversionError(KerasAudioError, RuntimeError):
+    """The TFLite converter refused or crashed on a model, or LiteRT cannot run its output.
+
+    Also a `RuntimeError`: the options were valid, the conversion itself failed. The
+    message carries the converter's own (e.g. the ops it could not express as builtins).
+
+    Example:
+    ```python
+    try:
+        kerasaudio.export.convert(model)
+    except kerasaudio.errors.ConversionError as e:
+        print(e)
+    ```
+    """
+
+
+class VerificationError(ConversionError):
+    """A converted model disagrees with its Keras model beyond the tolerance; nothing was
+    written. `report` holds the measurements (a `kerasaudio.export.ExportReport`).
+
+    Example:
+    ```python
+    try:
+        kerasaudio.export.to_tflite(model, "m.tflite", quantization="int8",
+                                    representative_data=clips, tolerance=1e-6)
+    except kerasaudio.errors.VerificationError as e:
+        print(e.report)
+    ```
+    """
+
+    def __init__(self, message: str, report):
+        self.report = report
+        super().__init__(message)
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.report))
 
 
 class AudioFileError(KerasAudioError, ValueError):

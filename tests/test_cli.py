@@ -112,7 +112,7 @@ def test_export_int8_calibrates_on_bundled_clips(env, capsys, tmp_path):
     target = tmp_path / "m5.tflite"
     out = run(capsys, "export", "m5_fsdd_digits", "--quantization", "int8", "-o", str(target))
     assert "PASSED" in out and "verified on:     120 clips" in out
-    runner = kerasaudio.export.TFLiteModel(target)
+    runner = kerasaudio.runtime.TFLiteModel(target)
     assert runner.class_names == DIGITS and runner.sample_rate == 8000
     out = run(capsys, "predict", env[1].path[0], "--model", str(target), "--format", "json")
     assert json.loads(out)["predictions"][0]["label"] in DIGITS
@@ -134,7 +134,7 @@ def test_export_keeps_named_layers_float(env, capsys, tmp_path):
               "--keep-float", first, "-o", str(target))
     assert "PASSED" in out and f"float layers:    {first}" in out
     assert "every layer quantized" not in out  # asked for: no fallback
-    assert kerasaudio.export.TFLiteModel(target).class_names == DIGITS
+    assert kerasaudio.runtime.TFLiteModel(target).class_names == DIGITS
 
 
 def test_export_per_tensor_and_stripped_names(env, capsys, tmp_path):
@@ -148,7 +148,7 @@ def test_export_per_tensor_and_stripped_names(env, capsys, tmp_path):
         # per-tensor weights are cross-layer equalized unless --no-equalize
         assert ("cross-layer equalized" in out) == (flags == small)
         sizes[flags] = target.stat().st_size
-        assert kerasaudio.export.TFLiteModel(target).class_names == DIGITS
+        assert kerasaudio.runtime.TFLiteModel(target).class_names == DIGITS
     assert sizes[()] - sizes[small] > 2000
 
 

@@ -11,9 +11,10 @@ MODULES = ["kerasaudio.layers", "kerasaudio.filters", "kerasaudio.data",
            "kerasaudio.models.mnets", "kerasaudio.models.bilstm_attention",
            "kerasaudio.models.complex_cnn", "kerasaudio.models.vggvox",
            "kerasaudio.models.deep_speaker", "kerasaudio.models.wav2vec2",
-           "kerasaudio.embeddings", "kerasaudio.tflite_metadata", "kerasaudio.tflite_graph",
+           "kerasaudio.embeddings", "kerasaudio.export.metadata", "kerasaudio.export.graph",
            "kerasaudio.audio_io", "kerasaudio.hub", "kerasaudio.weights", "kerasaudio.cli",
-           "kerasaudio.ensemble", "kerasaudio.vad", "kerasaudio.equalization"]
+           "kerasaudio.ensemble", "kerasaudio.vad", "kerasaudio.export.equalization",
+           "kerasaudio.export.convert", "kerasaudio.export.verify", "kerasaudio.runtime"]
 
 
 def public_objects():

@@ -6,7 +6,7 @@ import pytest
 
 import kerasaudio
 from kerasaudio import embeddings
-from kerasaudio.audio_io import _resample
+from kerasaudio.audio_io import resample
 from kerasaudio.errors import InvalidAudioError, InvalidOptionError
 from kerasaudio.models.deep_speaker import embedding_model
 from kerasaudio.models.wav2vec2 import frame_lengths
@@ -38,7 +38,8 @@ SPEAKERS = {
 def speech(clips):
     """Real FSDD clips resampled to 16 kHz: 1 s and 0.7 s (VGGVox v1's minimum is 0.65 s;
     a shorter recording is repeated)."""
-    long, short = (_resample(c, 8000, 16000).astype("float32") for c in clips[:2])
+    long, short = (resample(c, sample_rate=8000, target_sample_rate=16000).astype("float32")
+                   for c in clips[:2])
     return np.resize(long, 16000), np.resize(short, 11000)
 
 
@@ -126,7 +127,9 @@ def test_resampling_to_the_model_rate(clips):
     model = _wav2vec2("wav2vec2_base")
     clip = clips[1]  # a real 8 kHz recording
     got = embeddings.extract(model, clip, sample_rate=8000)
-    expected = embeddings.extract(model, _resample(clip, 8000, 16000).astype("float32"))
+    expected = embeddings.extract(model, resample(clip, sample_rate=8000,
+                                                      target_sample_rate=16000)
+                                             .astype("float32"))
     np.testing.assert_allclose(got, expected, atol=1e-6)
     unresampled = embeddings.extract(model, clip)
     assert np.abs(got - unresampled).max() > 1e-3

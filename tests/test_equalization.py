@@ -1,4 +1,4 @@
-"""Cross-layer equalization (kerasaudio.equalization): same outputs, balanced weights."""
+"""Cross-layer equalization (kerasaudio.export.equalization): same outputs, balanced weights."""
 
 import keras
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 
 import kerasaudio
 from kerasaudio import export
-from kerasaudio.equalization import EqualizedPair, equalization_pairs, equalize_channels
 from kerasaudio.errors import InvalidOptionError
+from kerasaudio.export import EqualizedPair, equalization_pairs, equalize_channels
 
 
 def _uneven(model, seed: int = 0):

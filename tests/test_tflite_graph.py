@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import kerasaudio
 from kerasaudio import export
-from kerasaudio.tflite_graph import (
+from kerasaudio.export.graph import (
     fuse_clipped_relu,
     halve_float_constants,
     strip_tensor_names,

@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 
 import kerasaudio
-from kerasaudio import export
+from kerasaudio import export, runtime
 from kerasaudio.errors import InvalidOptionError, KerasAudioError
-from kerasaudio.tflite_metadata import add_metadata, read_metadata
+from kerasaudio.export import add_metadata, read_metadata
 
 CLASSES = [f"digit {i}" for i in range(10)]
 
@@ -114,7 +114,7 @@ def test_mediapipe_reads_the_smallest_int8_file(exported, tmp_path):
 
 def test_runner_matches_keras_on_files_and_windows(exported):
     model, path, clips, paths, _ = exported
-    runner = export.TFLiteModel(path)
+    runner = runtime.TFLiteModel(path)
     assert (runner.sample_rate, runner.input_length) == (8000, 8000)
     assert runner.class_names == CLASSES
     expected = model.predict(clips, verbose=0)
@@ -141,7 +141,7 @@ def test_runner_needs_neither_keras_nor_tensorflow(exported):
         "import sys\n"
         "for name in ('keras', 'tensorflow', 'jax'):\n"
         "    sys.modules[name] = None\n"
-        "from kerasaudio.export import TFLiteModel\n"
+        "from kerasaudio.runtime import TFLiteModel\n"
         f"p = TFLiteModel({str(path)!r}).predict({paths[0]!r})\n"
         "loaded = [m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow')"
         " and sys.modules[m] is not None]\n"

@@ -11,7 +11,7 @@ both layers the same per-channel range, so the small channels keep more levels.
 
 `equalize_channels(model)` returns a rescaled copy (the model passed in is unchanged);
 `equalization_pairs(model)` lists the layer pairs it rescales. `kerasaudio.export.to_tflite`
-equalizes by default when weights are per-tensor (docs/design.md has the measurements).
+equalizes by default when weights are per-tensor (measurements: BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class EqualizedPair:
 
     Example:
     ```python
-    pairs = kerasaudio.equalization.equalization_pairs(model)
+    pairs = kerasaudio.export.equalization_pairs(model)
     [(p.producer, p.consumers) for p in pairs]
     ```
     """
@@ -181,7 +181,7 @@ def equalization_pairs(model) -> list[EqualizedPair]:
 
     Example:
     ```python
-    from kerasaudio.equalization import equalization_pairs
+    from kerasaudio.export import equalization_pairs
     [p.producer for p in equalization_pairs(kerasaudio.create_model("vggvox_v2_fsdd_speakers"))]
     ```
     """
@@ -215,7 +215,7 @@ def equalize_channels(model, *, iterations: int = 2):
 
     Example:
     ```python
-    from kerasaudio.equalization import equalize_channels
+    from kerasaudio.export import equalize_channels
     equalized, pairs = equalize_channels(model)
     kerasaudio.export.to_tflite(equalized, "small.tflite", quantization="int8",
                                 per_channel=False, representative_data=clips)

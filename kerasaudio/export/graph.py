@@ -1,7 +1,8 @@
 """Edits of converted `.tflite` flatbuffers that the TFLite converter does not make itself.
 
-`kerasaudio.export.convert` applies them after conversion; each returns the file unchanged
-when its pattern is absent, and every exported file is verified against Keras afterwards.
+Internal to `kerasaudio.export` (not re-exported): `kerasaudio.export.convert` applies them
+after conversion; each returns the file unchanged when its pattern is absent, and
+`to_tflite` verifies every exported file against Keras afterwards.
 
 - `restore_float_constants`: float16 / dynamic-range files get back the float32 constants of
   the front end (mel and DFT matrices) and every small constant (epsilons).
@@ -9,8 +10,7 @@ when its pattern is absent, and every exported file is verified against Keras af
 - `fuse_clipped_relu`: in int8 files, a clipped ReLU (`MINIMUM` with a constant, then `RELU`)
   becomes the producing op's fused RELU when the int8 output range already saturates at
   the clip value. LiteRT's XNNPACK delegate has no int8 `MINIMUM`, so each unfused clipped
-  ReLU cut the delegated graph in two (Deep Speaker: 28 cuts, the int8 file 2.2x slower
-  than float32).
+  ReLU cuts the delegated graph in two (BENCHMARKS.md has Deep Speaker's latency).
 - `strip_tensor_names`: tensor names dropped (the graph's input and output keep theirs), for
   smaller files (`convert(strip_names=True)`).
 - `halve_float_constants`: the large non-negative float32 matrices of a quantized file's
@@ -35,7 +35,7 @@ def restore_float_constants(quantized: bytes, reference: bytes, scopes: set[str]
 
     `quantized` stores constants as float16 (behind DEQUANTIZE ops) or int8 (consumed by
     hybrid kernels). Every such constant that only front-end ops (by tensor name, see
-    `_in_scopes`) consume gets back its float32 values from `reference` (the same graph
+    `in_scopes`) consume gets back its float32 values from `reference` (the same graph
     converted without quantization; matched by float16 rounding or by name), and so does
     every small float16 constant anywhere (fewer than `_SMALL_CONSTANT` values: epsilons
     such as an L2 normalisation's 1e-12 round to 0 in float16 and turn a zero vector into
@@ -169,9 +169,9 @@ def _op_code_names(model, schema) -> list[str]:
 def unclip_lstm_cells(flatbuffer: bytes) -> bytes:
     """Remove the cell-state clip (+-10) the converter gives a fused Keras LSTM.
 
-    Keras never clips the cell state; trained LSTMs go past 10 (the FSDD BiLSTM preset's
-    cells reach 16-21), and the clipped file then drifted from Keras by 0.3-0.75 per step.
-    `cell_clip = 0` is TFLite's "no clipping". Files without a fused LSTM are unchanged.
+    Keras never clips the cell state, and trained LSTMs' cells can go past 10, where a
+    clipped file drifts from Keras (BENCHMARKS.md). `cell_clip = 0` is TFLite's "no
+    clipping". Files without a fused LSTM are unchanged.
 
     Example:
     ```python
@@ -222,7 +222,7 @@ def fuse_clipped_relu(flatbuffer: bytes) -> bytes:
 
     Example:
     ```python
-    from kerasaudio.tflite_graph import fuse_clipped_relu
+    from kerasaudio.export.graph import fuse_clipped_relu
     faster = fuse_clipped_relu(open("deep_speaker_int8.tflite", "rb").read())
     ```
     """
@@ -305,14 +305,13 @@ def strip_tensor_names(flatbuffer: bytes) -> bytes:
     """Drop every tensor's name except those of the graphs' inputs and outputs.
 
     Names are for people and debugging tools: LiteRT, XNNPACK and MediaPipe find tensors
-    by index and signature, so the outputs do not change. Deep Speaker's int8 file holds
-    30 kB of names (3%). TensorFlow's `strip_strings` tool does the same for the
-    converter's files. The non-constant tensors also share one empty buffer and lose
-    their empty quantization tables (another ~24 bytes per float tensor).
+    by index and signature, so the outputs do not change. TensorFlow's `strip_strings`
+    tool does the same for the converter's files. The non-constant tensors also share one
+    empty buffer and lose their empty quantization tables (`_drop_empty_tables`).
 
     Example:
     ```python
-    small = strip_tensor_names(flatbuffer)  # same outputs, ~3% smaller int8 file
+    small = strip_tensor_names(flatbuffer)  # same outputs, a smaller file
     ```
     """
     from tensorflow.lite.tools import flatbuffer_utils
@@ -330,9 +329,8 @@ def strip_tensor_names(flatbuffer: bytes) -> bytes:
 def _drop_empty_tables(model) -> None:
     """Share one empty buffer and drop empty quantization tables (what `strip_tensor_names`
     also removes): the converter gives every non-constant tensor its own empty buffer
-    and every float tensor an empty quantization table, ~12 bytes each; LiteRT treats
-    buffer 0 (the empty sentinel) and a missing table alike. VGGVox v2's int8 file: 113
-    empty buffers and 98 empty tables, 2.2 kB of the file."""
+    and every float tensor an empty quantization table; LiteRT treats buffer 0 (the
+    empty sentinel) and a missing table alike."""
     pinned = {entry.buffer for entry in model.metadata or []}
     empty = {index for index, buffer in enumerate(model.buffers)
              if index > 0 and index not in pinned and not getattr(buffer, "offset", 0)
@@ -368,7 +366,7 @@ def halve_float_constants(flatbuffer: bytes, *, min_values: int = 256) -> bytes:
     """Store large float32 weight matrices of float32 ops as float16 behind DEQUANTIZE.
 
     In int8 and dynamic-range files the front end stays float32, and so do its matrices
-    (Deep Speaker: a 17 kB mel filterbank next to 793 kB of int8 weights). Each float32
+    (a mel filterbank, DFT matrices). Each float32
     constant of at least `min_values` values that only matrix products and convolutions
     read, with no negative value and every non-zero value a normal float16 number, is
     stored in float16 and expanded by a DEQUANTIZE op, which LiteRT runs once when the
@@ -381,7 +379,7 @@ def halve_float_constants(flatbuffer: bytes, *, min_values: int = 256) -> bytes:
 
     Example:
     ```python
-    smaller = halve_float_constants(int8_flatbuffer)  # ~half the front end's bytes
+    smaller = halve_float_constants(int8_flatbuffer)  # its filterbank in half the bytes
     ```
     """
     from tensorflow.lite.python import schema_py_generated as schema

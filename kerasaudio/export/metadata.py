@@ -10,11 +10,12 @@
   Python) refuses models without this metadata and reads everything it needs from it.
 - **kerasaudio metadata** (the `kerasaudio` entry): a small JSON object (sample rate,
   input length, channels, class names, and whatever else the exporter adds) that
-  `read_metadata` returns without any TensorFlow or MediaPipe import.
+  `read_metadata` returns without any TensorFlow or MediaPipe import. The reader lives in
+  `kerasaudio.runtime` (which must not import this package) and is re-exported here.
 
 The metadata flatbuffer is built here with the `flatbuffers` builder (field slots from
 `metadata_schema.fbs`), and the model is edited through LiteRT's generated schema module,
-so writing metadata needs neither `tflite-support` nor MediaPipe (whose 1.2.2 wheel has no
+so writing metadata needs neither `tflite-support` nor MediaPipe (whose Python wheel has no
 audio metadata writer).
 """
 
@@ -27,14 +28,13 @@ import zipfile
 import flatbuffers
 import numpy as np
 
-from kerasaudio.errors import InvalidOptionError, KerasAudioError
+from kerasaudio.errors import InvalidOptionError
+from kerasaudio.runtime import KERASAUDIO_METADATA, read_metadata, split_associated_files
 
 __all__ = ["add_metadata", "read_metadata"]
 
 #: Name of the metadata entry MediaPipe and the TFLite support library look for.
 TFLITE_METADATA = "TFLITE_METADATA"
-#: Name of kerasaudio's JSON metadata entry.
-KERASAUDIO_METADATA = "kerasaudio"
 LABELS_FILE = "labels.txt"
 #: AudioProperties needs metadata parser 1.3.0 or newer.
 MIN_PARSER_VERSION = "1.3.0"
@@ -111,17 +111,6 @@ def _model_metadata(*, name: str, description: str, version: str, author: str,
     return bytes(builder.Output())
 
 
-def _split_zip(data: bytes) -> tuple[bytes, dict[str, bytes]]:
-    """The flatbuffer and the associated files of a `.tflite` with an appended zip."""
-    buffer = io.BytesIO(data)
-    if not zipfile.is_zipfile(buffer):
-        return data, {}
-    with zipfile.ZipFile(buffer) as archive:
-        files = {info.filename: archive.read(info) for info in archive.infolist()}
-        start = min(info.header_offset for info in archive.infolist()) if files else len(data)
-    return data[:start], files
-
-
 def add_metadata(flatbuffer: bytes, *, sample_rate: int, class_names=None, channels: int = 1,
                  name: str = "kerasaudio model", description: str = "",
                  version: str = "1", author: str = "kerasaudio", license: str = "",
@@ -143,9 +132,9 @@ def add_metadata(flatbuffer: bytes, *, sample_rate: int, class_names=None, chann
     Example:
     ```python
     fb = kerasaudio.export.convert(model)
-    fb = kerasaudio.tflite_metadata.add_metadata(fb, sample_rate=8000,
-                                                 class_names=[str(d) for d in range(10)])
-    kerasaudio.tflite_metadata.read_metadata(fb)["class_names"][:3]  # ['0', '1', '2']
+    fb = kerasaudio.export.add_metadata(fb, sample_rate=8000,
+                                        class_names=[str(d) for d in range(10)])
+    kerasaudio.export.read_metadata(fb)["class_names"][:3]  # ['0', '1', '2']
     ```
     """
     from ai_edge_litert import schema_py_generated as schema
@@ -155,7 +144,7 @@ def add_metadata(flatbuffer: bytes, *, sample_rate: int, class_names=None, chann
     labels = None if class_names is None else [str(c) for c in class_names]
     if labels is not None and (not labels or any("\n" in c for c in labels)):
         raise InvalidOptionError("class_names must be non-empty names without newlines.")
-    flatbuffer, _ = _split_zip(flatbuffer)
+    flatbuffer, _ = split_associated_files(flatbuffer)
     model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
     if labels is not None:
         outputs = model.subgraphs[0].outputs
@@ -190,31 +179,3 @@ def add_metadata(flatbuffer: bytes, *, sample_rate: int, class_names=None, chann
         with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_STORED) as archive:
             archive.writestr(LABELS_FILE, "\n".join(labels) + "\n")
     return out.getvalue()
-
-
-def read_metadata(data: bytes) -> dict:
-    """kerasaudio's metadata of a `.tflite` file (sample rate, class names, ...).
-
-    Reads only the flatbuffer (through LiteRT's schema module): no TensorFlow, no Keras.
-
-    Raises:
-        KerasAudioError: the file has no kerasaudio metadata.
-
-    Example:
-    ```python
-    info = kerasaudio.tflite_metadata.read_metadata(open("m5.tflite", "rb").read())
-    info["sample_rate"], info["class_names"]
-    ```
-    """
-    from ai_edge_litert import schema_py_generated as schema
-
-    flatbuffer, files = _split_zip(data)
-    model = schema.Model.GetRootAs(flatbuffer, 0)
-    for i in range(model.MetadataLength()):
-        entry = model.Metadata(i)
-        if entry.Name().decode() == KERASAUDIO_METADATA:
-            payload = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
-            info = json.loads(payload)
-            info["associated_files"] = sorted(files)
-            return info
-    raise KerasAudioError("the TFLite file carries no kerasaudio metadata.")

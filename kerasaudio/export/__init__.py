@@ -1,0 +1,72 @@
+"""TFLite export: builtin ops only, float32 / float16 / dynamic range / int8, verified.
+
+- `to_tflite(model, path, ...)` converts in a child process (a converter crash becomes a
+  `ConversionError`, never a dead caller), runs the result in LiteRT against the Keras
+  model on representative audio, and writes the file only if it agrees within tolerance.
+  It returns an `ExportReport` (`kerasaudio.export.verify`).
+- `convert(model, ...)` converts in this process and returns the flatbuffer; the
+  quantization modes are described in `kerasaudio.export.convert`.
+- `add_metadata` / `read_metadata`: TFLite Model Metadata for MediaPipe and kerasaudio's
+  own metadata (`kerasaudio.export.metadata`).
+- `equalize_channels` / `equalization_pairs`: cross-layer equalization before per-tensor
+  quantization (`kerasaudio.export.equalization`).
+- `op_names`, `float_ops` and `run_tflite` inspect and run converted files.
+- `kerasaudio.export.graph` holds the flatbuffer edits `convert` applies (internal).
+
+`TFLiteModel`, which runs exported files without Keras or TensorFlow, lives in
+`kerasaudio.runtime` and is re-exported here.
+"""
+
+from kerasaudio.errors import (
+    ConversionError,
+    InvalidOptionError,
+    KerasAudioError,
+    VerificationError,
+)
+from kerasaudio.export.convert import (
+    CALIBRATED,
+    MAX_REPRESENTATIVE,
+    QUANTIZATIONS,
+    convert,
+    first_layers_after_frontend,
+)
+from kerasaudio.export.equalization import (
+    EqualizedPair,
+    equalization_pairs,
+    equalize_channels,
+)
+from kerasaudio.export.metadata import add_metadata, read_metadata
+from kerasaudio.export.verify import (
+    DEFAULT_TOLERANCE,
+    FALLBACK,
+    ExportReport,
+    float_ops,
+    op_names,
+    to_tflite,
+)
+from kerasaudio.runtime import TFLiteModel, run_tflite
+
+__all__ = [
+    "CALIBRATED",
+    "DEFAULT_TOLERANCE",
+    "FALLBACK",
+    "MAX_REPRESENTATIVE",
+    "QUANTIZATIONS",
+    "ConversionError",
+    "EqualizedPair",
+    "ExportReport",
+    "InvalidOptionError",
+    "KerasAudioError",
+    "TFLiteModel",
+    "VerificationError",
+    "add_metadata",
+    "convert",
+    "equalization_pairs",
+    "equalize_channels",
+    "first_layers_after_frontend",
+    "float_ops",
+    "op_names",
+    "read_metadata",
+    "run_tflite",
+    "to_tflite",
+]

@@ -1,0 +1,472 @@
+"""Verified TFLite export: convert in a child process, compare with Keras in LiteRT, write.
+
+`to_tflite(model, path, ...)` converts with `kerasaudio.export.convert` in a fresh Python
+process (a converter crash becomes a `ConversionError`, never a dead caller), adds the
+metadata, runs the result in LiteRT against the Keras model on representative audio, and
+writes the file only if every output value agrees within the tolerance. It returns an
+`ExportReport`. `op_names` and `float_ops` inspect converted files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from kerasaudio.errors import ConversionError, InvalidOptionError, VerificationError
+from kerasaudio.export.convert import (
+    CALIBRATED,
+    check_quantization,
+    clip_array,
+    equalizes,
+    first_layers_after_frontend,
+)
+from kerasaudio.runtime import invoke, make_interpreter
+
+__all__ = ["DEFAULT_TOLERANCE", "FALLBACK", "ExportReport", "float_ops", "op_names",
+           "to_tflite"]
+
+#: Modes whose failed verification is retried with the first layer after the front end
+#: float32 (`to_tflite(keep_float=None)`).
+FALLBACK = ("int8", "dynamic")
+#: Default verification tolerances: largest |TFLite - Keras| on any output value.
+DEFAULT_TOLERANCE = {None: 1e-4, "float16": 1e-2, "dynamic": 5e-2, "int8": 1e-1,
+                     "int16x8": 5e-2}
+
+
+# ----------------------------------------------------------------------------- inspecting
+
+
+def op_names(model_content: bytes) -> list[str]:
+    """Sorted names of the ops in a TFLite flatbuffer (e.g. `["CONV_2D", "RFFT2D"]`).
+
+    Example:
+    ```python
+    assert not any(op.startswith("Flex") for op in kerasaudio.export.op_names(fb))
+    ```
+    """
+    interpreter = make_interpreter(model_content)
+    return sorted({op["op_name"] for op in interpreter._get_ops_details()})
+
+
+def float_ops(model_content: bytes) -> list[str]:
+    """Ops of a quantized flatbuffer that still compute in float32.
+
+    `TFLITE_BUILTINS_INT8` does not enforce pure int8: ops without an int8 kernel (RFFT2D,
+    LOG, ...) stay float, wrapped in QUANTIZE/DEQUANTIZE. Returns their sorted names
+    (QUANTIZE/DEQUANTIZE themselves excluded).
+
+    Example:
+    ```python
+    kerasaudio.export.float_ops(int8_flatbuffer)  # e.g. ['LOG', 'RFFT2D']
+    ```
+    """
+    interpreter = make_interpreter(model_content)
+    dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    names = set()
+    for op in interpreter._get_ops_details():
+        if op["op_name"] in ("QUANTIZE", "DEQUANTIZE"):
+            continue
+        tensors = [i for i in (*op["inputs"], *op["outputs"]) if i >= 0]
+        if any(dtypes.get(i) in (np.float32, np.complex64) for i in tensors):
+            names.add(op["op_name"])
+    return sorted(names)
+
+
+# ----------------------------------------------------------------------------- the report
+
+
+@dataclass
+class ExportReport:
+    """What `to_tflite` measured. `passed` is the verification verdict.
+
+    Example:
+    ```python
+    report = kerasaudio.export.to_tflite(model, "m5.tflite", quantization="dynamic",
+                                         representative_data=clips)
+    print(report)             # a readable summary
+    report.size_bytes, report.max_abs_diff, report.top1_agreement
+    ```
+    """
+
+    path: str | None
+    quantization: str | None
+    size_bytes: int
+    ops: list[str]
+    float_ops: list[str]
+    batch_size: int | None
+    clips: int
+    max_abs_diff: float
+    top1_agreement: float
+    decisive_top1_agreement: float
+    tolerance: float
+    passed: bool
+    litert_ms: float
+    keras_ms: float
+    keras_accuracy: float | None = None
+    tflite_accuracy: float | None = None
+    notes: list[str] = field(default_factory=list)
+    kept_float: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        lines = [
+            f"TFLite export ({self.quantization or 'float32'}): "
+            f"{'PASSED' if self.passed else 'FAILED'} verification",
+            f"  file:            {self.path or '(not written)'}",
+            f"  size:            {self.size_bytes / 1e6:.3f} MB",
+            f"  ops:             {', '.join(self.ops)}",
+        ]
+        if self.quantization in CALIBRATED:
+            lines.append(f"  float ops:       {', '.join(self.float_ops) or 'none'}")
+        if self.kept_float:
+            lines.append(f"  float layers:    {', '.join(self.kept_float)} (and the front end)")
+        lines += [
+            f"  verified on:     {self.clips} clips, batch {self.batch_size}",
+            f"  max |diff|:      {self.max_abs_diff:.3g} (tolerance {self.tolerance:.3g})",
+            f"  top-1 agreement: {self.top1_agreement:.4f} "
+            f"(decisive clips: {self.decisive_top1_agreement:.4f})",
+            f"  latency:         LiteRT {self.litert_ms:.2f} ms/clip, "
+            f"Keras {self.keras_ms:.2f} ms/clip",
+        ]
+        if self.keras_accuracy is not None:
+            lines.append(f"  accuracy:        Keras {self.keras_accuracy:.4f}, "
+                         f"TFLite {self.tflite_accuracy:.4f}")
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- the child process
+
+
+def _convert_in_child(model, *, batch_size, quantization, representative_data,
+                      timeout: float, float_frontend: bool = True,
+                      keep_float: Sequence[str] = (), per_channel: bool = True,
+                      strip_names: bool = False, float16_constants: bool = False,
+                      equalize: bool | None = None) -> bytes:
+    """Run `convert` in a fresh Python process: a converter crash cannot kill the caller.
+
+    The model travels as a `.keras` file (loaded back in safe mode) and the calibration
+    clips as a `.npy` file (no pickle).
+    """
+    with tempfile.TemporaryDirectory(prefix="kerasaudio-export-") as tmp:
+        model_path = os.path.join(tmp, "model.keras")
+        model.save(model_path)
+        args = {"model": model_path, "output": os.path.join(tmp, "model.tflite"),
+                "batch_size": batch_size, "quantization": quantization,
+                "representative": None, "float_frontend": bool(float_frontend),
+                "keep_float": list(keep_float), "per_channel": bool(per_channel),
+                "strip_names": bool(strip_names),
+                "float16_constants": bool(float16_constants), "equalize": equalize}
+        if representative_data is not None:
+            args["representative"] = os.path.join(tmp, "representative.npy")
+            np.save(args["representative"], np.asarray(representative_data, np.float32),
+                    allow_pickle=False)
+        env = {**os.environ, "KERAS_BACKEND": "tensorflow",
+               "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "kerasaudio.export", json.dumps(args)],
+                capture_output=True, text=True, timeout=timeout, env=env, check=False)
+        except subprocess.TimeoutExpired:
+            raise ConversionError(
+                f"TFLite conversion did not finish within {timeout:.0f} s (child process "
+                "killed)."
+            ) from None
+        if done.returncode != 0:
+            tail = "\n".join(done.stderr.strip().splitlines()[-12:])
+            if done.returncode < 0:
+                name = signal.Signals(-done.returncode).name
+                raise ConversionError(
+                    f"the TFLite converter crashed ({name}, exit code {done.returncode}) "
+                    f"converting with quantization={quantization!r}; this process is "
+                    f"unharmed. Last converter output:\n{tail}"
+                )
+            lines = [line for line in tail.splitlines() if line.strip()]
+            cause = lines[-1].strip() if lines else "no output"
+            raise ConversionError(
+                f"TFLite conversion failed in the child process (exit code "
+                f"{done.returncode}): {cause}\n{tail}"
+            )
+        with open(args["output"], "rb") as f:
+            return f.read()
+
+
+# ----------------------------------------------------------------------------- verified export
+
+
+def _preset_calibration(model) -> tuple | None:
+    """What `to_tflite` falls back on for a model built from a pretrained preset, or None:
+    `(sample_rate, class_names, classes, load_clips)`, where `load_clips()` returns the
+    preset's representative `(clips, labels)`. The one place export asks the preset
+    layer."""
+    from kerasaudio.hub import preset_of, representative_clips
+
+    preset = preset_of(model)
+    if preset is None:
+        return None
+    return (preset.sample_rate, list(preset.class_names), preset.classes,
+            lambda: representative_clips(preset))
+
+
+def to_tflite(model, path: str | os.PathLike | None = None, *,
+              quantization: str | None = None, representative_data=None,
+              input_length: int | None = None, verify: bool = True,
+              tolerance: float | None = None, labels=None, batch_size: int | None = 1,
+              sample_rate: int | None = None, class_names=None,
+              metadata: dict | None = None, float_frontend: bool = True,
+              keep_float: Sequence[str] | None = None, per_channel: bool = True,
+              strip_names: bool = False, float16_constants: bool = False,
+              equalize: bool | None = None, timeout: float = 900.0) -> ExportReport:
+    """Export a Keras model to TFLite (builtins only), verified against Keras in LiteRT.
+
+    The conversion runs in a child process, so a converter crash (the TFLite converter
+    segfaults on some graphs) raises `ConversionError` here instead of killing Python.
+    With `verify=True` (default) the converted model runs in `ai_edge_litert` on the
+    representative clips next to the Keras model; the file is written only if every
+    output value is within `tolerance` of Keras. Otherwise `VerificationError` is raised
+    with the report and nothing is written.
+
+    Args:
+        model: a Keras model taking raw audio (a front end inside) or features.
+        path: where to write the `.tflite` file (None: verify and report only).
+        quantization: None (float32), `"float16"`, `"dynamic"`, `"int8"` or
+            `"int16x8"`.
+        representative_data: clips for calibration (int8) and verification: an array
+            `(clips, samples)`, a list, a `tf.data.Dataset` or a generator (of clips or
+            `(clip, label)` pairs). Required for int8 (never random calibration) and for
+            verification. At most 256 clips are used. Default for a pretrained preset:
+            its bundled sample clips (with their labels, and the preset's sample rate
+            and class names for the metadata).
+        input_length: fix the input length (samples) of a model with a variable-length
+            input; representative clips are centre-cropped or padded to it.
+        verify: compare with Keras in LiteRT before writing.
+        tolerance: largest accepted |TFLite - Keras| on any output value; default by
+            mode: 1e-4 float32, 1e-2 float16, 5e-2 dynamic, 1e-1 int8.
+        labels: integer labels of the representative clips, to report the accuracy of
+            both models.
+        batch_size: 1 (default), or None for a dynamic batch (models without recurrent
+            layers).
+        sample_rate: the input's sample rate (Hz). When given, the file carries TFLite
+            Model Metadata (audio properties; class names as a labels file), so MediaPipe's
+            `AudioClassifier` loads it unchanged, and kerasaudio's metadata, which
+            `TFLiteModel` reads.
+        class_names: the output's class names (with `sample_rate`).
+        metadata: more fields for the metadata: `name`, `description`, `version`,
+            `author`, `license`, and anything else (kept in kerasaudio's entry).
+        float_frontend: keep kerasaudio front-end layers (and, for float16 and dynamic
+            range, their constants) in float32 and quantize the network after them
+            (default; see `convert`). The report's `float_ops` lists what stayed float.
+        keep_float: names of more layers kept float32 (see `convert`). Default None:
+            none, except that an int8 or dynamic-range file failing verification is
+            converted once more with the first weighted layer after the front end in
+            float32 (`first_layers_after_frontend`), and that file is verified and used
+            instead;
+            the report's `notes` say so. `[]` turns the fallback off.
+        per_channel: per-channel weight scales (default) or, False, one per tensor
+            (smaller; see `convert`).
+        strip_names: drop the tensor names but the input's and output's (see `convert`).
+        float16_constants: float16 storage of the float32 ops' large matrices in quantized
+            files (see `convert`).
+        equalize: cross-layer equalization before quantizing (see `convert`); default
+            None: on with `per_channel=False` (BENCHMARKS.md has the measured effect).
+            Verification compares with the model as given.
+        timeout: seconds allowed for the conversion.
+
+    Returns:
+        An `ExportReport` (size, ops, ops left in float, max difference, top-1
+        agreement, accuracies, LiteRT and Keras latency per clip).
+
+    Raises:
+        InvalidOptionError: bad options, or int8/verification without representative data.
+        ConversionError: the converter failed or crashed.
+        VerificationError: the converted model disagrees beyond `tolerance`.
+
+    Example:
+    ```python
+    model = kerasaudio.create_model("m5", frontend="default", input_shape=(8000,),
+                                    classes=10, n_channel=32)
+    report = kerasaudio.export.to_tflite(model, "m5_int8.tflite", quantization="int8",
+                                         representative_data=clips)  # (n, 8000) float32
+    print(report)
+    ```
+    """
+    check_quantization(quantization, per_channel=per_channel,
+                       float16_constants=float16_constants)
+    equalizes(quantization, per_channel=per_channel, equalize=equalize)
+    if len(model.inputs) != 1:
+        raise InvalidOptionError("to_tflite exports single-input models.")
+    input_shape = tuple(model.inputs[0].shape[1:])
+    if input_length is not None:
+        if input_shape[0] is not None and input_shape[0] != input_length:
+            raise InvalidOptionError(
+                f"input_length={input_length} but the model's input is fixed at "
+                f"{input_shape[0]} samples."
+            )
+        input_shape = (int(input_length), *input_shape[1:])
+    if input_shape and input_shape[0] is None:
+        raise InvalidOptionError(
+            "the model takes variable-length input; pass input_length= (TFLite files "
+            "here have a fixed input length)."
+        )
+    clips = None
+    preset = _preset_calibration(model)
+    if preset is not None:
+        preset_rate, preset_names, preset_classes, load_clips = preset
+        if sample_rate is None:  # the metadata, whatever the clips
+            sample_rate = preset_rate
+            if class_names is None and model.outputs[0].shape[-1] == preset_classes:
+                class_names = preset_names
+        if representative_data is None:  # a pretrained preset calibrates on its clips
+            representative_data, preset_labels = load_clips()
+            labels = preset_labels if labels is None else labels
+    if representative_data is not None:
+        clips = clip_array(representative_data, input_shape=input_shape,
+                           input_length=input_length)
+    if quantization in CALIBRATED and clips is None:
+        raise InvalidOptionError(
+            f"quantization={quantization!r} needs representative_data: calibrating on "
+            "random input gives wrong activation ranges. Pass real clips (for a pretrained "
+            "preset, its bundled sample clips)."
+        )
+    if verify and clips is None:
+        raise InvalidOptionError(
+            "verify=True needs representative_data (clips to compare TFLite and Keras on); "
+            "pass clips, or verify=False."
+        )
+    export_model = model
+    if input_length is not None and model.inputs[0].shape[1] is None:
+        import keras
+
+        inputs = keras.Input(input_shape, name=model.inputs[0].name.split(":")[0])
+        export_model = keras.Model(inputs, model(inputs), name=model.name)
+
+    def attempt(keep: list[str]) -> tuple[bytes, ExportReport]:
+        flatbuffer = _convert_in_child(export_model, batch_size=batch_size,
+                                       quantization=quantization,
+                                       representative_data=clips,
+                                       float_frontend=float_frontend, keep_float=keep,
+                                       per_channel=per_channel, strip_names=strip_names,
+                                       float16_constants=float16_constants,
+                                       equalize=equalize, timeout=timeout)
+        return _finish(flatbuffer, export_model, clips, labels, quantization=quantization,
+                       tolerance=tolerance, verify=verify, batch_size=batch_size,
+                       input_shape=input_shape, sample_rate=sample_rate,
+                       class_names=class_names, metadata=metadata, kept_float=keep)
+
+    try:
+        flatbuffer, report = attempt(list(keep_float or ()))
+    except VerificationError as first:
+        layers = (first_layers_after_frontend(export_model)
+                  if keep_float is None and quantization in FALLBACK else [])
+        if not layers:
+            raise
+        try:
+            flatbuffer, report = attempt(layers)
+        except VerificationError as second:
+            raise VerificationError(
+                f"{second}\n(every layer quantized: {first.report.max_abs_diff:.3g}; the file "
+                f"above keeps {', '.join(layers)} float32)", second.report) from None
+        report.notes.append(
+            f"the {quantization} file with every layer quantized differed from Keras by up "
+            f"to {first.report.max_abs_diff:.3g}"
+            f" (tolerance {first.report.tolerance:.3g}); this file keeps "
+            f"{', '.join(layers)} (the first layer after the front end) in float32.")
+    if equalizes(quantization, per_channel=per_channel, equalize=equalize):
+        from kerasaudio.export.equalization import equalization_pairs
+
+        report.notes.append(
+            f"weights cross-layer equalized before quantizing "
+            f"({len(equalization_pairs(export_model))} layer pairs; "
+            "kerasaudio.export.equalize_channels, equalize=False to skip).")
+    if path is not None:
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as f:
+            f.write(flatbuffer)
+        os.replace(f.name, path)
+        report.path = path
+    return report
+
+
+def _finish(flatbuffer: bytes, export_model, clips, labels, *, quantization, tolerance,
+            verify, batch_size, input_shape, sample_rate, class_names, metadata,
+            kept_float) -> tuple[bytes, ExportReport]:
+    """Add metadata, measure and verify one converted file (`to_tflite`'s second half)."""
+    if sample_rate is not None:
+        from kerasaudio.export.metadata import add_metadata
+
+        card = dict(metadata or {})
+        fields = {key: card.pop(key) for key in ("name", "description", "version", "author",
+                                                 "license") if key in card}
+        flatbuffer = add_metadata(
+            flatbuffer, sample_rate=sample_rate, class_names=class_names,
+            channels=1 if len(input_shape) == 1 else int(input_shape[-1]), **fields,
+            extra={"input_length": input_shape[0], "quantization": quantization, **card})
+    tolerance = DEFAULT_TOLERANCE[quantization] if tolerance is None else float(tolerance)
+    report = ExportReport(
+        path=None, quantization=quantization, size_bytes=len(flatbuffer),
+        ops=op_names(flatbuffer),
+        float_ops=float_ops(flatbuffer) if quantization in CALIBRATED else [],
+        batch_size=batch_size, clips=0 if clips is None else len(clips),
+        max_abs_diff=float("nan"), top1_agreement=float("nan"),
+        decisive_top1_agreement=float("nan"), tolerance=tolerance, passed=not verify,
+        litert_ms=float("nan"), keras_ms=float("nan"), kept_float=list(kept_float))
+    if quantization in CALIBRATED and report.float_ops:
+        report.notes.append(
+            "these ops stayed float32 (no integer kernel, or the float front end): "
+            + ", ".join(report.float_ops))
+    if clips is not None:
+        _measure(report, export_model, flatbuffer, clips, labels)
+        if verify:
+            report.passed = bool(report.max_abs_diff <= tolerance)
+            if not report.passed:
+                raise VerificationError(
+                    f"the {quantization or 'float32'} TFLite model differs from Keras by up "
+                    f"to {report.max_abs_diff:.3g} (tolerance {tolerance:.3g}); nothing was "
+                    f"written.\n{report}", report)
+    return flatbuffer, report
+
+
+def _measure(report: ExportReport, model, flatbuffer: bytes, clips: np.ndarray,
+             labels) -> None:
+    """Fill in differences, agreement, accuracy and latency (batch 1, clip by clip)."""
+    import keras
+
+    interpreter = make_interpreter(flatbuffer)
+    allocated: list = []
+    lite, elapsed = [], 0.0
+    for clip in clips:
+        start = time.perf_counter()
+        (out,) = invoke(interpreter, [clip[None]], allocated=allocated)[:1]
+        elapsed += time.perf_counter() - start
+        lite.append(out[0])
+    lite = np.stack(lite)
+    predict = keras.Model(model.inputs, model.outputs)
+    start = time.perf_counter()
+    ref = np.concatenate([np.asarray(predict.predict_on_batch(clip[None])) for clip in clips])
+    report.keras_ms = (time.perf_counter() - start) / len(clips) * 1e3
+    report.litert_ms = elapsed / len(clips) * 1e3
+    report.max_abs_diff = float(np.abs(lite - ref).max())
+    if ref.ndim == 2 and ref.shape[1] > 1:
+        agree = lite.argmax(1) == ref.argmax(1)
+        report.top1_agreement = float(agree.mean())
+        top2 = np.sort(ref, axis=1)[:, -2:]
+        decisive = (top2[:, 1] - top2[:, 0]) > 2 * report.tolerance
+        report.decisive_top1_agreement = (float(agree[decisive].mean()) if decisive.any()
+                                          else float("nan"))
+        if labels is not None:
+            labels = np.asarray(labels)[: len(clips)]
+            report.keras_accuracy = float((ref.argmax(1) == labels).mean())
+            report.tflite_accuracy = float((lite.argmax(1) == labels).mean())

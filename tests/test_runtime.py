@@ -1,0 +1,90 @@
+"""kerasaudio.runtime imports neither Keras nor TensorFlow; `import kerasaudio` still lets
+`.keras` files with kerasaudio layers load, whichever of Keras and kerasaudio comes first."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import kerasaudio
+from kerasaudio import runtime
+from kerasaudio.errors import InvalidOptionError
+
+
+def run_python(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_runtime_import_loads_neither_keras_nor_tensorflow_and_is_fast():
+    code = (
+        "import json, sys, time\n"
+        "start = time.perf_counter()\n"
+        "from kerasaudio.runtime import TFLiteModel\n"
+        "elapsed = time.perf_counter() - start\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow'))\n"
+        "print(json.dumps({'elapsed': elapsed, 'heavy': heavy}))\n"
+    )
+    # The best of three runs: the first pays for cold file caches.
+    results = [json.loads(run_python(code)) for _ in range(3)]
+    assert all(result["heavy"] == [] for result in results), results
+    assert min(result["elapsed"] for result in results) < 1.5, results
+
+
+@pytest.fixture(scope="module")
+def keras_file(tmp_path_factory):
+    inp = keras.Input((8000,))
+    out = kerasaudio.layers.MelSpectrogram(sample_rate=8000, n_fft=512, n_mels=16)(inp)
+    path = tmp_path_factory.mktemp("registration") / "mel.keras"
+    keras.Model(inp, out).save(path)
+    return path
+
+
+@pytest.mark.parametrize("imports", ["import kerasaudio\nimport keras",
+                                     "import keras\nimport kerasaudio",
+                                     "import kerasaudio\nimport tensorflow\nimport keras",
+                                     "from kerasaudio import layers\nimport keras"])
+def test_keras_files_with_kerasaudio_layers_load_after_import_kerasaudio(keras_file, imports):
+    code = (
+        f"{imports}\n"
+        f"model = keras.saving.load_model({str(keras_file)!r}, safe_mode=True)\n"
+        "print(type(model.layers[1]).__module__)\n"
+    )
+    assert run_python(code) == "kerasaudio.layers.mel"
+
+
+def test_package_attributes_load_on_first_use():
+    code = (
+        "import sys\n"
+        "import kerasaudio\n"
+        "before = 'keras' in sys.modules\n"
+        "names = kerasaudio.list_models()\n"
+        "print(before, 'm5' in names, 'kerasaudio.layers' in sys.modules)\n"
+    )
+    assert run_python(code) == "False True True"
+
+
+def test_predict_windows_with_a_batch_predictor():
+    """Any callable maps the windows to probabilities; start times are in seconds."""
+    seen = []
+
+    def predict(clips):
+        seen.append(clips.shape)
+        return np.stack([clips.mean(axis=1), clips.std(axis=1)], axis=1)
+
+    audio = np.linspace(-1, 1, 20000, dtype=np.float32)
+    starts, probabilities = runtime.predict_windows(predict, audio, model_sample_rate=8000,
+                                                    input_length=8000)
+    assert seen == [(4, 8000)] and probabilities.shape == (4, 2)
+    np.testing.assert_allclose(starts, [0.0, 0.5, 1.0, 1.5])
+    _, resampled = runtime.predict_windows(predict, audio, model_sample_rate=8000,
+                                           input_length=8000, sample_rate=16000)
+    assert len(resampled) == 2  # 10,000 samples at 8 kHz: two windows
+    with pytest.raises(InvalidOptionError, match="one non-empty channel"):
+        runtime.predict_windows(predict, np.zeros((2, 8000), np.float32),
+                                model_sample_rate=8000, input_length=8000)
