@@ -20,8 +20,8 @@ from kerasaudio.models.registry import (
 from kerasaudio.models.wav2vec2 import Wav2Vec2
 
 # Family modules, imported for their registrations. A new family: one file + its name here.
-FAMILIES = ("bilstm_attention", "complex_cnn", "deep_speaker", "mnets", "stack", "vggvox",
-            "wav2vec2")
+FAMILIES = ("bilstm_attention", "complex_cnn", "deep_speaker", "mnets", "panns", "stack",
+            "vggvox", "wav2vec2")
 for _family in FAMILIES:
     importlib.import_module(f"kerasaudio.models.{_family}")
 
