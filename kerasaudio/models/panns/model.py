@@ -157,7 +157,12 @@ def _check_audio_length(name: str, input_shape, frontend, sample_rate: int) -> N
             f"({least / sample_rate:.2f} s).")
 
 
-def _trunk(name: str, *, input_shape, frontend, sample_rate: int, filters):
+def _dropout(rate: float, name: str, enabled: bool):
+    """PANNs' training dropout, or an identity when the model is built without it."""
+    return keras.layers.Dropout(rate if enabled else 0.0, name=name)
+
+
+def _trunk(name: str, *, input_shape, frontend, sample_rate: int, filters, dropout: bool):
     """`(inputs, log_mel, features)`: the input, the log-mel, the `(batch, steps, C)` map."""
     config = _config(name, sample_rate)
     _check_audio_length(name, input_shape, frontend, sample_rate)
@@ -186,7 +191,7 @@ def _trunk(name: str, *, input_shape, frontend, sample_rate: int, filters):
             x = keras.layers.ReLU(name=f"{block}_relu{conv}")(x)
         if index < last:
             x = keras.layers.AveragePooling2D(2, name=f"{block}_pool")(x)
-        x = keras.layers.Dropout(0.2, name=f"{block}_dropout")(x)
+        x = _dropout(0.2, f"{block}_dropout", dropout)(x)
     x = keras.layers.AveragePooling2D((1, int(x.shape[2])), name="frequency_mean")(x)
     x = keras.layers.Reshape((-1, filters[-1]), name="frequency_squeeze")(x)
     return inputs, log_mel, x
@@ -225,7 +230,8 @@ def panns_cnn14(*, include_top: bool = True, weights=None, input_shape=None,
                 classes: int = AUDIOSET_CLASSES, pooling: str | None = None,
                 classifier_activation="sigmoid", frontend="default",
                 sample_rate: int = 32000, filters: Sequence[int] = CNN14_FILTERS,
-                embedding_dim: int = EMBEDDING_DIM, name: str = "panns_cnn14") -> keras.Model:
+                embedding_dim: int = EMBEDDING_DIM, dropout: bool = True,
+                name: str = "panns_cnn14") -> keras.Model:
     """PANNs CNN14: clip-wise AudioSet tags (sigmoid) and a 2048-d embedding.
 
     The network of `panns_inference.models.Cnn14` (the paper's CNN14) in inference mode.
@@ -271,6 +277,9 @@ def panns_cnn14(*, include_top: bool = True, weights=None, input_shape=None,
         filters: output channels of the six convolution blocks.
         embedding_dim: width of `fc1`, the embedding (2048; PANNs' `Cnn14_emb512`,
             `_emb128` and `_emb32` use 512, 128 and 32).
+        dropout: PANNs' training dropout (0.2 after each block, 0.5 before `fc1` and
+            on the embedding); False builds the layers with rate 0. Inference is the same
+            either way.
         name: model name.
 
     Returns:
@@ -293,18 +302,18 @@ def panns_cnn14(*, include_top: bool = True, weights=None, input_shape=None,
         classifier_activation=classifier_activation, filters=filters,
         embedding_dim=embedding_dim)
     inputs, _, x = _trunk(name, input_shape=input_shape, frontend=frontend,
-                          sample_rate=sample_rate, filters=filters)
+                          sample_rate=sample_rate, filters=filters, dropout=dropout)
     x = keras.layers.Add(name="max_plus_mean")([
         keras.layers.GlobalMaxPooling1D(name="time_max")(x),
         keras.layers.GlobalAveragePooling1D(name="time_mean")(x)])
-    x = keras.layers.Dropout(0.5, name="fc1_dropout")(x)
+    x = _dropout(0.5, "fc1_dropout", dropout)(x)
     x = keras.layers.Dense(embedding_dim, activation="relu", name="fc1")(x)
     if include_top:
         # PANNs feeds fc1's output to the classifier without the embedding's dropout.
         x = keras.layers.Dense(classes, activation=classifier_activation,
                                name="predictions")(x)
     else:
-        x = keras.layers.Dropout(0.5, name="embedding_dropout")(x)
+        x = _dropout(0.5, "embedding_dropout", dropout)(x)
     return _finish(inputs, x, name, keras_weights, checkpoint)
 
 
@@ -320,7 +329,7 @@ def panns_cnn14_decision_level_max(
         classes: int = AUDIOSET_CLASSES, pooling: str | None = None,
         classifier_activation="sigmoid", frontend="default", sample_rate: int = 32000,
         filters: Sequence[int] = CNN14_FILTERS, embedding_dim: int = EMBEDDING_DIM,
-        outputs: str = "both",
+        dropout: bool = True, outputs: str = "both",
         name: str = "panns_cnn14_decision_level_max") -> keras.Model:
     """PANNs CNN14 DecisionLevelMax: frame-wise and clip-wise AudioSet probabilities.
 
@@ -360,6 +369,8 @@ def panns_cnn14_decision_level_max(
         sample_rate: 32000, 16000 or 8000.
         filters: output channels of the six convolution blocks.
         embedding_dim: width of `fc1`.
+        dropout: PANNs' training dropout (0.2 after each block, 0.5 before and after
+            `fc1`); False builds the layers with rate 0.
         outputs: `"both"` (a dict of the two), `"clipwise"` or `"framewise"`.
         name: model name.
 
@@ -385,14 +396,14 @@ def panns_cnn14_decision_level_max(
     if outputs not in OUTPUTS:
         raise InvalidOptionError(f"{name}: outputs={outputs!r} must be one of {OUTPUTS}.")
     inputs, log_mel, x = _trunk(name, input_shape=input_shape, frontend=frontend,
-                                sample_rate=sample_rate, filters=filters)
+                                sample_rate=sample_rate, filters=filters, dropout=dropout)
     padded = keras.layers.ZeroPadding1D(1, name="smooth_pad")(x)
     x = keras.layers.Add(name="smooth")([
         keras.layers.MaxPooling1D(3, strides=1, padding="same", name="smooth_max")(x),
         keras.layers.AveragePooling1D(3, strides=1, name="smooth_mean")(padded)])
-    x = keras.layers.Dropout(0.5, name="fc1_dropout")(x)
+    x = _dropout(0.5, "fc1_dropout", dropout)(x)
     x = keras.layers.Dense(embedding_dim, activation="relu", name="fc1")(x)
-    x = keras.layers.Dropout(0.5, name="embedding_dropout")(x)
+    x = _dropout(0.5, "embedding_dropout", dropout)(x)
     if not include_top:
         if pooling == "avg":
             x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
