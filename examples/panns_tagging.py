@@ -35,13 +35,20 @@ from sklearn.preprocessing import StandardScaler
 import kerasaudio
 from kerasaudio.audio_io import load_audio
 from kerasaudio.datasets import audioset, fsdd
+from kerasaudio.models.panns import min_samples
 
 SAMPLE_RATE = 32000
 
 
+def at_least(audio: np.ndarray, rate: int) -> np.ndarray:
+    """Zero-pad a clip at `rate` to CNN14's shortest input at 32 kHz (0.31 s)."""
+    least = -(-min_samples(SAMPLE_RATE) * rate // SAMPLE_RATE)
+    return np.pad(audio, (0, max(0, least - len(audio))))
+
+
 def tag(model, paths, names, top: int = 5) -> None:
     for path in paths:
-        audio, _ = load_audio(path, sample_rate=SAMPLE_RATE)
+        audio = at_least(load_audio(path, sample_rate=SAMPLE_RATE)[0], SAMPLE_RATE)
         scores = keras.ops.convert_to_numpy(model(audio[None]))[0]
         best = np.argsort(scores)[::-1][:top]
         print(f"  {os.path.basename(path)}: "
@@ -70,7 +77,7 @@ def transfer(embedder) -> None:
     train, test = fsdd.official_split(table)
 
     def embed(rows):
-        clips = [load_audio(p, sample_rate=fsdd.SAMPLE_RATE)[0] for p in rows.path]
+        clips = [at_least(load_audio(p)[0], fsdd.SAMPLE_RATE) for p in rows.path]
         return np.asarray(kerasaudio.embeddings.extract(embedder, clips,
                                                         sample_rate=fsdd.SAMPLE_RATE))
 

@@ -25,7 +25,7 @@ import kerasaudio
 from kerasaudio import export
 from kerasaudio.audio_io import load_audio
 from kerasaudio.datasets import audioset
-from kerasaudio.errors import InvalidOptionError
+from kerasaudio.errors import InvalidAudioError, InvalidOptionError
 from kerasaudio.models.panns import (
     SAMPLE_RATES,
     FramewiseUpsample,
@@ -381,6 +381,10 @@ def test_bad_options_fail_before_building(kwargs, match):
 def test_shortest_input_runs_and_embeddings_extract(clips):
     model = kerasaudio.create_model("panns_cnn14", input_shape=(9920,), **SMALL)
     assert outputs(model, np.zeros((1, 9920), "float32")).shape == (1, 527)
+    any_length = kerasaudio.create_model("panns_cnn14", **SMALL)
+    assert outputs(any_length, np.zeros((2, 9920), "float32")).shape == (2, 527)
+    with pytest.raises(InvalidAudioError, match=r"31 log-mel frames.*at least 32.*0\.31 s"):
+        any_length(np.zeros((1, 9919), "float32"))
     embedder = kerasaudio.create_model("panns_cnn14", include_top=False, **SMALL)
     vectors = kerasaudio.embeddings.extract(embedder, list(clips), sample_rate=8000)
     assert np.asarray(vectors).shape == (3, 16)

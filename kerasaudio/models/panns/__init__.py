@@ -20,7 +20,8 @@ training-only).
 The package keeps its jobs apart:
 
 - `config`: the sample-rate configurations and CNN14's sizes;
-- `model`: the builders, the front end (`default_frontend`) and `FramewiseUpsample`;
+- `model`: the builders, the front end (`default_frontend`), `FramewiseUpsample`
+  and `MinimumFrames`;
 - `convert`: the checkpoint reader (`read_panns_checkpoint`, `torch.load(weights_only=
   True)`, never a pickle) and the tensor mapping (`load_panns_weights`).
 
@@ -49,11 +50,13 @@ from kerasaudio.models.panns.config import (
 from kerasaudio.models.panns.convert import load_panns_weights, read_panns_checkpoint
 from kerasaudio.models.panns.model import (
     FramewiseUpsample,
+    MinimumFrames,
     default_frontend,
     panns_cnn14,
     panns_cnn14_decision_level_max,
 )
 
 __all__ = ["AUDIOSET_CLASSES", "CNN14_FILTERS", "EMBEDDING_DIM", "SAMPLE_RATES",
-           "FramewiseUpsample", "default_frontend", "load_panns_weights", "min_samples",
-           "panns_cnn14", "panns_cnn14_decision_level_max", "read_panns_checkpoint"]
+           "FramewiseUpsample", "MinimumFrames", "default_frontend", "load_panns_weights",
+           "min_samples", "panns_cnn14", "panns_cnn14_decision_level_max",
+           "read_panns_checkpoint"]

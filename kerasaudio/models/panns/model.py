@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import keras
 from keras import ops
 
-from kerasaudio.errors import InvalidOptionError
+from kerasaudio.errors import InvalidAudioError, InvalidOptionError
 from kerasaudio.layers import MelSpectrogram, PowerToDb
 from kerasaudio.models.common import build_input, check_arguments, check_min_size, finish
 from kerasaudio.models.panns.config import (
@@ -30,7 +30,7 @@ from kerasaudio.models.panns.config import (
 from kerasaudio.models.panns.convert import load_panns_weights
 from kerasaudio.models.registry import register_model
 
-__all__ = ["FramewiseUpsample", "default_frontend", "panns_cnn14",
+__all__ = ["FramewiseUpsample", "MinimumFrames", "default_frontend", "panns_cnn14",
            "panns_cnn14_decision_level_max"]
 
 #: BatchNorm as PyTorch's defaults (eps 1e-5, running averages updated by 0.1 per step).
@@ -118,6 +118,50 @@ class FramewiseUpsample(keras.layers.Layer):
         return {**super().get_config(), "ratio": self.ratio}
 
 
+@keras.saving.register_keras_serializable(package="kerasaudio")
+class MinimumFrames(keras.layers.Layer):
+    """Identity that refuses inputs with fewer than `minimum` frames (axis 1), clearly.
+
+    A variable-length CNN14 given audio shorter than 32 log-mel frames would pool the time
+    axis to nothing and fail deep inside the network; this check raises
+    `InvalidAudioError` with the shortest length instead, whenever the frame count is
+    known when the model runs (eager calls, `predict`, JAX). In a graph with an unknown
+    length, and in TFLite files, it passes the tensor through.
+
+    Args:
+        minimum: the fewest frames accepted.
+        seconds: what `minimum` frames are in seconds of audio, for the message.
+
+    Example:
+    ```python
+    import numpy as np
+    from kerasaudio.models.panns import MinimumFrames
+    MinimumFrames(minimum=32)(np.zeros((1, 40, 64), "float32")).shape  # (1, 40, 64)
+    ```
+    """
+
+    def __init__(self, *, minimum: int = DOWNSAMPLING, seconds: float | None = None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.minimum = _positive_int("MinimumFrames", "minimum", minimum)
+        self.seconds = seconds
+
+    def call(self, inputs):
+        frames = inputs.shape[1]
+        if frames is not None and frames < self.minimum:
+            least = f" ({self.seconds:.2f} s of audio)" if self.seconds else ""
+            raise InvalidAudioError(
+                f"input too short for CNN14: {frames} log-mel frames; its five 2x2 pools "
+                f"need at least {self.minimum}{least}. Pad the audio.")
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "minimum": self.minimum, "seconds": self.seconds}
+
+
 def _config(name: str, sample_rate) -> dict:
     if isinstance(sample_rate, bool) or sample_rate not in SAMPLE_RATES:
         raise InvalidOptionError(
@@ -177,6 +221,8 @@ def _trunk(name: str, *, input_shape, frontend, sample_rate: int, filters, dropo
             f"{name}: the log-mel must be (frames, mel_bins) with a known number of mel "
             f"bands; got {tuple(x.shape[1:])}.")
     mel_bins = int(x.shape[2])
+    seconds = min_samples(sample_rate) / sample_rate if frontend == "default" else None
+    x = MinimumFrames(minimum=DOWNSAMPLING, seconds=seconds, name="minimum_frames")(x)
     x = keras.layers.Reshape((-1, mel_bins, 1), name="add_channel")(x)
     check_min_size(name, x, (DOWNSAMPLING, DOWNSAMPLING),
                    "CNN14's five 2x2 average pools (frames, mel bands)")
