@@ -367,6 +367,8 @@ def test_reading_a_file_without_torch_says_so(torch, tmp_path, monkeypatch):
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"sample_rate": 44100}, "sample_rate"),
     ({"input_shape": (9919,)}, "too short"),
+    ({"input_shape": (31, 64), "frontend": None}, "too short"),
+    ({"input_shape": (100, 16), "frontend": None}, "too short"),
     ({"filters": (4, 8, 8)}, "filters"),
     ({"embedding_dim": 0}, "embedding_dim"),
 ])

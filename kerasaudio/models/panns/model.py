@@ -221,11 +221,11 @@ def _trunk(name: str, *, input_shape, frontend, sample_rate: int, filters, dropo
             f"{name}: the log-mel must be (frames, mel_bins) with a known number of mel "
             f"bands; got {tuple(x.shape[1:])}.")
     mel_bins = int(x.shape[2])
+    check_min_size(name, x, (DOWNSAMPLING, DOWNSAMPLING),
+                   "CNN14's five 2x2 average pools (frames, mel bands)")
     seconds = min_samples(sample_rate) / sample_rate if frontend == "default" else None
     x = MinimumFrames(minimum=DOWNSAMPLING, seconds=seconds, name="minimum_frames")(x)
     x = keras.layers.Reshape((-1, mel_bins, 1), name="add_channel")(x)
-    check_min_size(name, x, (DOWNSAMPLING, DOWNSAMPLING),
-                   "CNN14's five 2x2 average pools (frames, mel bands)")
     x = keras.layers.BatchNormalization(axis=2, name="bn0", **_BN)(x)
     last = len(filters)
     for index, width in enumerate(filters, start=1):
