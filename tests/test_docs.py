@@ -14,7 +14,8 @@ MODULES = ["kerasaudio.layers", "kerasaudio.filters", "kerasaudio.data",
            "kerasaudio.embeddings", "kerasaudio.export.metadata", "kerasaudio.export.graph",
            "kerasaudio.audio_io", "kerasaudio.hub", "kerasaudio.weights", "kerasaudio.cli",
            "kerasaudio.ensemble", "kerasaudio.vad", "kerasaudio.export.equalization",
-           "kerasaudio.export.convert", "kerasaudio.export.verify", "kerasaudio.runtime"]
+           "kerasaudio.export.convert", "kerasaudio.export.verify", "kerasaudio.runtime",
+           "kerasaudio.models.panns", "kerasaudio.datasets.audioset"]
 
 
 def public_objects():

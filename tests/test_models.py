@@ -17,6 +17,10 @@ WAV2VEC2_SMALL = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4
                       intermediate_size=48, conv_dim=(16, 16, 16), conv_kernel=(10, 3, 3),
                       conv_stride=(5, 2, 2), num_conv_pos_embeddings=16,
                       num_conv_pos_embedding_groups=4)
+#: PANNs CNN14 shrunk to CPU size; softmax so the harness's probability checks apply, and
+#: without PANNs' training dropout (0.5 on a 16-wide embedding makes 6 steps pure noise).
+PANNS_SMALL = dict(sample_rate=8000, filters=(4, 8, 8, 8, 8, 16), embedding_dim=16,
+                   classifier_activation="softmax", dropout=False)
 # A small configuration of each model (fast on CPU) and the raw-audio length its default
 # front end takes. Every registered model must have an entry (checked below).
 CONFIGS = {
@@ -30,6 +34,10 @@ CONFIGS = {
     "vggvox_v1": dict(input_shape=(512, 100, 1), classes=5),
     "vggvox_v2": dict(input_shape=(257, 100, 1), classes=5),
     "deep_speaker": dict(input_shape=(100, 64, 1), classes=5),
+    # PANNs at 8 kHz with narrow blocks: 2,560 samples give 33 log-mel frames, one step.
+    "panns_cnn14": dict(input_shape=(2560,), classes=5, **PANNS_SMALL),
+    "panns_cnn14_decision_level_max": dict(input_shape=(2560,), classes=5,
+                                           outputs="clipwise", **PANNS_SMALL),
     **{name: dict(input_shape=(4000,), classes=5, include_top=True, **WAV2VEC2_SMALL)
        for name in ("wav2vec2_base", "wav2vec2_large", "wav2vec2_large_lv60")},
     "stack": dict(members=[
@@ -42,7 +50,8 @@ AUDIO_SAMPLES = {
     "m3": 8000, "m5": 8000, "m11": 8000, "m18": 8000, "m34_res": 8000,
     "bilstm_attention": 22050, "complex_cnn": 16000, "vggvox_v1": 16000,
     "vggvox_v2": 16000, "deep_speaker": 16000, "wav2vec2_base": 4000, "wav2vec2_large": 4000,
-    "wav2vec2_large_lv60": 4000, "stack": 8000,
+    "wav2vec2_large_lv60": 4000, "stack": 8000, "panns_cnn14": 2560,
+    "panns_cnn14_decision_level_max": 2560,
 }
 NAMES = kerasaudio.list_models()
 #: Shrunk to CONFIGS size, wav2vec2_large is wav2vec2_base exactly (the same group-norm
