@@ -334,6 +334,7 @@ def test_save_and_load_one_keras_file(members, data, tmp_path, aggregate):
     assert ens.ensemble_info(loaded)["weights"] == [1.0] * 4
 
 
+@pytest.mark.export
 @pytest.mark.parametrize("quantization", [None, "int8"])
 def test_single_file_tflite_export(members, data, tmp_path, quantization):
     """All three members, the 16 kHz one behind the in-graph resampler, in one file (int8:

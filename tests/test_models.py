@@ -114,6 +114,7 @@ def test_keras_file_roundtrip_in_safe_mode(name, tmp_path):
                                   keras.ops.convert_to_numpy(model(x)))
 
 
+@pytest.mark.export
 @pytest.mark.parametrize("name", TESTED)
 def test_float_tflite_builtins_match_keras(name):
     model = kerasaudio.create_model(name, **CONFIGS[name])

@@ -46,6 +46,7 @@ def test_fixed_design_needs_enough_clips():
         speaker_curve.training_frame(index, ("george",), "fixed", 40, seed=0)
 
 
+@pytest.mark.slow
 def test_run_writes_resumable_results_and_a_table(tmp_path):
     recipe = common.load_recipe(ROOT / "zoo" / "recipes" / "m5_fsdd_digits.json", TINY)
     kwargs = dict(held_out=["george"], sizes=[1, 2], count=1, designs=["all", "fixed"],
@@ -72,6 +73,7 @@ def test_run_writes_resumable_results_and_a_table(tmp_path):
 
 
 
+@pytest.mark.slow
 def test_bagging_trains_every_subset_once_and_averages(tmp_path):
     recipe = common.load_recipe(ROOT / "zoo" / "recipes" / "m5_fsdd_digits.json", TINY)
     lines = []
