@@ -65,9 +65,10 @@ test-parity: $(VENV)/.installed-heavy
 test-synth: $(VENV)/.installed-test synthesizers
 	$(PYTEST) -m "synth and not ($(HEAVY))"
 
-# Trainings and other long runs.
+# Trainings, every-model matrices and other long runs (the JAX ones on both backends).
 test-slow: $(VENV)/.installed-heavy synthesizers
 	$(PYTEST) -m slow
+	KERAS_BACKEND=jax $(PYTEST) -m "slow and jax"
 
 test-all: test test-jax test-synth test-export test-parity test-slow
 

@@ -117,6 +117,7 @@ def test_export_int8_calibrates_on_bundled_clips(env, capsys, tmp_path):
     assert json.loads(out)["predictions"][0]["label"] in DIGITS
 
 
+@pytest.mark.slow
 def test_console_script_help_and_errors(env):
     done = subprocess.run([sys.executable, "-m", "kerasaudio.cli", "predict", "--help"],
                           capture_output=True, text=True, check=False)
