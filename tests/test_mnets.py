@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from harness import real_audio, run_model_test
+from harness import real_audio, run_export_test, run_model_test
 
 import kerasaudio
 from kerasaudio.errors import InvalidOptionError
@@ -297,3 +297,14 @@ def test_tutorial_m5_on_raw_audio_converts_to_builtin_tflite():
                                           n_channel=32),
                    input_data=real_audio(2, 8000), expected_output_shape=(2, 10),
                    tflite=True, tflite_atol=1e-5)
+
+
+@pytest.mark.export
+@pytest.mark.parametrize("quantization", [None, "int8"])
+def test_tutorial_m5_exports_verified_in_litert(quantization):
+    """to_tflite on real clips: float32 within 1e-4 of Keras, int8 within 0.1."""
+    keras.utils.set_random_seed(5)
+    model = kerasaudio.create_model("m5", frontend="default", input_shape=(8000,),
+                                    n_channel=32)
+    report = run_export_test(model, real_audio(8, 8000), quantization=quantization)
+    assert report.quantization == quantization and report.clips == 8
