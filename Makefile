@@ -1,13 +1,76 @@
-# Two commands do all the set-up: `make demo` and `make test`.
-# Each creates .venv if it is missing and installs the package (with the dev extra) into it.
+# `make demo` and `make test` do all the set-up: each creates .venv if it is missing and
+# installs what it needs into it (the demo: the package and matplotlib; the tests: the
+# `test` extra). The heavier test tiers add the `test-heavy` extra (torch, transformers,
+# MediaPipe) and, for the synthesiser tests, two Debian packages.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.kerasaudio-installed
+PIP := $(BIN)/python -m pip install --disable-pip-version-check -q
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS)
+# The default tier: everything not in a heavier tier (markers in pyproject.toml).
+HEAVY := slow or export or parity
+# The default tier's JAX run: the layers, losses and metrics (`make test-jax`: every test
+# marked jax).
+JAX_LAYER_TESTS := $(addprefix tests/test_,attention.py augment.py conv.py decibels.py \
+	layers.py mel.py normalization.py pcen.py recurrent.py spec_augment.py standardize.py \
+	stft.py vlad.py losses.py eer.py lwlrap.py)
 
-.PHONY: demo test test-slow lint bench bench-training synthesizers clean
+.PHONY: demo test test-jax test-export test-parity test-synth test-slow test-all lint bench \
+	bench-training synthesizers clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-demo: setup.cfg pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[plot]'
+	touch $@
+
+$(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[test]'
+	touch $@
+
+$(VENV)/.installed-heavy: $(VENV)/.installed-test
+	$(PIP) -e '.[test,test-heavy]'
+	touch $@
+
+# `make demo WAV="a.wav b.wav"` also classifies your own recordings.
+demo: $(VENV)/.installed-demo
+	$(BIN)/python examples/demo.py $(WAV)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+# The default tier (the README's test command; .ci/run runs it first): no sudo, no apt.
+test: $(VENV)/.installed-test lint
+	$(PYTEST) -m "not ($(HEAVY))"
+	KERAS_BACKEND=jax $(PYTEST) -m "jax and not ($(HEAVY))" $(JAX_LAYER_TESTS)
+
+# Every test marked jax (models, presets, ensembles too) on the JAX backend.
+test-jax: $(VENV)/.installed-test
+	KERAS_BACKEND=jax $(PYTEST) -m "jax and not ($(HEAVY))"
+
+# Every TFLite conversion matrix (quantization modes x models, graph edits, metadata) and
+# MediaPipe's AudioClassifier on the exported files.
+test-export: $(VENV)/.installed-heavy
+	$(PYTEST) -m "export and not slow"
+
+# wav2vec 2.0 against transformers.Wav2Vec2Model (PyTorch CPU), on both backends.
+test-parity: $(VENV)/.installed-heavy
+	$(PYTEST) -m "parity and not slow"
+	KERAS_BACKEND=jax $(PYTEST) -m "parity and jax and not slow"
+
+# The synthetic training speakers (zoo/synthetic.py) with real eSpeak NG and Flite.
+test-synth: $(VENV)/.installed-test synthesizers
+	$(PYTEST) -m "synth and not ($(HEAVY))"
+
+# Trainings, every-model matrices and other long runs (the JAX ones on both backends).
+test-slow: $(VENV)/.installed-heavy synthesizers
+	$(PYTEST) -m slow
+	KERAS_BACKEND=jax $(PYTEST) -m "slow and jax"
+
+test-all: test test-jax test-synth test-export test-parity test-slow
 
 # The speech synthesisers behind zoo/synthetic.py (synthetic training speakers) and its
 # tests: Debian's espeak-ng and flite, installed with apt-get when missing.
@@ -17,33 +80,13 @@ synthesizers:
 		{ $(SUDO) apt-get update -qq && \
 		  $(SUDO) apt-get install -y -qq --no-install-recommends espeak-ng flite >/dev/null; }
 
-$(STAMP): setup.cfg pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]'
-	touch $(STAMP)
-
-# `make demo WAV="a.wav b.wav"` also classifies your own recordings.
-demo: $(STAMP)
-	$(BIN)/python examples/demo.py $(WAV)
-
-lint: $(STAMP)
-	$(BIN)/ruff check .
-
-test: $(STAMP) lint synthesizers
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow"
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "jax and not slow"
-
-test-slow: $(STAMP) synthesizers
-	$(BIN)/python -m pytest -m slow
-
-bench: $(STAMP)
+bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/features.py
 
 # M5 training against PyTorch, then the accuracy check (20-30 minutes on 2 quiet cores);
 # needs the `bench` extra (torch).
-bench-training: $(STAMP)
-	$(BIN)/python -c "import torch" 2>/dev/null || \
-		$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[bench]'
+bench-training: $(VENV)/.installed-test
+	$(BIN)/python -c "import torch" 2>/dev/null || $(PIP) -e '.[bench]'
 	$(BIN)/python benchmarks/training.py
 
 clean:

@@ -174,8 +174,12 @@ def trim(
 
     Example:
     ```python
-    audio, sr = kerasaudio.data.load_audio("7_jackson_32.wav")  # 4301 samples
-    trimmed, (start, end) = kerasaudio.data.trim(audio, top_db=30)  # 512, 4301
+    import numpy as np
+    clip = kerasaudio.datasets.fsdd.load(sample=True).path[0]  # 0_george_0.wav
+    audio, sr = kerasaudio.data.load_audio(clip)  # 2384 samples at 8 kHz
+    silence = np.zeros(4000, "float32")
+    padded = np.concatenate([silence, audio, silence])
+    trimmed, (start, end) = kerasaudio.data.trim(padded, top_db=30)  # 3072, 7680
     ```
     """
     ok = isinstance(top_db, numbers.Real) and not isinstance(top_db, bool)

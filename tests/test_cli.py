@@ -108,6 +108,7 @@ def test_evaluate_writes_confusion_matrix(env, capsys, tmp_path):
     assert (tmp_path / "m5_fsdd_digits_confusion.png").stat().st_size > 5000
 
 
+@pytest.mark.export
 def test_export_int8_calibrates_on_bundled_clips(env, capsys, tmp_path):
     target = tmp_path / "m5.tflite"
     out = run(capsys, "export", "m5_fsdd_digits", "--quantization", "int8", "-o", str(target))
@@ -118,6 +119,7 @@ def test_export_int8_calibrates_on_bundled_clips(env, capsys, tmp_path):
     assert json.loads(out)["predictions"][0]["label"] in DIGITS
 
 
+@pytest.mark.slow
 def test_console_script_help_and_errors(env):
     done = subprocess.run([sys.executable, "-m", "kerasaudio.cli", "predict", "--help"],
                           capture_output=True, text=True, check=False)
@@ -127,6 +129,7 @@ def test_console_script_help_and_errors(env):
     assert done.returncode != 0 and "no recipe 'no_such_recipe'" in done.stderr
 
 
+@pytest.mark.export
 def test_export_keeps_named_layers_float(env, capsys, tmp_path):
     first = kerasaudio.export.first_layers_after_frontend(env[0])[-1]  # the stem
     target = tmp_path / "m5.tflite"
@@ -137,6 +140,7 @@ def test_export_keeps_named_layers_float(env, capsys, tmp_path):
     assert kerasaudio.runtime.TFLiteModel(target).class_names == DIGITS
 
 
+@pytest.mark.export
 def test_export_per_tensor_and_stripped_names(env, capsys, tmp_path):
     sizes = {}
     small = ("--per-tensor", "--strip-names", "--float16-constants")
@@ -152,6 +156,7 @@ def test_export_per_tensor_and_stripped_names(env, capsys, tmp_path):
     assert sizes[()] - sizes[small] > 2000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("recipe", "expect"), [
     ("deep_speaker_fsdd_speakers", "identification_accuracy"),
     ("m5_fsdd_digits", "official"),

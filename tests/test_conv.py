@@ -71,6 +71,7 @@ def test_weights_interchange_with_keras_conv1d(tmp_path):
     assert type(loaded.get_layer("stem")) is layers.Conv1D
 
 
+@pytest.mark.export
 def test_m5_stem_is_an_unstrided_tflite_convolution_and_int8_verifies():
     """M5's stem reaches TFLite as a stride-1 convolution on 16-sample blocks (one input
     channel made XNNPACK's int8 kernel slow: the int8 file ran 1.2x the float one's time),

@@ -4,9 +4,9 @@ import keras
 import librosa
 import numpy as np
 import pytest
+from harness import real_audio, run_layer_test, run_model_test
 
 import kerasaudio
-from kerasaudio import export
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.models.deep_speaker import PreEmphasis, default_frontend, embedding_model
 
@@ -38,14 +38,14 @@ def features(shape, seed=0):
 
 def test_default_parameter_count():
     """(160, 64, 1) -> 512-d embedding: 24,185,728 parameters = malaya's 96.7 MB float."""
-    model = kerasaudio.create_model("deep_speaker", include_top=False, input_shape=(160, 64, 1))
+    model = run_model_test("deep_speaker",
+                           init_kwargs=dict(include_top=False, input_shape=(160, 64, 1)),
+                           expected_parameters=24_185_728, registry_parameters=True,
+                           saving=False)
     assert expected_trainable() == trainable(model) == 24_172_288
     # BatchNorm moving mean and variance: 7 BN layers per stage.
     assert model.count_params() - trainable(model) == 2 * 7 * (64 + 128 + 256 + 512)
-    assert model.count_params() == 24_185_728
     assert model.count_params() * 4 / 1e6 == pytest.approx(96.7, abs=0.05)
-    info = kerasaudio.models.get_model_info("deep_speaker")
-    assert info.parameters == 24_185_728
 
 
 def test_count_independent_of_frames_and_layer_layout():
@@ -169,8 +169,9 @@ def test_default_frontend_matches_numpy(clip, sample_rate, log):
 
 @pytest.mark.jax
 def test_preemphasis_layer():
-    x = features((2, 50))
-    y = keras.ops.convert_to_numpy(PreEmphasis(coefficient=0.9)(x))
+    x = real_audio(2, 800)
+    y = run_layer_test(PreEmphasis, init_kwargs={"coefficient": 0.9}, input_data=x,
+                       expected_output_shape=x.shape)
     np.testing.assert_allclose(y[:, 0], x[:, 0])
     np.testing.assert_allclose(y[:, 1:], x[:, 1:] - 0.9 * x[:, :-1], atol=1e-6)
     layer = PreEmphasis.from_config(PreEmphasis(coefficient=0.5).get_config())
@@ -179,21 +180,16 @@ def test_preemphasis_layer():
         PreEmphasis(coefficient=1.0)
 
 
-def test_raw_audio_model_saves_and_converts_to_builtins(clip, tmp_path):
-    model = kerasaudio.create_model("deep_speaker", include_top=False,
-                                    frontend=default_frontend(8000), input_shape=(8000,),
-                                    **SMALL)
-    assert model.get_layer("add_channel").output.shape[1:] == (94, 64, 1)
+def test_raw_audio_model_saves_and_converts_to_builtins(clip):
     audio = np.resize(clip, 8000)[None, :].astype("float32")
-    want = keras.ops.convert_to_numpy(model(audio))
-    path = tmp_path / "deep_speaker.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(audio)), want, atol=1e-6)
-    flatbuffer = export.convert(model, batch_size=1)
-    assert not [op for op in export.op_names(flatbuffer) if "flex" in op.lower()]
-    (lite,) = export.run_tflite(flatbuffer, audio)
-    np.testing.assert_allclose(lite, want, atol=1e-4)
+    # .keras round trip in safe mode (same output within 1e-6), builtin-only TFLite within
+    # 1e-4 of Keras.
+    model = run_model_test("deep_speaker",
+                           init_kwargs=dict(include_top=False, frontend=default_frontend(8000),
+                                            input_shape=(8000,), **SMALL),
+                           input_data=audio, expected_output_shape=(1, 32), atol=1e-6,
+                           tflite=True, tflite_atol=1e-4)
+    assert model.get_layer("add_channel").output.shape[1:] == (94, 64, 1)
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [

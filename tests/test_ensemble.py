@@ -334,6 +334,7 @@ def test_save_and_load_one_keras_file(members, data, tmp_path, aggregate):
     assert ens.ensemble_info(loaded)["weights"] == [1.0] * 4
 
 
+@pytest.mark.export
 @pytest.mark.parametrize("quantization", [None, "int8"])
 def test_single_file_tflite_export(members, data, tmp_path, quantization):
     """All three members, the 16 kHz one behind the in-graph resampler, in one file (int8:
@@ -369,6 +370,7 @@ def _row_key(row: np.ndarray) -> bytes:
     return hashlib.sha1(np.ascontiguousarray(row, np.float32).tobytes()).digest()
 
 
+@pytest.mark.slow
 def test_fit_stacker_never_feeds_in_fold_predictions(data):
     """Every prediction the meta-learner is fitted on was made by a model that saw neither
     that clip nor any clip of its speaker: checked from the outside, by recording what each
@@ -412,6 +414,7 @@ def test_fit_stacker_never_feeds_in_fold_predictions(data):
     assert set(fit.scores) >= {"member_0", "member_1", "mean", "gmean", "meta_cv"}
 
 
+@pytest.mark.slow
 def test_fit_stacker_with_fold_models(data, tmp_path):
     """Leave-one-speaker-out fold models: speaker s's predictions come from the model
     trained without s; the learned ensemble deploys as one model and one TFLite file."""

@@ -141,6 +141,7 @@ def test_to_tflite_refuses_a_non_boolean_equalize():
                          equalize="yes", representative_data=np.zeros((2, 20), "float32"))
 
 
+@pytest.mark.export
 def test_per_tensor_int8_m5_preset_is_closer_to_keras_when_equalized():
     """The M5 preset, all-int8 with one weight scale per tensor, on its bundled clips
     (calibration and comparison): equalization (the default with per_channel=False)

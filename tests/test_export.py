@@ -21,6 +21,7 @@ def audio(clips, n=8000):
     return np.stack([np.resize(c, n) for c in clips]).astype("float32")
 
 
+@pytest.mark.export
 @pytest.mark.parametrize("n_fft", [256, 400, 401, 512, 2048, 2560])
 @pytest.mark.parametrize("batch_size", [1, None])
 def test_log_mel_converts_to_builtins_and_matches(clips, n_fft, batch_size):
@@ -51,6 +52,7 @@ def test_log_mel_converts_to_builtins_and_matches(clips, n_fft, batch_size):
         assert db_error(lite[i], keras_out[i].astype(np.float64)) < 1e-3
 
 
+@pytest.mark.export
 @pytest.mark.parametrize(("name", "chain"), [
     ("mfcc", lambda: [layers.MFCC(sample_rate=8000, n_fft=400, hop_length=160, n_mels=40)]),
     ("complex", lambda: [layers.ComplexSpectrogram(n_fft=512, hop_length=160, win_length=480)]),
@@ -108,6 +110,7 @@ def m5_and_clips(clips, fsdd_sample):
     return model, audio
 
 
+@pytest.mark.export
 @pytest.mark.parametrize(("quantization", "max_ratio"), [(None, 1.01), ("float16", 0.6),
                                                          ("dynamic", 0.4), ("int8", 0.4),
                                                          ("int16x8", 0.45)])
@@ -130,6 +133,7 @@ def test_to_tflite_modes_verify_and_write(tmp_path, m5_and_clips, quantization, 
     assert "PASSED" in str(report)
 
 
+@pytest.mark.export
 @pytest.mark.parametrize("quantization", [None, "dynamic"])
 def test_preset_with_the_callers_clips_still_carries_its_metadata(quantization, fsdd_sample,
                                                                   tmp_path):
@@ -150,6 +154,7 @@ def test_preset_with_the_callers_clips_still_carries_its_metadata(quantization, 
                                atol=0.05)
 
 
+@pytest.mark.export
 @pytest.mark.parametrize("name", ["m5_fsdd_digits", "complex_cnn_fsdd_digits"])
 def test_standardised_amplitude_models_quantize_to_int8_at_any_level(name, fsdd_sample):
     """Raw-waveform and complex-spectrogram activations scale with the input level; one
@@ -174,6 +179,7 @@ def test_standardised_amplitude_models_quantize_to_int8_at_any_level(name, fsdd_
         assert (lite.argmax(1) == expected.argmax(1)).mean() >= 0.95
 
 
+@pytest.mark.export
 @pytest.mark.parametrize("quantization", ["dynamic", "int8"])
 def test_per_tensor_and_stripped_files_are_smaller_and_verified(tmp_path, m5_and_clips,
                                                                  quantization):
@@ -217,6 +223,7 @@ def test_size_options_need_a_quantized_file(m5_and_clips, option):
                              representative_data=audio, **{option: value})
 
 
+@pytest.mark.export
 def test_smallest_int8_deep_speaker_file():
     """Per-tensor scales, no names and a float16 filterbank: Deep Speaker's int8 file
     shrinks by about 60 kB and still verifies against Keras."""
@@ -229,6 +236,7 @@ def test_smallest_int8_deep_speaker_file():
     assert small.tflite_accuracy >= default.tflite_accuracy - 0.01
 
 
+@pytest.mark.export
 def test_forced_mismatch_refuses_to_write(tmp_path, m5_and_clips):
     model, audio = m5_and_clips
     path = tmp_path / "m5_int8.tflite"
@@ -239,6 +247,7 @@ def test_forced_mismatch_refuses_to_write(tmp_path, m5_and_clips):
     assert info.value.report.max_abs_diff > 1e-9 and not info.value.report.passed
 
 
+@pytest.mark.export
 def test_converter_crash_is_isolated():
     """Full int8 of a Keras 3 LSTM kills the converter (SIGSEGV): an error, not a dead test."""
     inp = keras.Input((20, 8))
@@ -257,6 +266,7 @@ def test_int8_needs_real_data(m5_and_clips):
         export.to_tflite(model, None, quantization="int4")
 
 
+@pytest.mark.export
 def test_representative_data_forms_and_float_ops(clips):
     """A generator of (clip, label) pairs of any length, fixed to input_length; int8 leaves
     the log-mel front end's RFFT2D and LOG in float (reported)."""
@@ -329,6 +339,7 @@ def zoo_model_and_audio(name, fsdd_sample):
     return model, np.stack([np.resize(c, samples) for c in raw])
 
 
+@pytest.mark.export
 @pytest.mark.parametrize("name", sorted(ZOO_EXPORTS))
 def test_every_zoo_model_exports_to_full_int8_from_raw_audio(name, fsdd_sample):
     """Front end in float32, the network in int8, verified in LiteRT against Keras."""
@@ -349,6 +360,7 @@ def test_every_zoo_model_exports_to_full_int8_from_raw_audio(name, fsdd_sample):
         assert "L2_NORMALIZATION" in report.float_ops
 
 
+@pytest.mark.export
 def test_trained_vggvox_v2_int8_keeps_ghostvlad_float(fsdd_sample):
     """The published VGGVox v2 in int8 differed from Keras by 0.77 with its GhostVLAD
     pooling quantized. Kept float32 (with the front end), it follows Keras within about
@@ -377,6 +389,7 @@ def test_trained_vggvox_v2_int8_keeps_ghostvlad_float(fsdd_sample):
     assert np.abs(whole - expected).max() > 0.5
 
 
+@pytest.mark.export
 @pytest.mark.slow
 @pytest.mark.parametrize("quantization", [None, "float16", "dynamic", "int8"])
 @pytest.mark.parametrize("name", sorted(ZOO_EXPORTS))
@@ -404,6 +417,7 @@ def test_every_zoo_model_exports_in_every_mode(name, quantization, fsdd_sample):
         assert report.size_bytes < limit * float_size, (report.size_bytes, float_size)
 
 
+@pytest.mark.export
 def test_int8_front_end_stays_float_and_tracks_keras(clips):
     """A log-mel front end quantized to int8 loses the bins more than 48 dB down; kept in
     float32 (the default), the int8 model follows Keras much more closely."""
@@ -441,6 +455,7 @@ def _float16_constants(flatbuffer: bytes) -> list[int]:
             and graph.tensors[op.inputs[0]].type == schema.TensorType.FLOAT16]
 
 
+@pytest.mark.export
 @pytest.mark.parametrize("quantization", ["float16", "dynamic"])
 def test_float16_and_dynamic_keep_the_front_end_constants_float(quantization, fsdd_sample):
     """Deep Speaker on clips centred in silence. float16: stored as the converter writes
@@ -474,6 +489,7 @@ def test_float16_and_dynamic_keep_the_front_end_constants_float(quantization, fs
         assert len(kept) < 0.3 * float32_size  # the network's weights are still int8
 
 
+@pytest.mark.export
 def test_fused_lstm_cells_are_not_clipped(fsdd_sample):
     """The converter clips a fused LSTM's cell state to +-10, Keras never does: the trained
     BiLSTM preset's cells reach 16-21 and its clipped float32 file was 0.003 off (0.75 per
@@ -491,6 +507,7 @@ def test_fused_lstm_cells_are_not_clipped(fsdd_sample):
     assert len(lstms) == 2 and all(options.cellClip == 0 for options in lstms)
 
 
+@pytest.mark.export
 def test_int8_falls_back_to_a_float_first_layer_and_says_so():
     """VGGVox v2 reads a standardised linear-magnitude spectrogram: long-tailed, so int8
     resolves its input coarsely (0.136 off on the bundled clips, tolerance 0.1). The
@@ -513,6 +530,7 @@ def test_int8_falls_back_to_a_float_first_layer_and_says_so():
         export.convert(model, quantization="dynamic", keep_float=["no_such_layer"])
 
 
+@pytest.mark.export
 def test_fallback_keeps_the_layers_between_front_end_and_first_layer_float():
     """M5's `add_channel` reshape sits between its float front end (Standardize) and the
     stem: left int8, it quantized the stem's input anyway (a LOSO fold's fallback file:
@@ -526,6 +544,7 @@ def test_fallback_keeps_the_layers_between_front_end_and_first_layer_float():
     assert both.max_abs_diff < 0.85 * stem_only.max_abs_diff  # 0.061 against 0.081
 
 
+@pytest.mark.export
 def test_dynamic_range_falls_back_to_a_float_first_layer():
     """Dynamic range quantizes each input of a hybrid kernel to int8 on the fly: M5's
     stem convolution reads the standardised waveform, whose peaks leave the quiet parts
@@ -544,6 +563,7 @@ def test_dynamic_range_falls_back_to_a_float_first_layer():
     assert report.size_bytes < 1.3 * plain.size_bytes
 
 
+@pytest.mark.export
 def test_bilstm_int8_quantizes_around_its_lstm():
     """The trained BiLSTM's quantized LSTM is 0.2 off (refused); kept float32 by the
     fallback (fused LSTM ops by type: their tensors carry no layer name), the rest int8,

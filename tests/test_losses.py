@@ -219,6 +219,7 @@ def speaker_batch(fsdd_sample):
     return audio.astype("float32"), labels
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head", ["triplet", pytest.param("aam", marks=pytest.mark.jax)])
 def test_training_steps_lower_the_loss_on_real_audio(speaker_batch, head, tmp_path):
     audio, labels = speaker_batch

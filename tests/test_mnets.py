@@ -3,9 +3,9 @@
 import keras
 import numpy as np
 import pytest
+from harness import real_audio, run_export_test, run_model_test
 
 import kerasaudio
-from kerasaudio import export
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.models.mnets import minimum_samples
 
@@ -63,7 +63,8 @@ def test_torchaudio_tutorial_m5_has_25290_trainable_parameters():
 @pytest.mark.parametrize("name", list(PAPER))
 def test_paper_configurations_match_the_layer_formulas(name):
     widths, depths, residual, millions = PAPER[name]
-    model = kerasaudio.create_model(name, input_shape=(None, 1), classes=10)
+    model = run_model_test(name, init_kwargs=dict(input_shape=(None, 1), classes=10),
+                           registry_parameters=True, saving=False)
     expected = expected_trainable(widths, depths, 10, residual=residual)
     assert expected == PAPER_TRAINABLE[name]
     assert trainable(model) == expected
@@ -71,7 +72,6 @@ def test_paper_configurations_match_the_layer_formulas(name):
     bn_channels = widths[0] + sum(w * d * (2 if residual else 1)
                                   for w, d in zip(widths[1:], depths, strict=True))
     assert model.count_params() == expected + 2 * bn_channels
-    assert model.count_params() == kerasaudio.models.get_model_info(name).parameters
 
 
 @pytest.mark.parametrize(("name", "weight_layers", "pools"),
@@ -292,10 +292,19 @@ def test_same_padded_strided_stem_matches_numpy(samples):
 
 
 def test_tutorial_m5_on_raw_audio_converts_to_builtin_tflite():
+    """Also: the .keras round trip in safe mode gives the same probabilities."""
+    run_model_test("m5", init_kwargs=dict(frontend="default", input_shape=(8000,),
+                                          n_channel=32),
+                   input_data=real_audio(2, 8000), expected_output_shape=(2, 10),
+                   tflite=True, tflite_atol=1e-5)
+
+
+@pytest.mark.export
+@pytest.mark.parametrize("quantization", [None, "int8"])
+def test_tutorial_m5_exports_verified_in_litert(quantization):
+    """to_tflite on real clips: float32 within 1e-4 of Keras, int8 within 0.1."""
+    keras.utils.set_random_seed(5)
     model = kerasaudio.create_model("m5", frontend="default", input_shape=(8000,),
                                     n_channel=32)
-    flatbuffer = export.convert(model, batch_size=1)
-    assert not [op for op in export.op_names(flatbuffer) if "flex" in op.lower()]
-    audio = np.random.default_rng(4).normal(size=(1, 8000)).astype("float32")
-    (lite,) = export.run_tflite(flatbuffer, audio)
-    np.testing.assert_allclose(lite, keras.ops.convert_to_numpy(model(audio)), atol=1e-5)
+    report = run_export_test(model, real_audio(8, 8000), quantization=quantization)
+    assert report.quantization == quantization and report.clips == 8

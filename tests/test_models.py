@@ -98,6 +98,7 @@ def test_builds_with_default_frontend_on_raw_audio(name, clips):
     assert y.shape == (2, config["classes"]) and np.isfinite(y).all()
 
 
+@pytest.mark.slow
 @pytest.mark.jax
 @pytest.mark.parametrize("name", TESTED)
 def test_training_steps_lower_the_loss(name):
@@ -123,6 +124,7 @@ def test_keras_file_roundtrip_in_safe_mode(name, tmp_path):
                                   keras.ops.convert_to_numpy(model(x)))
 
 
+@pytest.mark.export
 @pytest.mark.parametrize("name", TESTED)
 def test_float_tflite_builtins_match_keras(name):
     model = kerasaudio.create_model(name, **CONFIGS[name])
@@ -133,6 +135,7 @@ def test_float_tflite_builtins_match_keras(name):
     np.testing.assert_allclose(lite, keras.ops.convert_to_numpy(model(x)), atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TESTED)
 def test_weights_file_roundtrip_and_class_mismatch(name, tmp_path):
     model = kerasaudio.create_model(name, **CONFIGS[name])

@@ -44,6 +44,7 @@ def test_input_scale_is_librosa_on_the_scaled_input(magnitude_mel):
     np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
 
 
+@pytest.mark.export
 def test_int8_file_keeps_pcen_float(clips):
     """In a full-int8 file PCEN (input scaling included) stays in the float32 front end,
     and the file verifies."""

@@ -302,6 +302,7 @@ print(json.dumps(np.asarray(model(x, training=False)).tolist()), flush=True)
 """
 
 
+@pytest.mark.slow
 def test_four_processes_download_at_once(published, server, remote, requests, monkeypatch):
     monkeypatch.setenv("KERASAUDIO_WEIGHTS_URL", f"{server.base}/slow")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}

@@ -50,6 +50,7 @@ def test_dynamic_batch_is_a_clear_error():
         export.convert(model, batch_size=None)
 
 
+@pytest.mark.export
 def test_bilstm_attention_exports_full_int8():
     """The converter crashes (SIGSEGV) on full int8 of Keras 3 LSTMs; the fused op does not."""
     keras.utils.set_random_seed(0)

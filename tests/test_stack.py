@@ -182,6 +182,7 @@ def test_manifest_rejects_bad_stack_entries(tmp_path, edit, match):
         hub.get_preset(PRESET, manifest=path)
 
 
+@pytest.mark.export
 def test_stack_preset_exports_one_verified_tflite_file(bundled, offline, tmp_path):
     clips, labels = bundled
     model = kerasaudio.create_model(PRESET)

@@ -1,9 +1,10 @@
 import keras
 import numpy as np
 import pytest
+from harness import real_audio, run_layer_test
 
 from kerasaudio.errors import InvalidOptionError
-from kerasaudio.layers import Standardize
+from kerasaudio.layers import MelSpectrogram, PowerToDb, Standardize
 
 
 @pytest.mark.jax
@@ -27,6 +28,21 @@ def test_axis_option_per_bin():
     y = keras.ops.convert_to_numpy(Standardize(axis=1)(x))
     np.testing.assert_allclose(y.mean(axis=1), 0, atol=1e-5)
     np.testing.assert_allclose(y.std(axis=1), 1, atol=1e-4)
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("axis", [None, 1, 2])
+def test_on_real_log_mel_saves_and_converts(axis):
+    """Real dB spectrograms (mean far from zero; silent frames constant): config and .keras
+    round trips, TFLite."""
+    mel = MelSpectrogram(sample_rate=8000, n_fft=512, hop_length=128, n_mels=40)
+    features = keras.ops.convert_to_numpy(PowerToDb()(mel(real_audio(3, 8000))))
+    reduce = tuple(range(1, 3)) if axis is None else axis
+    expected = ((features - features.mean(axis=reduce, keepdims=True))
+                / np.maximum(features.std(axis=reduce, keepdims=True), 1e-6))
+    run_layer_test(Standardize, init_kwargs={"axis": axis}, input_data=features,
+                   expected_output_shape=features.shape, expected_output=expected,
+                   expected_atol=1e-4, tflite=keras.backend.backend() == "tensorflow")
 
 
 @pytest.mark.parametrize("axis", [0, (0, 1), ()])

@@ -148,6 +148,7 @@ def test_tflite_groups_frames_per_rfft2d_and_matches_librosa(clips, samples, bat
     assert "RFFT2D" in ops and "BATCH_MATMUL" in ops
 
 
+@pytest.mark.export
 @pytest.mark.parametrize(("n_fft", "samples"), [(16, 300), (256, 600), (256, 8000),
                                                 (512, 2000), (2048, 8000)])
 @pytest.mark.parametrize("mode", ["magnitude", "complex"])

@@ -100,6 +100,7 @@ def test_float_files_are_unchanged():
     assert fuse_clipped_relu(flatbuffer) == flatbuffer
 
 
+@pytest.mark.export
 def test_deep_speaker_int8_runs_in_one_xnnpack_piece(fsdd_sample):
     """Deep Speaker's 28 clipped ReLUs cut its int8 graph into 32 XNNPACK pieces (2.2x
     slower than float32); fused, the int8 network is one piece after the float front end."""
@@ -118,6 +119,7 @@ def test_deep_speaker_int8_runs_in_one_xnnpack_piece(fsdd_sample):
     assert (lite.argmax(1) == expected.argmax(1)).mean() == 1.0
 
 
+@pytest.mark.export
 @pytest.mark.parametrize("quantize", [False, True])
 def test_stripped_names_change_nothing_but_the_size(quantize):
     keras.utils.set_random_seed(2)
@@ -160,6 +162,7 @@ def float16_constants(flatbuffer) -> int:
                and graph.tensors[op.inputs[0]].buffer > 0 for op in graph.operators)
 
 
+@pytest.mark.export
 @pytest.mark.parametrize("n_mels", [40, 64])
 def test_front_end_matrices_in_float16(clips, n_mels):
     """The mel filterbank of a float32 front end is stored as float16 behind DEQUANTIZE:
@@ -184,6 +187,7 @@ def test_nothing_to_halve_leaves_the_file_alone():
     assert halve_float_constants(flatbuffer) is flatbuffer
 
 
+@pytest.mark.export
 @pytest.mark.parametrize("dft", ["conv", "auto"])
 def test_mixed_sign_matrices_stay_float32(clips, dft):
     """A DFT (n_fft 400: a strided convolution with `dft="conv"`, two matrix products

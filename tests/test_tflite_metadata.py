@@ -48,6 +48,8 @@ def tflite_metadata(data: bytes):
     raise AssertionError("no TFLITE_METADATA")
 
 
+@pytest.mark.requires("mediapipe")
+@pytest.mark.export
 def test_metadata_fields_and_labels_file(exported):
     _, path, _, _, report = exported
     data = path.read_bytes()
@@ -68,6 +70,8 @@ def test_metadata_fields_and_labels_file(exported):
     assert report.passed and report.size_bytes == len(data)
 
 
+@pytest.mark.requires("mediapipe")
+@pytest.mark.export
 def test_mediapipe_audio_classifier_matches_keras(exported):
     from mediapipe.tasks.python import audio
     from mediapipe.tasks.python.components.containers import audio_data
@@ -87,6 +91,8 @@ def test_mediapipe_audio_classifier_matches_keras(exported):
                                        atol=1e-5)
 
 
+@pytest.mark.requires("mediapipe")
+@pytest.mark.export
 def test_mediapipe_reads_the_smallest_int8_file(exported, tmp_path):
     """Per-tensor scales, no tensor names, float16 constants: MediaPipe still finds the
     input, the output and the labels (by metadata and index, not by name)."""

@@ -20,6 +20,9 @@ from kerasaudio.models.wav2vec2 import Wav2Vec2, frame_lengths, receptive_field
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+# Parity with PyTorch transformers: `make test-parity` (the test-heavy extra).
+pytestmark = pytest.mark.parity
+
 SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48,
              conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
 VARIANTS = {

@@ -125,6 +125,7 @@ def test_bad_recipes_fail_before_training(overrides, match):
         load_recipe(NAMES[0], overrides)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", DIGITS)
 def test_tiny_official_run_writes_weights_config_and_metrics(name, tmp_path):
     r = recipe(name)
@@ -150,6 +151,7 @@ def test_tiny_official_run_writes_weights_config_and_metrics(name, tmp_path):
     assert again["correct"] == np.trace(official["confusion"]) == official["correct"]
 
 
+@pytest.mark.slow
 def test_loso_fold_then_resume_keeps_it(tmp_path):
     r = recipe("m5_fsdd_digits")
     metrics = protocols.run(r, protocols=["loso"], folds=["george"], out=tmp_path,
@@ -249,6 +251,7 @@ def test_ema_copies_the_moving_average_of_every_step_into_the_model():
     assert not np.allclose(model.trainable_variables[0].numpy(), snapshots[-1][0])
 
 
+@pytest.mark.slow
 def test_weight_averaging_options_reach_the_optimizer_and_the_saved_model():
     frame = fsdd.load(sample=True)
     base, base_info = fit.train(recipe("logmel_cnn_fsdd_digits"), frame, max_steps=3)
@@ -376,6 +379,7 @@ def test_freq_mix_style_recolours_each_band_with_a_mix_of_two_examples(shape):
         FreqMixStyle(alpha=0)
 
 
+@pytest.mark.slow
 def test_zoo_train_runs_under_mirrored_strategy_on_two_cpus(tmp_path):
     """Logical devices must be set before TensorFlow starts: a fresh interpreter."""
     name = "logmel_cnn_fsdd_digits"

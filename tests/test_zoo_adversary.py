@@ -108,6 +108,7 @@ def test_joint_labels_are_the_digit_then_the_speaker():
     np.testing.assert_array_equal(labels.sum(1), 2)
 
 
+@pytest.mark.slow
 def test_adversarial_training_keeps_the_digit_model_only(tmp_path):
     frame = fsdd.load(sample=True)
     frame = frame[frame.speaker != "george"]

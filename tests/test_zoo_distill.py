@@ -41,6 +41,7 @@ def _same_weights(model, path):
                zip(model.get_weights(), reference.get_weights(), strict=True))
 
 
+@pytest.mark.slow
 def test_each_training_gets_the_teachers_that_never_saw_its_test_speaker(teacher_run):
     frame = fsdd.load(sample=True)
     distill = Distill(teachers=[str(teacher_run)], weight=0.5)
@@ -58,6 +59,7 @@ def test_each_training_gets_the_teachers_that_never_saw_its_test_speaker(teacher
         fit.teachers(Distill(teachers=["zoo/runs/no_such_run"]), frame)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("weight", "winner"), [(0.0, 1), (1.0, 0)])
 def test_the_loss_pulls_the_student_towards_the_teachers(weight, winner):
     """Labels say class 1, the teachers 0.9 / 0.1 for class 0: the weight decides."""
@@ -85,6 +87,7 @@ def test_the_loss_pulls_the_student_towards_the_teachers(weight, winner):
         np.testing.assert_allclose(probs[:, 0], 0.9, atol=0.02)
 
 
+@pytest.mark.slow
 def test_distilled_training_is_seeded_and_keeps_the_plain_student(teacher_run):
     frame = fsdd.load(sample=True)
     frame = frame[frame.speaker != "george"]

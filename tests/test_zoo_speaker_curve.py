@@ -42,6 +42,7 @@ def test_fixed_design_needs_enough_clips():
         speaker_curve.training_frame(index, ("george",), "fixed", 40, seed=0)
 
 
+@pytest.mark.slow
 def test_run_writes_resumable_results_and_a_table(tmp_path):
     recipe = load_recipe("m5_fsdd_digits", TINY)
     kwargs = dict(held_out=["george"], sizes=[1, 2], count=1, designs=["all", "fixed"],
@@ -67,6 +68,7 @@ def test_run_writes_resumable_results_and_a_table(tmp_path):
 
 
 
+@pytest.mark.slow
 def test_bagging_trains_every_subset_once_and_averages(tmp_path):
     recipe = load_recipe("m5_fsdd_digits", TINY)
     lines = []

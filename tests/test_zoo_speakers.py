@@ -86,6 +86,7 @@ def test_unseen_split_is_speaker_disjoint(speaker):
     assert (test_df["speaker"] == speaker).sum() == 20 and len(test_df) == 70
 
 
+@pytest.mark.slow
 def test_official_run_metrics_and_trial_counts(deep_speaker_run):
     _, out, metrics = deep_speaker_run
     official = metrics["official"]
@@ -104,6 +105,7 @@ def test_official_run_metrics_and_trial_counts(deep_speaker_run):
     assert written["official"]["verification"] == v and written["task"] == "speakers"
 
 
+@pytest.mark.slow
 def test_unseen_fold_trial_counts(deep_speaker_run):
     _, _, metrics = deep_speaker_run
     unseen = metrics["unseen"]
@@ -115,6 +117,7 @@ def test_unseen_fold_trial_counts(deep_speaker_run):
     assert unseen["mean_eer"] == fold["eer"]
 
 
+@pytest.mark.slow
 def test_eer_recomputed_independently(deep_speaker_run):
     """Rebuild from config.json + weights, embed by hand, score every pair, compare."""
     recipe, out, metrics = deep_speaker_run
@@ -147,6 +150,7 @@ def test_eer_recomputed_independently(deep_speaker_run):
     assert metrics["official"]["identification_accuracy"] == pytest.approx(accuracy, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_merge_unseen_adds_folds_of_parallel_runs(deep_speaker_run, tmp_path):
     recipe, out, _ = deep_speaker_run
     original = (out / "metrics.json").read_text()
@@ -173,6 +177,7 @@ def test_merge_unseen_adds_folds_of_parallel_runs(deep_speaker_run, tmp_path):
         publish_run(recipe, out)
 
 
+@pytest.mark.slow
 def test_vggvox_v2_recipe_trains_and_rebuilds(tmp_path):
     recipe = _recipe("vggvox_v2")
     metrics = speakers.run(recipe, protocols=("official",), out=tmp_path, sample=True,

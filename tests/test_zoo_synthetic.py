@@ -32,6 +32,7 @@ def clips_dir(tmp_path_factory):
     return synthetic.generate(out, takes=2, seed=0, only=VOICES, log=lambda line: None)
 
 
+@pytest.mark.synth
 @speaks
 def test_clips_are_fsdd_like(clips_dir):
     frame = synthetic.load(clips_dir)
@@ -51,6 +52,7 @@ def test_clips_are_fsdd_like(clips_dir):
         assert loud[0] < 320 and len(audio) - loud[-1] < 320  # trimmed to 40 ms
 
 
+@pytest.mark.synth
 @speaks
 def test_generation_is_seeded_and_kept(clips_dir, tmp_path):
     again = synthetic.generate(tmp_path / "a", takes=2, seed=0, only=VOICES[:1],
@@ -73,6 +75,7 @@ def test_generation_is_seeded_and_kept(clips_dir, tmp_path):
         synthetic.load(again)
 
 
+@pytest.mark.synth
 @speaks
 def test_the_words_are_the_digits(clips_dir):
     """The FSDD-trained log-mel preset recognises the synthetic words (chance: 10%)."""
@@ -87,6 +90,8 @@ def test_the_words_are_the_digits(clips_dir):
     assert np.mean(predicted == frame.digit.to_numpy()) >= 0.7
 
 
+@pytest.mark.slow
+@pytest.mark.synth
 @speaks
 def test_recipe_adds_them_to_every_training_split_only(tmp_path, monkeypatch):
     monkeypatch.setattr(synthetic, "ESPEAK_ACCENTS", ("en-us",))

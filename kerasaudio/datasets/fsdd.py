@@ -193,6 +193,7 @@ def official_split(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     Example:
     ```python
+    from kerasaudio.datasets import fsdd
     train, test = fsdd.official_split(fsdd.load())
     len(train), len(test)  # (2700, 300)
     ```
@@ -218,6 +219,7 @@ def leave_one_speaker_out(df: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame,
 
     Example:
     ```python
+    from kerasaudio.datasets import fsdd
     for speaker, train, test in fsdd.leave_one_speaker_out(fsdd.load()):
         print(speaker, len(train), len(test))  # george 2500 500 ...
     ```

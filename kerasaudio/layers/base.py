@@ -42,6 +42,10 @@ def tflite_mode():
 
     Example:
     ```python
+    import keras, kerasaudio, tensorflow as tf
+    model = keras.Sequential([keras.Input((8000,)),
+                              kerasaudio.layers.MelSpectrogram(sample_rate=8000)])
+    spec = tf.TensorSpec((1, 8000), tf.float32)
     with kerasaudio.layers.tflite_mode():
         concrete = tf.function(model).get_concrete_function(spec)
     ```

@@ -147,7 +147,9 @@ class Lwlrap(keras.metrics.Metric):
 
     Example:
     ```python
+    import keras
     from kerasaudio.metrics.lwlrap import Lwlrap
+    model = keras.Sequential([keras.Input((40,)), keras.layers.Dense(3, activation="sigmoid")])
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=[Lwlrap()])
     metric = Lwlrap()
     metric.update_state([[1, 0, 0]], [[0.9, 0.2, 0.1]])
