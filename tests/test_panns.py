@@ -160,6 +160,7 @@ def outputs(model, audio):
 # ----------------------------------------------------------------------------- front end
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("sample_rate", sorted(SAMPLE_RATES))
 def test_log_mel_matches_torchlibrosa(sample_rate, torch, reference, fsdd_paths):
     ref = make_reference(torch, reference, sample_rate=sample_rate, small=True)
@@ -185,6 +186,7 @@ def test_log_mel_matches_torchlibrosa(sample_rate, torch, reference, fsdd_paths)
 # ----------------------------------------------------------------------------- CNN14 parity
 
 
+@pytest.mark.parity
 def test_cnn14_matches_reference_at_full_size(torch, reference, fsdd_paths):
     ref = make_reference(torch, reference)
     state = ref.state_dict()
@@ -200,6 +202,7 @@ def test_cnn14_matches_reference_at_full_size(torch, reference, fsdd_paths):
         assert_close(outputs(embedder, audio), expected["embedding"])
 
 
+@pytest.mark.parity
 @pytest.mark.jax
 @pytest.mark.parametrize("sample_rate", sorted(SAMPLE_RATES))
 def test_cnn14_matches_reference_at_each_sample_rate(sample_rate, torch, reference,
@@ -222,6 +225,7 @@ def test_cnn14_matches_reference_at_each_sample_rate(sample_rate, torch, referen
         assert np.abs(ours - theirs)[loud].max() <= RELATIVE * np.abs(theirs).max()
 
 
+@pytest.mark.parity
 def test_log_mel_input_equals_audio_input(torch, reference, fsdd_paths):
     state = make_reference(torch, reference, small=True).state_dict()
     on_audio = kerasaudio.create_model("panns_cnn14", weights=state, **SMALL)
@@ -238,6 +242,7 @@ def test_log_mel_input_equals_audio_input(torch, reference, fsdd_paths):
 # ----------------------------------------------------------------------------- SED variant
 
 
+@pytest.mark.parity
 def test_decision_level_max_matches_reference_at_full_size(torch, reference, fsdd_paths):
     ref = make_reference(torch, reference, sed=True)
     model = kerasaudio.create_model("panns_cnn14_decision_level_max",
@@ -252,6 +257,7 @@ def test_decision_level_max_matches_reference_at_full_size(torch, reference, fsd
     assert_close(got["framewise_output"], expected["framewise_output"])
 
 
+@pytest.mark.parity
 @pytest.mark.jax
 def test_decision_level_max_single_outputs_and_embeddings(torch, reference, fsdd_paths):
     ref = make_reference(torch, reference, sed=True, small=True, sample_rate=16000)
@@ -283,6 +289,7 @@ def test_framewise_upsample_repeats_steps_and_pads_with_the_last():
 # ----------------------------------------------------------------------------- converter
 
 
+@pytest.mark.parity
 def test_checkpoint_file_loads_through_create_model(torch, reference, fsdd_paths, tmp_path):
     ref = make_reference(torch, reference, small=True)
     path = tmp_path / "Cnn14_small.pth"
@@ -296,6 +303,7 @@ def test_checkpoint_file_loads_through_create_model(torch, reference, fsdd_paths
     assert tensors["fc_audioset.weight"].dtype == np.float32
 
 
+@pytest.mark.parity
 def test_state_dict_of_numpy_arrays_and_dataparallel_prefix(torch, reference):
     ref = make_reference(torch, reference, small=True)
     arrays = {f"module.{k}": v.numpy() for k, v in ref.state_dict().items()}
@@ -306,12 +314,14 @@ def test_state_dict_of_numpy_arrays_and_dataparallel_prefix(torch, reference):
         ref.fc1.weight.detach().numpy().T)
 
 
+@pytest.mark.parity
 def test_headless_model_ignores_the_classifier_tensors(torch, reference):
     state = make_reference(torch, reference, small=True).state_dict()
     model = kerasaudio.create_model("panns_cnn14", include_top=False, weights=state, **SMALL)
     assert model.outputs[0].shape[1:] == (16,)
 
 
+@pytest.mark.parity
 def test_missing_and_unexpected_tensors_are_listed(torch, reference):
     state = dict(make_reference(torch, reference, small=True).state_dict())
     del state["fc1.bias"]
@@ -320,12 +330,14 @@ def test_missing_and_unexpected_tensors_are_listed(torch, reference):
         kerasaudio.create_model("panns_cnn14", weights=state, **SMALL)
 
 
+@pytest.mark.parity
 def test_shape_mismatch_names_the_tensor(torch, reference):
     state = make_reference(torch, reference, small=True).state_dict()
     with pytest.raises(InvalidOptionError, match=r"classes=527.*fc_audioset\.weight"):
         kerasaudio.create_model("panns_cnn14", classes=10, weights=state, **SMALL)
 
 
+@pytest.mark.parity
 def test_checkpoint_of_another_sample_rate_is_refused(torch, reference):
     state = make_reference(torch, reference, small=True, sample_rate=16000).state_dict()
     with pytest.raises(InvalidOptionError, match="sample_rate=16000"):
@@ -336,6 +348,7 @@ class _NotATensor:
     pass
 
 
+@pytest.mark.parity
 def test_files_that_are_not_state_dicts_fail_clearly(torch, tmp_path):
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"this is not a checkpoint")
@@ -353,6 +366,7 @@ def test_files_that_are_not_state_dicts_fail_clearly(torch, tmp_path):
         kerasaudio.create_model("panns_cnn14", weights=str(tmp_path / "missing.pth"))
 
 
+@pytest.mark.parity
 def test_reading_a_file_without_torch_says_so(torch, tmp_path, monkeypatch):
     path = tmp_path / "state.pth"
     torch.save({"fc1.bias": torch.zeros(2)}, path)
@@ -395,6 +409,7 @@ def test_shortest_input_runs_and_embeddings_extract(clips):
 # ----------------------------------------------------------------------------- export
 
 
+@pytest.mark.parity
 def test_small_sed_model_converts_to_builtin_tflite(torch, reference, fsdd_paths):
     state = make_reference(torch, reference, sed=True, small=True, sample_rate=8000).state_dict()
     model = kerasaudio.create_model("panns_cnn14_decision_level_max", sample_rate=8000,
