@@ -268,16 +268,47 @@ def test_members_with_the_same_name(members, data):
 def test_resample_matches_scipy(data, orig, target):
     x = data["x"][:3] if orig == 8000 else signal.resample_poly(
         data["x"][:3], orig // 8000, 1, axis=1).astype("float32")
-    layer = Resample(orig_sr=orig, target_sr=target)
+    layer = Resample(sample_rate=orig, target_sample_rate=target)
     got = keras.ops.convert_to_numpy(layer(x))
     expected = signal.resample_poly(x, layer.up, layer.down, axis=1)
     assert got.shape == expected.shape == (3, int(np.ceil(x.shape[1] * target / orig)))
     np.testing.assert_allclose(got, expected, atol=2e-6)
 
 
+def test_resample_config_names_and_the_old_spelling(data):
+    """`sample_rate` / `target_sample_rate` in the config; a config or `.keras` file using
+    `orig_sr` / `target_sr` still loads and computes the same."""
+    layer = Resample(sample_rate=8000, target_sample_rate=16000, name="up")
+    config = layer.get_config()
+    assert config["sample_rate"] == 8000 and config["target_sample_rate"] == 16000
+    assert "orig_sr" not in config and "target_sr" not in config
+    old = {k: v for k, v in config.items() if k not in ("sample_rate", "target_sample_rate")}
+    old.update({"orig_sr": 8000, "target_sr": 16000})
+    restored = Resample.from_config(old)
+    assert (restored.sample_rate, restored.target_sample_rate) == (8000, 16000)
+    x = data["x"][:2]
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(restored(x)),
+                                  keras.ops.convert_to_numpy(layer(x)))
+    # A whole model serialised with the old keys, as a .keras file holds it.
+    inputs = keras.Input((8000,))
+    model = keras.Model(inputs, Resample(sample_rate=8000, target_sample_rate=16000)(inputs))
+    serialized = keras.saving.serialize_keras_object(model)
+    for item in serialized["config"]["layers"]:
+        if item["class_name"] == "Resample":
+            cfg = item["config"]
+            cfg["orig_sr"], cfg["target_sr"] = cfg.pop("sample_rate"), cfg.pop(
+                "target_sample_rate")
+    reloaded = keras.saving.deserialize_keras_object(serialized, safe_mode=True)
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(InvalidOptionError, match="name the same option"):
+        Resample(sample_rate=8000, orig_sr=16000, target_sample_rate=16000)
+    with pytest.raises(TypeError):
+        Resample(8000, 16000)  # keyword-only
+
+
 def test_resample_refuses_awkward_ratios():
     with pytest.raises(InvalidOptionError, match="320/441"):
-        Resample(orig_sr=22050, target_sr=16000)
+        Resample(sample_rate=22050, target_sample_rate=16000)
 
 
 def test_member_checks(members):
@@ -301,7 +332,7 @@ def test_member_checks(members):
 def test_input_rate_and_resampling_inside_the_graph(members):
     ensemble = ens.stack(members, class_names=CLASSES, **AT_8K)
     resamplers = [layer for layer in ensemble.layers if isinstance(layer, Resample)]
-    assert [(r.orig_sr, r.target_sr) for r in resamplers] == [(8000, 16000)]
+    assert [(r.sample_rate, r.target_sample_rate) for r in resamplers] == [(8000, 16000)]
     info = ens.ensemble_info(ensemble)
     assert info["sample_rate"] == 8000 and info["input_length"] == 8000
     assert info["class_names"] == CLASSES and info["members"] == 3
@@ -309,8 +340,8 @@ def test_input_rate_and_resampling_inside_the_graph(members):
     # decimated copy.
     at16 = ens.stack(members, class_names=CLASSES, sample_rates=RATES)
     assert at16.inputs[0].shape[1:] == (16000,)
-    assert {(r.orig_sr, r.target_sr) for r in at16.layers if isinstance(r, Resample)} == {
-        (16000, 8000)}
+    assert {(r.sample_rate, r.target_sample_rate) for r in at16.layers
+            if isinstance(r, Resample)} == {(16000, 8000)}
 
 
 # ----------------------------------------------------------------------------- files

@@ -227,7 +227,7 @@ def _ensemble_length(members: list[Member], rate: int, input_length: int | None)
 def _check_member_length(member: Member, rate: int, length: int | None) -> None:
     if member.input_length is None or length is None:
         return
-    layer = Resample(orig_sr=rate, target_sr=member.sample_rate)
+    layer = Resample(sample_rate=rate, target_sample_rate=member.sample_rate)
     fed = layer.output_length(length)
     if fed != member.input_length:
         raise InvalidOptionError(
@@ -307,7 +307,7 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
     for member in described:
         if member.sample_rate not in resampled:
             resampled[member.sample_rate] = Resample(
-                orig_sr=rate, target_sr=member.sample_rate,
+                sample_rate=rate, target_sample_rate=member.sample_rate,
                 name=f"resample_{rate}_to_{member.sample_rate}")(inputs)
         x = resampled[member.sample_rate]
         if member.channel_axis:

@@ -55,7 +55,7 @@ def member_inputs(member: Member, clips: list[np.ndarray], rate: int) -> np.ndar
     member's duration at `rate`, then resampled exactly as `Resample` does in the graph."""
     from scipy import signal
 
-    layer = Resample(orig_sr=rate, target_sr=member.sample_rate)
+    layer = Resample(sample_rate=rate, target_sample_rate=member.sample_rate)
     if member.input_length is not None:
         length = math.ceil(member.input_length * rate / member.sample_rate)
         for candidate in (length - 1, length, length + 1):  # the one Resample maps exactly

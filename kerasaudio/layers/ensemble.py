@@ -242,6 +242,16 @@ def _positive_int(name: str, value) -> int:
     return int(value)
 
 
+def _renamed(value, old_value, name: str, old_name: str):
+    """`value`, or `old_value` given under the option's other accepted name."""
+    if old_value is None:
+        return value
+    if value is not None and value != old_value:
+        raise InvalidOptionError(f"Resample: {name}={value!r} and {old_name}={old_value!r} "
+                                 "name the same option; pass one.")
+    return old_value
+
+
 def resampling_filter(up: int, down: int) -> np.ndarray:
     """The anti-aliasing FIR `scipy.signal.resample_poly` uses by default for `up/down`:
     a Kaiser (beta 5) windowed sinc, cutoff `1 / max(up, down)`, `20 * max(up, down) + 1`
@@ -273,15 +283,18 @@ class Resample(FrontEndLayer):
     waveform has about 48 dB of dynamic range, too coarse for a log-mel member behind it.
 
     Args:
-        orig_sr: input sample rate (Hz).
-        target_sr: output sample rate (Hz).
-        **kwargs: `keras.layers.Layer` arguments.
+        sample_rate: the input's sample rate (Hz), keyword-only.
+        target_sample_rate: the output's sample rate (Hz), keyword-only.
+        **kwargs: `keras.layers.Layer` arguments. The names `orig_sr` and `target_sr`
+            are accepted for `sample_rate` and `target_sample_rate`, so configs that
+            use them (librosa's spelling) load.
 
     Example:
     ```python
     import keras
     audio = keras.Input((8000,))  # 1 s at 8 kHz
-    out = kerasaudio.layers.Resample(orig_sr=8000, target_sr=16000)(audio)  # (None, 16000)
+    layer = kerasaudio.layers.Resample(sample_rate=8000, target_sample_rate=16000)
+    layer(audio).shape  # (None, 16000)
     ```
 
     Reference:
@@ -289,19 +302,25 @@ class Resample(FrontEndLayer):
         1983 (polyphase resampling).
     """
 
-    def __init__(self, *, orig_sr: int, target_sr: int, **kwargs):
+    def __init__(self, *, sample_rate: int | None = None,
+                 target_sample_rate: int | None = None, **kwargs):
+        sample_rate = _renamed(sample_rate, kwargs.pop("orig_sr", None), "sample_rate",
+                               "orig_sr")
+        target_sample_rate = _renamed(target_sample_rate, kwargs.pop("target_sr", None),
+                                      "target_sample_rate", "target_sr")
         super().__init__(**kwargs)
-        self.orig_sr = _positive_int("orig_sr", orig_sr)
-        self.target_sr = _positive_int("target_sr", target_sr)
-        g = math.gcd(self.orig_sr, self.target_sr)
-        self.up, self.down = self.target_sr // g, self.orig_sr // g
+        self.sample_rate = _positive_int("sample_rate", sample_rate)
+        self.target_sample_rate = _positive_int("target_sample_rate", target_sample_rate)
+        g = math.gcd(self.sample_rate, self.target_sample_rate)
+        self.up, self.down = self.target_sample_rate // g, self.sample_rate // g
         if self.up > MAX_UP:
             raise InvalidOptionError(
-                f"Resample {self.orig_sr} Hz -> {self.target_sr} Hz is {self.up}/{self.down}: "
-                f"the in-graph filter would run at {self.up}x the input rate (at most "
-                f"{MAX_UP}x is supported). Resample the audio before the model (e.g. "
-                f"kerasaudio.audio_io.load_audio(path, sample_rate={self.target_sr})), or "
-                "give the ensemble an input rate that is a simple ratio of the members'."
+                f"Resample {self.sample_rate} Hz -> {self.target_sample_rate} Hz is "
+                f"{self.up}/{self.down}: the in-graph filter would run at {self.up}x the "
+                f"input rate (at most {MAX_UP}x is supported). Resample the audio before "
+                "the model (e.g. kerasaudio.audio_io.load_audio(path, "
+                f"sample_rate={self.target_sample_rate})), or give the ensemble an input "
+                "rate that is a simple ratio of the members'."
             )
         self._kernel = (None if self.up == self.down == 1
                         else resampling_filter(self.up, self.down))
@@ -340,5 +359,6 @@ class Resample(FrontEndLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"orig_sr": self.orig_sr, "target_sr": self.target_sr})
+        config.update({"sample_rate": self.sample_rate,
+                       "target_sample_rate": self.target_sample_rate})
         return config
