@@ -241,7 +241,7 @@ def _check_member_length(member: Member, rate: int, length: int | None) -> None:
 def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None = None,
           weights=None, class_names=None, sample_rate: int | None = None,
           sample_rates=None, input_length: int | None = None, normalize: bool = True,
-          stacker=None) -> keras.Model:
+          stacker=None, multi_label: bool | None = None) -> keras.Model:
     """One Keras model that runs every member on one raw-audio input and combines them.
 
     Each member gets the input resampled to its own rate inside the graph
@@ -266,8 +266,12 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
         sample_rates: rates of members without preset metadata.
         input_length: input samples (default: the members' common clip duration at
             `sample_rate`; None when every member takes any length).
-        normalize: renormalise `"gmean"`, `"median"` and `"max"` to sum to one.
+        normalize: renormalise `"gmean"`, `"median"` and `"max"` to sum to one
+            (single-label).
         stacker: a `StackerFit` from `fit_stacker` (with `aggregate="learned"`).
+        multi_label: the members output independent per-class (sigmoid) probabilities
+            and so does the ensemble (see `kerasaudio.layers.StackingEnsemble`); default:
+            the stacker's, else False.
 
     Returns:
         A `keras.Model` `(batch, input_length) -> (batch, classes)`.
@@ -289,6 +293,13 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
     aggregate, weights = parse_aggregate(aggregate, weights)
     if stacker is not None and aggregate != "learned":
         raise InvalidOptionError("stacker= needs aggregate='learned'.")
+    fitted_multi_label = None if stacker is None else bool(stacker.multi_label)
+    if multi_label is None:
+        multi_label = bool(fitted_multi_label)
+    elif fitted_multi_label is not None and bool(multi_label) != fitted_multi_label:
+        raise InvalidOptionError(
+            f"multi_label={multi_label} but the stacker was fitted on "
+            f"{'multi-label' if fitted_multi_label else 'single-label'} labels.")
     models = list(models)
     distinct, index = unique_models(models)
     described = describe_members(distinct, class_names=for_distinct(class_names, models,
@@ -322,7 +333,7 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
     layer = StackingEnsemble(
         members=len(models), classes=len(names), aggregate=aggregate, weights=weights,
         normalize=normalize, class_names=list(names), sample_rate=rate,
-        orders=[orders[j] for j in index], name="ensemble")
+        orders=[orders[j] for j in index], multi_label=multi_label, name="ensemble")
     out = layer([outputs[j] for j in index])
     ensemble = keras.Model(inputs, out, name=name or "stacking_ensemble")
     if stacker is not None:
@@ -359,8 +370,8 @@ def _fresh(name: str, used: set) -> str:
 
 def ensemble_info(model: keras.Model) -> dict:
     """An ensemble's metadata: `class_names`, `sample_rate`, `input_length`, `aggregate`,
-    `members` (count), `weights`; read from its `StackingEnsemble` layer, so it works on a
-    reloaded `.keras` file too.
+    `members` (count), `weights`, `multi_label`; read from its `StackingEnsemble` layer,
+    so it works on a reloaded `.keras` file too.
 
     Example:
     ```python
@@ -375,5 +386,6 @@ def ensemble_info(model: keras.Model) -> dict:
     layer = layers[0]
     return {"class_names": layer.class_names, "sample_rate": layer.sample_rate,
             "input_length": model.inputs[0].shape[1], "aggregate": layer.aggregate,
-            "members": layer.members, "weights": list(layer.member_weights)}
+            "members": layer.members, "weights": list(layer.member_weights),
+            "multi_label": layer.multi_label}
 

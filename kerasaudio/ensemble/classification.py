@@ -40,7 +40,7 @@ def as_clips(inputs) -> list[np.ndarray]:
     return clips
 
 
-def _fit_length(clip: np.ndarray, length: int) -> np.ndarray:
+def fit_length(clip: np.ndarray, length: int) -> np.ndarray:
     """Centre-crop or zero-pad (as `kerasaudio.data.fix_length(mode="center")`)."""
     n = len(clip)
     if n >= length:
@@ -64,11 +64,11 @@ def member_inputs(member: Member, clips: list[np.ndarray], rate: int) -> np.ndar
                 break
     else:
         length = max(len(c) for c in clips)
-    batch = np.stack([_fit_length(c, length) for c in clips]).astype(np.float32)
+    batch = np.stack([fit_length(c, length) for c in clips]).astype(np.float32)
     if layer.up != layer.down:
         batch = signal.resample_poly(batch, layer.up, layer.down, axis=1).astype(np.float32)
     if member.input_length is not None:
-        batch = np.stack([_fit_length(c, member.input_length) for c in batch])
+        batch = np.stack([fit_length(c, member.input_length) for c in batch])
     return batch[..., None] if member.channel_axis else batch
 
 

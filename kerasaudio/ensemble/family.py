@@ -218,7 +218,9 @@ def stack_model(*, members: Sequence, aggregate: str | Sequence[float] = "gmean"
             `(None,)` means the same.
         classes: the number of classes, if given it must be the members'.
         pooling: must be None.
-        classifier_activation: `"softmax"` (the output is a probability vector).
+        classifier_activation: `"softmax"` (members and output give a probability
+            vector) or `"sigmoid"` (multi-label: members and output give independent
+            per-class probabilities; see `kerasaudio.layers.StackingEnsemble`).
         class_names: class names of members without their own.
         sample_rate: Hz of the input (default: the highest member rate); also the rate
             of members without their own.
@@ -243,9 +245,10 @@ def stack_model(*, members: Sequence, aggregate: str | Sequence[float] = "gmean"
     if pooling is not None:
         raise InvalidOptionError(f"stack: pooling={pooling!r}; a stack has no pooling "
                                  "option (its members pool).")
-    if classifier_activation != "softmax":
+    if classifier_activation not in ("softmax", "sigmoid"):
         raise InvalidOptionError(f"stack: classifier_activation={classifier_activation!r}; "
-                                 "the output is the combined probabilities ('softmax').")
+                                 "the output is the combined probabilities: 'softmax' "
+                                 "(single-label) or 'sigmoid' (multi-label members).")
     if weights is not None:
         if not isinstance(weights, (str, os.PathLike)) or not os.fspath(weights).endswith(
                 ".weights.h5"):
@@ -273,7 +276,8 @@ def stack_model(*, members: Sequence, aggregate: str | Sequence[float] = "gmean"
     model = stack([member for member, _, _ in built], aggregate=aggregate, name=name,
                   class_names=names if any(n is not None for n in names) else None,
                   sample_rate=sample_rate, input_length=length,
-                  sample_rates=None if None in rates else rates)
+                  sample_rates=None if None in rates else rates,
+                  multi_label=classifier_activation == "sigmoid")
     count = model.outputs[0].shape[-1]
     if classes is not None and classes != count:
         raise InvalidOptionError(f"stack: classes={classes} but the members have {count}.")

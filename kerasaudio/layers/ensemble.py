@@ -56,6 +56,13 @@ class StackingEnsemble(keras.layers.Layer):
     divided by its sum so every row is a probability distribution (the top class is
     unchanged); `"mean"`, `"vote"` and `"learned"` already sum to one.
 
+    With `multi_label=True` the members give independent per-class probabilities
+    (sigmoid outputs, several classes may be present at once) and so does the
+    ensemble: nothing is renormalised, `"vote"` (a top-class vote) is refused, and
+    `"learned"` is `sigmoid(concat_m(logit p_m) @ kernel + bias)` with `logit p =
+    log p - log(1 - p)` on `p` clipped to `[1e-7, 1 - 1e-7]`: one logistic regression per
+    class over every member's log-odds, initialised to the mean log-odds.
+
     Args:
         members: number of input tensors.
         classes: number of classes (the last axis of every input).
@@ -63,12 +70,14 @@ class StackingEnsemble(keras.layers.Layer):
             `"learned"`.
         weights: per-member weights (non-negative, not all zero) for `"gmean"`,
             `"mean"` and `"vote"`; None for equal weights.
-        normalize: renormalise `"gmean"`, `"median"` and `"max"` to sum to one.
+        normalize: renormalise `"gmean"`, `"median"` and `"max"` to sum to one (single-label
+            only).
         class_names: the classes' names (metadata kept in the saved model; optional).
         sample_rate: the ensemble input's sample rate in Hz (metadata; optional).
         orders: per member, None or the index of each ensemble class in that member's
             output (`stack` sets it when a member lists the same classes in another
             order); the member's probabilities are reordered before combining.
+        multi_label: the probabilities are per class (sigmoid), not a distribution.
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Example:
@@ -88,7 +97,8 @@ class StackingEnsemble(keras.layers.Layer):
 
     def __init__(self, *, members: int, classes: int, aggregate: str = "gmean",
                  weights=None, normalize: bool = True, class_names=None,
-                 sample_rate: int | None = None, orders=None, **kwargs):
+                 sample_rate: int | None = None, orders=None, multi_label: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.members = _positive_int("members", members)
         self.classes = _positive_int("classes", classes)
@@ -98,6 +108,12 @@ class StackingEnsemble(keras.layers.Layer):
                 "(member weights go in weights=)."
             )
         self.aggregate = aggregate
+        self.multi_label = bool(multi_label)
+        if self.multi_label and aggregate == "vote":
+            raise InvalidOptionError(
+                "StackingEnsemble: aggregate='vote' counts each member's top class, which "
+                "has no meaning for multi-label outputs; use 'mean', 'gmean', 'median', "
+                "'max' or 'learned'.")
         self.member_weights = check_weights(weights, self.members, aggregate)
         self.normalize = bool(normalize)
         if class_names is not None:
@@ -174,9 +190,14 @@ class StackingEnsemble(keras.layers.Layer):
         weights = ops.reshape(weights / float(np.sum(self.member_weights)),
                               (1, self.members, 1))
         if self.aggregate == "learned":
-            logs = ops.log(ops.clip(probs, EPSILON, 1.0))
+            if self.multi_label:
+                clipped = ops.clip(probs, EPSILON, 1.0 - EPSILON)
+                logs = ops.log(clipped) - ops.log(1.0 - clipped)
+            else:
+                logs = ops.log(ops.clip(probs, EPSILON, 1.0))
             features = ops.reshape(logs, (-1, self.members * self.classes))
-            return ops.softmax(ops.matmul(features, self.kernel) + self.bias, axis=-1)
+            z = ops.matmul(features, self.kernel) + self.bias
+            return ops.sigmoid(z) if self.multi_label else ops.softmax(z, axis=-1)
         if self.aggregate == "mean":
             return ops.sum(probs * weights, axis=1)
         if self.aggregate == "vote":
@@ -193,7 +214,7 @@ class StackingEnsemble(keras.layers.Layer):
                 out = ranked[:, :, middle]
             else:
                 out = (ranked[:, :, middle - 1] + ranked[:, :, middle]) * 0.5
-        if self.normalize:
+        if self.normalize and not self.multi_label:
             out = out / ops.maximum(ops.sum(out, axis=-1, keepdims=True), EPSILON)
         return out
 
@@ -206,7 +227,7 @@ class StackingEnsemble(keras.layers.Layer):
             "members": self.members, "classes": self.classes, "aggregate": self.aggregate,
             "weights": [float(w) for w in self.member_weights], "normalize": self.normalize,
             "class_names": self.class_names, "sample_rate": self.sample_rate,
-            "orders": self.orders,
+            "orders": self.orders, "multi_label": self.multi_label,
         })
         return config
 
