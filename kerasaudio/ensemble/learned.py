@@ -93,39 +93,61 @@ def _fit_meta(probs: np.ndarray, labels: np.ndarray, *, multi_label: bool = Fals
               seed: int = 0):
     """`(kernel, bias, estimator)` of a meta-learner on `meta_features(probs)`.
 
-    `"logistic"`: scikit-learn's `LogisticRegression(C=c)`, multinomial, or one per
-    class for multi-label (`estimator` is then their list). `"dense"`: a Keras
-    `Dense(classes, softmax | sigmoid)` with L2 penalty `l2`, trained full-batch with
-    Adam for `epochs`.
+    Single-label: one multinomial regression on every member's log-probabilities of
+    every class. Multi-label: one binary regression per class on the members' log-odds
+    of that class only (`members + 1` parameters per class, so a class with few
+    examples is not fitted on the other classes' scores); its kernel is zero outside
+    those entries. `"logistic"`: scikit-learn's `LogisticRegression(C=c)` (multi-label:
+    `estimator` is the list, one per class). `"dense"`: Keras, L2 penalty `l2`, trained
+    full-batch with Adam for `epochs`.
     """
     probs = np.asarray(probs, np.float64)
-    classes = probs.shape[2]
+    members, _, classes = probs.shape
     _check_meta_labels(labels, classes, multi_label)
     x = meta_features(probs, multi_label=multi_label)
+    if multi_label:
+        per_class = x.reshape(len(x), members, classes)  # [clip, member, class]
+        if meta == "logistic":
+            from sklearn.linear_model import LogisticRegression
+
+            estimator = [LogisticRegression(C=c, max_iter=5000).fit(per_class[:, :, k],
+                                                                     labels[:, k])
+                         for k in range(classes)]
+            weights = np.stack([e.coef_[0] for e in estimator], axis=1)  # (members, classes)
+            bias = np.array([e.intercept_[0] for e in estimator])
+        else:
+            keras.utils.set_random_seed(seed)
+            inputs = keras.Input((members, classes))
+            layer = keras.layers.EinsumDense(
+                "bmc,mc->bc", output_shape=(classes,), bias_axes="c", activation="sigmoid",
+                kernel_initializer=keras.initializers.Constant(1.0 / members),
+                kernel_regularizer=keras.regularizers.L2(l2))
+            estimator = keras.Model(inputs, layer(inputs), name="dense_meta")
+            estimator.compile(keras.optimizers.Adam(0.05), "binary_crossentropy")
+            estimator.fit(per_class.astype(np.float32), labels, batch_size=len(x),
+                          epochs=epochs, verbose=0)
+            weights, bias = layer.get_weights()
+        kernel = np.zeros((members * classes, classes))
+        for m in range(members):
+            kernel[m * classes + np.arange(classes), np.arange(classes)] = weights[m]
+        return kernel.astype(np.float32), np.asarray(bias, np.float32), estimator
     if meta == "logistic":
         from sklearn.linear_model import LogisticRegression
 
-        if multi_label:
-            estimator = [LogisticRegression(C=c, max_iter=5000).fit(x, labels[:, k])
-                         for k in range(classes)]
-            kernel = np.stack([e.coef_[0] for e in estimator], axis=1)
-            bias = np.array([e.intercept_[0] for e in estimator])
+        estimator = LogisticRegression(C=c, max_iter=5000)
+        estimator.fit(x, labels)
+        if classes == 2:  # one coefficient row: softmax([0, z]) == sigmoid(z)
+            kernel = np.stack([np.zeros(x.shape[1]), estimator.coef_[0]], axis=1)
+            bias = np.array([0.0, estimator.intercept_[0]])
         else:
-            estimator = LogisticRegression(C=c, max_iter=5000)
-            estimator.fit(x, labels)
-            if classes == 2:  # one coefficient row: softmax([0, z]) == sigmoid(z)
-                kernel = np.stack([np.zeros(x.shape[1]), estimator.coef_[0]], axis=1)
-                bias = np.array([0.0, estimator.intercept_[0]])
-            else:
-                kernel, bias = estimator.coef_.T, estimator.intercept_
+            kernel, bias = estimator.coef_.T, estimator.intercept_
         return kernel.astype(np.float32), bias.astype(np.float32), estimator
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((x.shape[1],))
-    out = keras.layers.Dense(classes, activation="sigmoid" if multi_label else "softmax",
+    out = keras.layers.Dense(classes, activation="softmax",
                              kernel_regularizer=keras.regularizers.L2(l2))(inputs)
     estimator = keras.Model(inputs, out, name="dense_meta")
-    estimator.compile(keras.optimizers.Adam(0.05), "binary_crossentropy" if multi_label
-                      else "sparse_categorical_crossentropy")
+    estimator.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
     estimator.fit(x.astype(np.float32), labels, batch_size=len(x), epochs=epochs, verbose=0)
     kernel, bias = estimator.layers[-1].get_weights()
     return kernel.astype(np.float32), bias.astype(np.float32), estimator
