@@ -69,7 +69,9 @@ leaks can be checked (tests/test_ensemble.py does).
 
 Example:
 ```python
+import kerasaudio
 import kerasaudio.ensemble as ens
+clips, digits = kerasaudio.hub.representative_clips("m5_fsdd_digits")  # 1 s at 8 kHz
 models = [kerasaudio.create_model(p) for p in
           ("logmel_cnn_fsdd_digits", "mfcc_cnn_fsdd_digits", "bilstm_attention_fsdd_digits")]
 ensemble = ens.stack(models, aggregate="gmean")   # one keras.Model, raw 8 kHz audio in

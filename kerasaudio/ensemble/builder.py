@@ -33,9 +33,10 @@ class Member:
 
     Example:
     ```python
-    member = kerasaudio.ensemble.describe_members([model], class_names=list("0123456789"),
-                                                  sample_rates=8000)[0]
-    member.sample_rate, member.input_length
+    import kerasaudio
+    member = kerasaudio.ensemble.describe_members(
+        [kerasaudio.create_model("m5_fsdd_digits")])[0]
+    member.sample_rate, member.input_length, member.duration  # (8000, 8000, 1.0)
     ```
     """
 
@@ -88,6 +89,7 @@ def describe_members(models: Sequence, *, class_names=None, sample_rates=None,
 
     Example:
     ```python
+    import kerasaudio
     members = kerasaudio.ensemble.describe_members(
         [kerasaudio.create_model("m5_fsdd_digits")])
     members[0].class_names, members[0].sample_rate  # ('0', ..., '9'), 8000
@@ -282,13 +284,18 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
 
     Example:
     ```python
-    import kerasaudio.ensemble
+    import kerasaudio
+    clips, digits = kerasaudio.hub.representative_clips("m5_fsdd_digits")  # 1 s, 8 kHz
     ensemble = kerasaudio.ensemble.stack(
         [kerasaudio.create_model("m5_fsdd_digits"),
          kerasaudio.create_model("logmel_cnn_fsdd_digits")], aggregate="gmean")
     ensemble.save("ensemble.keras")
-    probs = ensemble.predict(clips)  # (n, 10), clips (n, 8000) at 8 kHz
+    probs = ensemble.predict(clips, verbose=0)  # (120, 10)
     ```
+
+    Reference:
+        Wolpert, "Stacked generalization", Neural Networks 5(2), 1992; malaya-speech's
+        `classification_stack` (the geometric mean of the members' probabilities).
     """
     aggregate, weights = parse_aggregate(aggregate, weights)
     if stacker is not None and aggregate != "learned":
@@ -373,11 +380,25 @@ def ensemble_info(model: keras.Model) -> dict:
     `members` (count), `weights`, `multi_label`; read from its `StackingEnsemble` layer,
     so it works on a reloaded `.keras` file too.
 
+    Args:
+        model: a model built by `stack` (or `create_model("stack")`), or reloaded from
+            its `.keras` file.
+
+    Returns:
+        A dict with the keys above.
+
+    Raises:
+        InvalidOptionError: the model has no (or several) `StackingEnsemble` layers.
+
     Example:
     ```python
+    import keras
+    import kerasaudio
+    ensemble = kerasaudio.ensemble.stack([kerasaudio.create_model("m5_fsdd_digits"),
+                                          kerasaudio.create_model("mfcc_cnn_fsdd_digits")])
+    ensemble.save("ensemble.keras")
     info = kerasaudio.ensemble.ensemble_info(keras.saving.load_model("ensemble.keras"))
-    kerasaudio.export.to_tflite(model, "e.tflite", sample_rate=info["sample_rate"],
-                                class_names=info["class_names"], representative_data=clips)
+    info["sample_rate"], info["members"], info["class_names"][:3]  # 8000, 2, ['0', '1', '2']
     ```
     """
     layers = [layer for layer in model.layers if isinstance(layer, StackingEnsemble)]

@@ -49,8 +49,15 @@ def member_spec(member: keras.Model | Preset | str) -> dict:
         InvalidOptionError: a model not built by `kerasaudio.create_model`, or an unknown
             preset name.
 
+    Args:
+        member: a model built by `kerasaudio.create_model`, a `Preset`, or a preset name.
+
+    Returns:
+        `{"architecture": ..., "config": {...}, "name": ...}`, JSON-serializable.
+
     Example:
     ```python
+    import kerasaudio
     spec = kerasaudio.ensemble.member_spec("m5_fsdd_digits")
     spec["architecture"], spec["name"]  # 'm5', 'm5_fsdd_digits'
     ```
@@ -82,11 +89,21 @@ def publishable_config(config: dict, *, class_names: Sequence[str], sample_rate:
     Raises:
         InvalidOptionError: a member whose class names are not the stack's.
 
+    Args:
+        config: the stack's builder options (`members`, `aggregate`, ...).
+        class_names: the stack's classes.
+        sample_rate: the stack's input rate (Hz).
+
+    Returns:
+        A new dict; `config` is not changed.
+
     Example:
     ```python
+    import kerasaudio
     config = kerasaudio.ensemble.publishable_config(
         {"members": ["m5_fsdd_digits", "logmel_cnn_fsdd_digits"]},
         class_names=[str(d) for d in range(10)], sample_rate=8000)
+    [m["architecture"] for m in config["members"]]  # ['m5', 'complex_cnn']
     ```
     """
     config = {k: v for k, v in config.items() if k != "pretrained_members"}
@@ -227,12 +244,22 @@ def stack_model(*, members: Sequence, aggregate: str | Sequence[float] = "gmean"
         pretrained_members: load the members' `weights` files (False: random).
         name: model name.
 
+    Returns:
+        A `keras.Model` `(batch, samples) -> (batch, classes)`, built by
+        `kerasaudio.ensemble.stack`.
+
+    Raises:
+        InvalidOptionError: fewer than two members, a bad member description, a nested
+            stack, or an option a stack does not take.
+
     Example:
     ```python
+    import kerasaudio
+    clips, _ = kerasaudio.hub.representative_clips("m5_fsdd_digits")  # 1 s, 8 kHz
     model = kerasaudio.create_model(
         "stack", members=["logmel_cnn_fsdd_digits", "mfcc_cnn_fsdd_digits"])
-    model = kerasaudio.create_model("stack_fsdd_digits")   # the published five-member stack
-    probs = model.predict(clips)                           # (n, 10), 8 kHz, 8000 samples
+    published = kerasaudio.create_model("stack_fsdd_digits")  # five members
+    published.predict(clips, verbose=0).shape                 # (120, 10)
     ```
 
     Reference:

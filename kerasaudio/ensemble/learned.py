@@ -49,6 +49,7 @@ def meta_features(probs: np.ndarray, *, multi_label: bool = False) -> np.ndarray
     Example:
     ```python
     import numpy as np
+    import kerasaudio
     probs = np.array([[[0.5, 0.5]], [[0.9, 0.1]]])  # 2 members, 1 clip, 2 classes
     kerasaudio.ensemble.meta_features(probs).round(3)  # [[-0.693 -0.693 -0.105 -2.303]]
     ```
@@ -160,7 +161,11 @@ def fit_meta(probs: np.ndarray, labels, **options):
 
     Example:
     ```python
-    kernel, bias, lr = kerasaudio.ensemble.learned.fit_meta(oof_probs, labels)
+    import numpy as np
+    from kerasaudio.ensemble.learned import fit_meta
+    oof = np.array([[[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.1, 0.9]]])  # 1 member
+    kernel, bias, estimator = fit_meta(oof, [0, 1, 0, 1])
+    kernel.shape, bias.shape  # (2, 2), (2,)
     ```
     """
     fit = fit_stacker(probs, labels, folds=None, **options)
@@ -175,8 +180,12 @@ class FitRecord:
 
     Example:
     ```python
-    for record in fit.records:
-        assert not set(record.trained_on or ()) & set(record.predicted)
+    import numpy as np
+    import kerasaudio
+    oof = np.array([[[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.1, 0.9]]])
+    fit = kerasaudio.ensemble.fit_stacker(oof, [0, 1, 0, 1], folds=None)
+    record = fit.records[0]
+    record.member, record.trained_on, record.predicted  # 0, None, array([0, 1, 2, 3])
     ```
     """
 
@@ -211,9 +220,14 @@ class StackerFit:
 
     Example:
     ```python
-    fit = kerasaudio.ensemble.fit_stacker(builders, (clips, labels), groups=speakers)
-    ensemble = fit.ensemble()   # stack(fit.members, aggregate="learned", stacker=fit)
-    fit.scores
+    import kerasaudio
+    clips, digits = kerasaudio.hub.representative_clips("m5_fsdd_digits")
+    models = [kerasaudio.create_model("m5_fsdd_digits"),
+              kerasaudio.create_model("mfcc_cnn_fsdd_digits")]
+    # Pretrained members: fit on clips they never saw (here only to show the calls).
+    fit = kerasaudio.ensemble.fit_stacker(models, (clips, digits), folds=3)
+    ensemble = fit.ensemble()   # stack(models, aggregate="learned", stacker=fit)
+    sorted(fit.scores)  # ['gmean', 'mean', 'member_0', 'member_1', 'meta_cv']
     ```
     """
 
@@ -341,6 +355,7 @@ def fit_stacker(members, data, *, folds: int | None = 5, groups=None,
     Example:
     ```python
     import numpy as np
+    import kerasaudio
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, size=(40, 3))             # multi-hot, 3 classes
     oof = np.clip(labels + rng.normal(0, 0.3, size=(2, 40, 3)), 0.01, 0.99)

@@ -67,6 +67,7 @@ def aggregate_windows(probs, method: str | Callable = "mean", *, axis: int = -2,
     Example:
     ```python
     import numpy as np
+    import kerasaudio
     probs = np.array([[0.2, 0.8], [0.6, 0.4]])  # 2 windows, 2 classes
     kerasaudio.ensemble.aggregate_windows(probs, "mean")  # [0.4, 0.6]
     kerasaudio.ensemble.aggregate_windows(probs, "max")   # [0.6, 0.8]
@@ -165,6 +166,8 @@ def predict_windows(model: keras.Model, audio, *, window: int | None = None,
 
     Example:
     ```python
+    import numpy as np
+    import kerasaudio
     model = kerasaudio.create_model("m5_fsdd_digits")   # 1 s windows at 8 kHz
     audio = np.zeros(20000, "float32")
     kerasaudio.ensemble.predict_windows(model, audio, hop=4000, aggregate=None).shape
@@ -217,6 +220,7 @@ def tta(model: keras.Model, clips, *, transforms: Sequence[Callable | None],
     ```python
     import numpy as np
     from scipy import signal
+    import kerasaudio
     model = kerasaudio.create_model("m5_fsdd_digits")
     clips = np.zeros((4, 8000), "float32")
     faster = lambda x: signal.resample_poly(x, 20, 21)      # 5% faster

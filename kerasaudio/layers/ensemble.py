@@ -82,7 +82,9 @@ class StackingEnsemble(keras.layers.Layer):
 
     Example:
     ```python
-    import keras, numpy as np
+    import keras
+    import numpy as np
+    import kerasaudio
     a, b = keras.Input((3,)), keras.Input((3,))
     out = kerasaudio.layers.StackingEnsemble(members=2, classes=3, aggregate="gmean")([a, b])
     model = keras.Model([a, b], out)
@@ -313,6 +315,7 @@ class Resample(FrontEndLayer):
     Example:
     ```python
     import keras
+    import kerasaudio
     audio = keras.Input((8000,))  # 1 s at 8 kHz
     layer = kerasaudio.layers.Resample(sample_rate=8000, target_sample_rate=16000)
     layer(audio).shape  # (None, 16000)
