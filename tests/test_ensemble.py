@@ -42,9 +42,10 @@ def frontend(kind: str, rate: int) -> keras.Model:
 
 
 def train_member(kind: str, rate: int, x: np.ndarray, y: np.ndarray, *, seed: int = 0,
-                 name: str | None = None) -> keras.Model:
+                 name: str | None = None, epochs: int = 40) -> keras.Model:
     """Train a small head on the front end's features; return the end-to-end model (raw
-    audio at `rate` in, probabilities out)."""
+    audio at `rate` in, probabilities out): softmax over the 10 digits for class indices
+    `y`, a sigmoid per tag for multi-hot rows `y`."""
     front = frontend(kind, rate)
     features = front.predict(x, verbose=0)
     keras.utils.set_random_seed(seed)
@@ -54,9 +55,13 @@ def train_member(kind: str, rate: int, x: np.ndarray, y: np.ndarray, *, seed: in
         h = keras.layers.Conv1D(16, 3, activation="relu")(h)
         h = keras.layers.MaxPooling1D(2)(h)
     h = keras.layers.Flatten()(h)
-    head = keras.Model(head_in, keras.layers.Dense(10, activation="softmax")(h))
-    head.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
-    head.fit(features, y, epochs=40, batch_size=len(x), verbose=0)
+    tags = y.ndim == 2
+    out = keras.layers.Dense(y.shape[1] if tags else 10,
+                             activation="sigmoid" if tags else "softmax")(h)
+    head = keras.Model(head_in, out)
+    head.compile(keras.optimizers.Adam(3e-3),
+                 "binary_crossentropy" if tags else "sparse_categorical_crossentropy")
+    head.fit(features, y, epochs=epochs, batch_size=len(x), verbose=0)
     return keras.Model(front.inputs, head(front.outputs[0]),
                        name=name or f"{kind}_{rate // 1000}k")
 
@@ -514,30 +519,13 @@ def multi_hot(frame) -> np.ndarray:
     return y
 
 
-def train_tagger(kind: str, x: np.ndarray, y: np.ndarray) -> keras.Model:
-    """A multi-label member: the front end of `frontend`, a sigmoid per tag."""
-    front = frontend(kind, 8000)
-    features = front.predict(x, verbose=0)
-    keras.utils.set_random_seed(0)
-    head_in = keras.Input(features.shape[1:])
-    h = head_in
-    if kind == "mel":
-        h = keras.layers.Conv1D(16, 3, activation="relu")(h)
-        h = keras.layers.MaxPooling1D(2)(h)
-    h = keras.layers.Flatten()(h)
-    head = keras.Model(head_in, keras.layers.Dense(len(TAGS), activation="sigmoid")(h))
-    head.compile(keras.optimizers.Adam(3e-3), "binary_crossentropy")
-    head.fit(features, y, epochs=60, batch_size=len(x), verbose=0)
-    return keras.Model(front.inputs, head(front.outputs[0]), name=f"{kind}_tagger")
-
-
 @pytest.fixture(scope="module")
 def taggers(data, fsdd_sample):
     """Two multi-label members (digit and speaker tags) trained on takes 5."""
     y = multi_hot(fsdd_sample)
-    tr = data["train"]
-    return [train_tagger("mfcc", data["x"][tr], y[tr]), train_tagger("mel", data["x"][tr],
-                                                                     y[tr])]
+    x, tr = data["x"], data["train"]
+    return [train_member(kind, 8000, x[tr], y[tr], epochs=60, name=f"{kind}_tagger")
+            for kind in ("mfcc", "mel")]
 
 
 @pytest.fixture(scope="module")
@@ -608,6 +596,28 @@ def test_multi_label_stack_from_a_dataframe_and_an_audio_dataset(taggers, tag_fi
         np.testing.assert_allclose(fit.kernel, tag_fit.kernel, atol=1e-2)
     with pytest.raises(InvalidOptionError, match="no column"):
         ens.fit_stacker(taggers, frame, label_column="tags", **options)
+
+
+def test_multi_label_dense_meta_learner(tag_fit):
+    """The Keras head for multi-label: one weight per member and tag (the same block
+    structure as the logistic one) and a bias per tag, loaded into the layer."""
+    from kerasaudio.metrics.lwlrap import lwlrap
+
+    fit = ens.fit_stacker(tag_fit.oof, tag_fit.labels, meta="dense", folds=None,
+                          epochs=200, class_names=TAGS)
+    assert fit.multi_label and fit.kernel.shape == (32, 16)
+    off_block = np.ones((32, 16), bool)
+    off_block[np.arange(32), np.arange(32) % 16] = False
+    assert not fit.kernel[off_block].any()
+    layer = StackingEnsemble(members=2, classes=16, aggregate="learned", multi_label=True)
+    inputs = [p.astype("float32") for p in tag_fit.oof]
+    layer(inputs)
+    layer.set_meta_weights(fit.kernel, fit.bias)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(inputs)),
+                               fit.predict_proba(tag_fit.oof), atol=1e-5)
+    # Fitted on these predictions, it ranks their tags at least as well as they do.
+    fitted = lwlrap(tag_fit.labels, fit.predict_proba(tag_fit.oof))
+    assert fitted >= max(fit.scores["member_0"], fit.scores["member_1"])
 
 
 def test_multi_label_errors_are_clear(tag_fit, taggers):

@@ -89,6 +89,19 @@ def _check_meta_labels(labels: np.ndarray, classes: int, multi_label: bool) -> N
             f"{missing}; every class must appear.")
 
 
+def _fit_full_batch(model: keras.Model, x: np.ndarray, y: np.ndarray, loss: str,
+                    epochs: int) -> None:
+    """`epochs` full-batch Adam steps: the same steps as `fit(x, y, batch_size=len(x),
+    epochs=epochs)`, run as one epoch over `epochs` copies of the data so Keras
+    executes them in one call (`steps_per_execution`) instead of one call per epoch."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise InvalidOptionError(f"epochs={epochs!r} must be an integer >= 1.")
+    model.compile(keras.optimizers.Adam(0.05), loss, steps_per_execution=epochs)
+    reps = (epochs,) + (1,) * (x.ndim - 1)
+    model.fit(np.tile(x.astype(np.float32), reps), np.tile(y, (epochs,) + (1,) * (y.ndim - 1)),
+              batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+
+
 def _fit_meta(probs: np.ndarray, labels: np.ndarray, *, multi_label: bool = False,
               meta: str = "logistic", c: float = 1.0, l2: float = 1e-3, epochs: int = 300,
               seed: int = 0):
@@ -124,9 +137,7 @@ def _fit_meta(probs: np.ndarray, labels: np.ndarray, *, multi_label: bool = Fals
                 kernel_initializer=keras.initializers.Constant(1.0 / members),
                 kernel_regularizer=keras.regularizers.L2(l2))
             estimator = keras.Model(inputs, layer(inputs), name="dense_meta")
-            estimator.compile(keras.optimizers.Adam(0.05), "binary_crossentropy")
-            estimator.fit(per_class.astype(np.float32), labels, batch_size=len(x),
-                          epochs=epochs, verbose=0)
+            _fit_full_batch(estimator, per_class, labels, "binary_crossentropy", epochs)
             weights, bias = layer.get_weights()
         kernel = np.zeros((members * classes, classes))
         for m in range(members):
@@ -148,8 +159,7 @@ def _fit_meta(probs: np.ndarray, labels: np.ndarray, *, multi_label: bool = Fals
     out = keras.layers.Dense(classes, activation="softmax",
                              kernel_regularizer=keras.regularizers.L2(l2))(inputs)
     estimator = keras.Model(inputs, out, name="dense_meta")
-    estimator.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
-    estimator.fit(x.astype(np.float32), labels, batch_size=len(x), epochs=epochs, verbose=0)
+    _fit_full_batch(estimator, x, labels, "sparse_categorical_crossentropy", epochs)
     kernel, bias = estimator.layers[-1].get_weights()
     return kernel.astype(np.float32), bias.astype(np.float32), estimator
 
