@@ -170,8 +170,8 @@ def main(argv=None) -> dict:
                 train = [t for t in speakers if t != s]
                 oof = np.concatenate([probs[t] for t in train], axis=1)
                 y = np.concatenate([labels[t] for t in train])
-                kernel, bias, _ = ens.fit_meta(oof, y, meta=meta)
-                row[s] = accuracy(ens.meta_features(probs[s]) @ kernel + bias, labels[s])
+                fit = ens.fit_stacker(oof, y, meta=meta, folds=None)
+                row[s] = accuracy(fit.predict_proba(probs[s]), labels[s])
             results[f"stacked {meta}"] = row
     for row in results.values():
         row["mean"] = float(np.mean([row[s] for s in speakers]))

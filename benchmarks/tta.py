@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from scipy import signal  # noqa: E402
 
+import kerasaudio.ensemble as ens  # noqa: E402
 from kerasaudio.audio_io import load_audio  # noqa: E402
 from kerasaudio.data import fix_length  # noqa: E402
 from kerasaudio.datasets import fsdd  # noqa: E402
@@ -75,7 +76,6 @@ _spec.loader.exec_module(ensemble_bench)
 
 SAMPLE_RATE = 8000
 LENGTH = 8000
-EPSILON = 1e-7
 SELECTION_FOLDS = ("george", "jackson", "nicolas")
 DIGIT_PRESETS = ("logmel_cnn_fsdd_digits", "mfcc_cnn_fsdd_digits",
                  "bilstm_attention_fsdd_digits", "complex_cnn_fsdd_digits", "m5_fsdd_digits")
@@ -158,14 +158,12 @@ def transformed_probabilities(preset: str, speaker: str, config: dict, raw: list
         if path is not None and path.is_file():
             out[t] = np.load(path, allow_pickle=False)
             continue
-        start = time.perf_counter()
-        x = np.stack([transform_clip(a, t) for a in raw])
-        timing["transform_s"] += time.perf_counter() - start
-        start = time.perf_counter()
         if model is None:
             model = build_from_config(config, weights=weights)
-        out[t] = model.predict(x, batch_size=100, verbose=0)
-        timing["predict_s"] += time.perf_counter() - start
+        start = time.perf_counter()
+        out[t] = ens.tta(model, raw, transforms=[lambda a, t=t: transform_clip(a, t)],
+                         aggregate=None, batch_size=100)[0]
+        timing["tta_s"] += time.perf_counter() - start
         timing["predictions"] += 1
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,12 +173,7 @@ def transformed_probabilities(preset: str, speaker: str, config: dict, raw: list
 
 def combine(probs: list[np.ndarray], how: str) -> np.ndarray:
     """Combine (clips, classes) probabilities over transforms: gmean (renormalised) or mean."""
-    stack = np.stack(probs).astype(np.float64)
-    if how == "mean":
-        return stack.mean(0)
-    log = np.log(np.clip(stack, EPSILON, 1.0)).mean(0)
-    out = np.exp(log - log.max(1, keepdims=True))
-    return out / out.sum(1, keepdims=True)
+    return ens.aggregate_windows(np.stack(probs), how, axis=0, normalize=how == "gmean")
 
 
 def parse_variants(text: str) -> dict[str, list[str]]:
@@ -234,7 +227,7 @@ def main(argv=None) -> dict:
     configs = {p: json.loads((ensemble_bench.run_dir(p) / "config.json").read_text())
                for p in presets}
     index = fsdd.load(args.data)
-    timing = {"transform_s": 0.0, "predict_s": 0.0, "predictions": 0}
+    timing = {"tta_s": 0.0, "predictions": 0}
 
     labels, probs = {}, {}  # probs[preset][speaker][transform]: (clips, classes)
     id_check = {}
@@ -285,9 +278,8 @@ def main(argv=None) -> dict:
     if id_check:
         print(f"id vs benchmarks/ensemble.py cache: max |diff| {max(id_check.values()):.1e} "
               f"({len(id_check)} fold models)")
-    print(f"{timing['predictions']} new predictions of 500 clips: transforms "
-          f"{timing['transform_s']:.1f} s, model build + predict {timing['predict_s']:.1f} s; "
-          f"total {elapsed:.0f} s")
+    print(f"{timing['predictions']} new predictions of 500 clips: transform + predict "
+          f"{timing['tta_s']:.1f} s; total {elapsed:.0f} s")
     out = {"date": datetime.date.today().isoformat(), "presets": presets, "folds": folds,
            "variants": variants, "results": results, "timing": timing,
            "id_vs_ensemble_cache": id_check, "seconds": elapsed}

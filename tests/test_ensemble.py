@@ -42,9 +42,10 @@ def frontend(kind: str, rate: int) -> keras.Model:
 
 
 def train_member(kind: str, rate: int, x: np.ndarray, y: np.ndarray, *, seed: int = 0,
-                 name: str | None = None) -> keras.Model:
+                 name: str | None = None, epochs: int = 40) -> keras.Model:
     """Train a small head on the front end's features; return the end-to-end model (raw
-    audio at `rate` in, probabilities out)."""
+    audio at `rate` in, probabilities out): softmax over the 10 digits for class indices
+    `y`, a sigmoid per tag for multi-hot rows `y`."""
     front = frontend(kind, rate)
     features = front.predict(x, verbose=0)
     keras.utils.set_random_seed(seed)
@@ -54,9 +55,13 @@ def train_member(kind: str, rate: int, x: np.ndarray, y: np.ndarray, *, seed: in
         h = keras.layers.Conv1D(16, 3, activation="relu")(h)
         h = keras.layers.MaxPooling1D(2)(h)
     h = keras.layers.Flatten()(h)
-    head = keras.Model(head_in, keras.layers.Dense(10, activation="softmax")(h))
-    head.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
-    head.fit(features, y, epochs=40, batch_size=len(x), verbose=0)
+    tags = y.ndim == 2
+    out = keras.layers.Dense(y.shape[1] if tags else 10,
+                             activation="sigmoid" if tags else "softmax")(h)
+    head = keras.Model(head_in, out)
+    head.compile(keras.optimizers.Adam(3e-3),
+                 "binary_crossentropy" if tags else "sparse_categorical_crossentropy")
+    head.fit(features, y, epochs=epochs, batch_size=len(x), verbose=0)
     return keras.Model(front.inputs, head(front.outputs[0]),
                        name=name or f"{kind}_{rate // 1000}k")
 
@@ -268,16 +273,47 @@ def test_members_with_the_same_name(members, data):
 def test_resample_matches_scipy(data, orig, target):
     x = data["x"][:3] if orig == 8000 else signal.resample_poly(
         data["x"][:3], orig // 8000, 1, axis=1).astype("float32")
-    layer = Resample(orig_sr=orig, target_sr=target)
+    layer = Resample(sample_rate=orig, target_sample_rate=target)
     got = keras.ops.convert_to_numpy(layer(x))
     expected = signal.resample_poly(x, layer.up, layer.down, axis=1)
     assert got.shape == expected.shape == (3, int(np.ceil(x.shape[1] * target / orig)))
     np.testing.assert_allclose(got, expected, atol=2e-6)
 
 
+def test_resample_config_names_and_the_old_spelling(data):
+    """`sample_rate` / `target_sample_rate` in the config; a config or `.keras` file using
+    `orig_sr` / `target_sr` still loads and computes the same."""
+    layer = Resample(sample_rate=8000, target_sample_rate=16000, name="up")
+    config = layer.get_config()
+    assert config["sample_rate"] == 8000 and config["target_sample_rate"] == 16000
+    assert "orig_sr" not in config and "target_sr" not in config
+    old = {k: v for k, v in config.items() if k not in ("sample_rate", "target_sample_rate")}
+    old.update({"orig_sr": 8000, "target_sr": 16000})
+    restored = Resample.from_config(old)
+    assert (restored.sample_rate, restored.target_sample_rate) == (8000, 16000)
+    x = data["x"][:2]
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(restored(x)),
+                                  keras.ops.convert_to_numpy(layer(x)))
+    # A whole model serialised with the old keys, as a .keras file holds it.
+    inputs = keras.Input((8000,))
+    model = keras.Model(inputs, Resample(sample_rate=8000, target_sample_rate=16000)(inputs))
+    serialized = keras.saving.serialize_keras_object(model)
+    for item in serialized["config"]["layers"]:
+        if item["class_name"] == "Resample":
+            cfg = item["config"]
+            cfg["orig_sr"], cfg["target_sr"] = cfg.pop("sample_rate"), cfg.pop(
+                "target_sample_rate")
+    reloaded = keras.saving.deserialize_keras_object(serialized, safe_mode=True)
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    with pytest.raises(InvalidOptionError, match="name the same option"):
+        Resample(sample_rate=8000, orig_sr=16000, target_sample_rate=16000)
+    with pytest.raises(TypeError):
+        Resample(8000, 16000)  # keyword-only
+
+
 def test_resample_refuses_awkward_ratios():
     with pytest.raises(InvalidOptionError, match="320/441"):
-        Resample(orig_sr=22050, target_sr=16000)
+        Resample(sample_rate=22050, target_sample_rate=16000)
 
 
 def test_member_checks(members):
@@ -301,7 +337,7 @@ def test_member_checks(members):
 def test_input_rate_and_resampling_inside_the_graph(members):
     ensemble = ens.stack(members, class_names=CLASSES, **AT_8K)
     resamplers = [layer for layer in ensemble.layers if isinstance(layer, Resample)]
-    assert [(r.orig_sr, r.target_sr) for r in resamplers] == [(8000, 16000)]
+    assert [(r.sample_rate, r.target_sample_rate) for r in resamplers] == [(8000, 16000)]
     info = ens.ensemble_info(ensemble)
     assert info["sample_rate"] == 8000 and info["input_length"] == 8000
     assert info["class_names"] == CLASSES and info["members"] == 3
@@ -309,8 +345,8 @@ def test_input_rate_and_resampling_inside_the_graph(members):
     # decimated copy.
     at16 = ens.stack(members, class_names=CLASSES, sample_rates=RATES)
     assert at16.inputs[0].shape[1:] == (16000,)
-    assert {(r.orig_sr, r.target_sr) for r in at16.layers if isinstance(r, Resample)} == {
-        (16000, 8000)}
+    assert {(r.sample_rate, r.target_sample_rate) for r in at16.layers
+            if isinstance(r, Resample)} == {(16000, 8000)}
 
 
 # ----------------------------------------------------------------------------- files
@@ -439,3 +475,291 @@ def test_fit_stacker_with_fold_models(data, tmp_path):
     with pytest.raises(InvalidOptionError, match="no fold model for group"):
         ens.fit_stacker([{"george": fold_models["george"]}], (x, y), groups=speakers,
                         class_names=CLASSES, sample_rate=8000)
+
+
+# ----------------------------------------------------------------------------- one entry
+
+
+def test_fit_stacker_on_precomputed_probabilities(members, data):
+    """Out-of-fold probabilities given directly: the same meta-learner as from the members,
+    and `fit_meta` is its alias."""
+    from sklearn.linear_model import LogisticRegression
+
+    test = ~data["train"]
+    x, y = data["x"][test], data["y"][test]
+    oof = member_probs(members, x)
+    fit = ens.fit_stacker(oof, y, folds=3, class_names=CLASSES)
+    reference = LogisticRegression(C=1.0, max_iter=5000).fit(ens.meta_features(oof), y)
+    np.testing.assert_allclose(fit.kernel, reference.coef_.T, atol=1e-4)
+    assert not fit.multi_label and fit.members is None and fit.folds.shape == (len(y),)
+    assert set(fit.scores) == {"member_0", "member_1", "member_2", "mean", "gmean", "meta_cv"}
+    assert fit.scores["member_0"] == pytest.approx((oof[0].argmax(1) == y).mean())
+    from_models = ens.fit_stacker(members, (x, y), folds=3, class_names=CLASSES, **AT_8K)
+    np.testing.assert_allclose(from_models.oof, oof, atol=1e-5)
+    np.testing.assert_allclose(from_models.kernel, fit.kernel, atol=1e-3)
+    kernel, bias, _ = ens.fit_meta(oof, y)
+    np.testing.assert_array_equal(kernel, fit.kernel)
+    np.testing.assert_array_equal(bias, fit.bias)
+    no_cv = ens.fit_stacker(oof, y, folds=None)
+    assert no_cv.folds is None and "meta_cv" not in no_cv.scores
+    with pytest.raises(InvalidOptionError, match="members, clips, classes"):
+        ens.fit_stacker(oof[0], y)
+    with pytest.raises(InvalidOptionError, match="folds=None"):
+        ens.fit_stacker(members, (x, y), folds=None, class_names=CLASSES, **AT_8K)
+
+
+# ----------------------------------------------------------------------------- multi-label
+
+SPEAKERS = sorted(fsdd.SPEAKERS)
+#: Multi-hot classes of two tasks at once: the digit and the speaker of every clip.
+TAGS = CLASSES + SPEAKERS
+
+
+def multi_hot(frame) -> np.ndarray:
+    y = np.zeros((len(frame), len(TAGS)), np.float32)
+    y[np.arange(len(frame)), frame.digit.astype(int).to_numpy()] = 1
+    y[np.arange(len(frame)), [10 + SPEAKERS.index(s) for s in frame.speaker]] = 1
+    return y
+
+
+@pytest.fixture(scope="module")
+def taggers(data, fsdd_sample):
+    """Two multi-label members (digit and speaker tags) trained on takes 5."""
+    y = multi_hot(fsdd_sample)
+    x, tr = data["x"], data["train"]
+    return [train_member(kind, 8000, x[tr], y[tr], epochs=60, name=f"{kind}_tagger")
+            for kind in ("mfcc", "mel")]
+
+
+@pytest.fixture(scope="module")
+def tag_fit(taggers, data, fsdd_sample):
+    """The learned multi-label stack, fitted on the takes 0 the taggers never saw."""
+    test = ~data["train"]
+    return ens.fit_stacker(taggers, (data["x"][test], multi_hot(fsdd_sample)[test]),
+                           folds=5, class_names=TAGS, sample_rate=8000)
+
+
+def test_multi_label_stacking_beats_its_members_in_lwlrap(taggers, tag_fit, data,
+                                                          fsdd_sample):
+    from kerasaudio.metrics.lwlrap import lwlrap
+
+    test = ~data["train"]
+    x, y = data["x"][test], multi_hot(fsdd_sample)[test]
+    fit = tag_fit
+    assert fit.multi_label and fit.class_names == TAGS and fit.labels.shape == (60, 16)
+    # Each member's score is its lwlrap on clips it never saw.
+    for i, model in enumerate(taggers):
+        assert fit.scores[f"member_{i}"] == pytest.approx(
+            lwlrap(y, model.predict(x, verbose=0)), abs=1e-9)
+    # One logistic regression per tag on the members' log-odds of that tag only.
+    from sklearn.linear_model import LogisticRegression
+
+    odds = ens.meta_features(fit.oof, multi_label=True).reshape(60, 2, 16)
+    for k in (0, 12):
+        lr = LogisticRegression(C=1.0, max_iter=5000).fit(odds[:, :, k], y[:, k])
+        np.testing.assert_allclose(fit.kernel[[k, 16 + k], k], lr.coef_[0], atol=1e-4)
+        assert fit.bias[k] == pytest.approx(lr.intercept_[0], abs=1e-4)
+    mask = np.zeros((32, 16), bool)
+    mask[np.arange(32), np.arange(32) % 16] = True
+    assert not fit.kernel[~mask].any()
+    # The meta-learner, refitted without each fold and scored on it, ranks tags better
+    # than either member alone.
+    members = [fit.scores["member_0"], fit.scores["member_1"]]
+    assert fit.scores["meta_cv"] > max(members), fit.scores
+    # The deployable stack computes what the meta-learner computes: sigmoid per tag.
+    ensemble = fit.ensemble()
+    got = ensemble.predict(x, verbose=0)
+    np.testing.assert_allclose(got, fit.predict_proba(fit.oof), atol=1e-5)
+    assert ens.ensemble_info(ensemble)["multi_label"]
+    assert np.abs(got.sum(1) - 1).max() > 0.5  # independent tags, not a distribution
+
+
+def test_multi_label_stack_from_a_dataframe_and_an_audio_dataset(taggers, tag_fit,
+                                                                 fsdd_sample):
+    """The same out-of-fold predictions and labels from a DataFrame of files (one
+    Freesound-style `labels` column, or one 0/1 column per tag) and from
+    `audio_dataset`."""
+    from kerasaudio.data import audio_dataset
+
+    frame = fsdd_sample[fsdd_sample["take"] != 5].reset_index(drop=True)
+    frame["labels"] = [f"{d},{s}" for d, s in zip(frame.digit, frame.speaker, strict=True)]
+    options = {"folds": 5, "class_names": TAGS, "sample_rate": 8000}
+    from_frame = ens.fit_stacker(taggers, frame, label_column="labels", **options)
+    for tag, column in zip(TAGS, multi_hot(frame).T, strict=True):
+        frame[tag] = column.astype(int)
+    from_columns = ens.fit_stacker(taggers, frame, label_column=TAGS, folds=5,
+                                   sample_rate=8000)
+    ds = audio_dataset(frame, classes=TAGS, sample_rate=8000, duration=1.0,
+                       multi_label=True, label_column="labels", batch_size=16)
+    from_dataset = ens.fit_stacker(taggers, ds, folds=5, sample_rate=8000)
+    for fit in (from_frame, from_columns, from_dataset):
+        assert fit.multi_label and fit.class_names == TAGS
+        np.testing.assert_array_equal(fit.labels, tag_fit.labels)
+        np.testing.assert_allclose(fit.oof, tag_fit.oof, atol=1e-4)
+        np.testing.assert_allclose(fit.kernel, tag_fit.kernel, atol=1e-2)
+    with pytest.raises(InvalidOptionError, match="no column"):
+        ens.fit_stacker(taggers, frame, label_column="tags", **options)
+
+
+def test_multi_label_dense_meta_learner(tag_fit):
+    """The Keras head for multi-label: one weight per member and tag (the same block
+    structure as the logistic one) and a bias per tag, loaded into the layer."""
+    from kerasaudio.metrics.lwlrap import lwlrap
+
+    fit = ens.fit_stacker(tag_fit.oof, tag_fit.labels, meta="dense", folds=None,
+                          epochs=200, class_names=TAGS)
+    assert fit.multi_label and fit.kernel.shape == (32, 16)
+    off_block = np.ones((32, 16), bool)
+    off_block[np.arange(32), np.arange(32) % 16] = False
+    assert not fit.kernel[off_block].any()
+    layer = StackingEnsemble(members=2, classes=16, aggregate="learned", multi_label=True)
+    inputs = [p.astype("float32") for p in tag_fit.oof]
+    layer(inputs)
+    layer.set_meta_weights(fit.kernel, fit.bias)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(inputs)),
+                               fit.predict_proba(tag_fit.oof), atol=1e-5)
+    # Fitted on these predictions, it ranks their tags at least as well as they do.
+    fitted = lwlrap(tag_fit.labels, fit.predict_proba(tag_fit.oof))
+    assert fitted >= max(fit.scores["member_0"], fit.scores["member_1"])
+
+
+def test_multi_label_errors_are_clear(tag_fit, taggers):
+    y = tag_fit.labels.copy()
+    y[:, 3] = 0  # a tag no clip has
+    with pytest.raises(InvalidOptionError, match=r"class\(es\) \[3\] are all 0 or all 1"):
+        ens.fit_stacker(tag_fit.oof, y)
+    with pytest.raises(InvalidOptionError, match="multi_label=False contradicts"):
+        ens.fit_stacker(tag_fit.oof, tag_fit.labels, multi_label=False)
+    with pytest.raises(InvalidOptionError, match="0/1"):
+        ens.fit_stacker(tag_fit.oof, tag_fit.labels * 2)
+    with pytest.raises(InvalidOptionError, match="top class"):
+        ens.stack(taggers, aggregate="vote", multi_label=True, class_names=TAGS,
+                  sample_rates=8000)
+    with pytest.raises(InvalidOptionError, match="fitted on multi-label"):
+        ens.stack(taggers, aggregate="learned", stacker=tag_fit, multi_label=False,
+                  class_names=TAGS, sample_rates=8000)
+
+
+@pytest.mark.jax
+def test_multi_label_layer_formula():
+    """`learned` multi-label: sigmoid of a dense layer over the members' log-odds; untrained,
+    the mean log-odds; the other aggregates are not renormalised."""
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.0, 1.0, size=(2, 5, 4))
+    p[0, 0, 0], p[1, 0, 1] = 0.0, 1.0  # saturated scores are clipped, as in meta_features
+    layer = StackingEnsemble(members=2, classes=4, aggregate="learned", multi_label=True)
+    inputs = [q.astype("float32") for q in p]
+    odds = ens.meta_features(p, multi_label=True)
+    mean_odds = (odds[:, :4] + odds[:, 4:]) / 2
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(inputs)),
+                               1 / (1 + np.exp(-mean_odds)), atol=1e-5)
+    kernel, bias = rng.normal(size=(8, 4)), rng.normal(size=4)
+    layer.set_meta_weights(kernel, bias)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(inputs)),
+                               1 / (1 + np.exp(-(odds @ kernel + bias))), atol=1e-5)
+    largest = StackingEnsemble(members=2, classes=4, aggregate="max", multi_label=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(largest(inputs)), p.max(0),
+                               atol=1e-6)
+    assert StackingEnsemble.from_config(layer.get_config()).multi_label
+
+
+def test_multi_label_learned_stack_exports_to_tflite(tag_fit, data, tmp_path):
+    """The multi-label learned stack as one float TFLite file, run in LiteRT."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from kerasaudio.export import to_tflite
+
+    ensemble = tag_fit.ensemble()
+    x = data["x"][~data["train"]][:8]
+    path = tmp_path / "tags.tflite"
+    report = to_tflite(ensemble, path, representative_data=x)
+    assert report.passed and path.is_file()
+    expected = ensemble.predict(x, verbose=0)
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    got = []
+    for clip in x:
+        interpreter.set_tensor(inp["index"], clip[None].astype(np.float32))
+        interpreter.invoke()
+        got.append(interpreter.get_tensor(out["index"])[0])
+    np.testing.assert_allclose(np.stack(got), expected, atol=1e-4)
+    assert "LOGISTIC" in report.ops  # the sigmoid head
+
+
+# ----------------------------------------------------------------------------- windows, TTA
+
+
+def test_aggregate_windows_by_hand():
+    probs = np.array([[0.2, 0.8], [0.6, 0.4]])  # two windows, two classes
+    np.testing.assert_allclose(ens.aggregate_windows(probs, "mean"), [0.4, 0.6])
+    np.testing.assert_allclose(ens.aggregate_windows(probs, "max"), [0.6, 0.8])
+    np.testing.assert_allclose(ens.aggregate_windows(probs, "gmean"),
+                               [np.sqrt(0.12), np.sqrt(0.32)])
+    # Exponential-softmax weights: class 0 (0.2 e^0.2 + 0.6 e^0.6) / (e^0.2 + e^0.6).
+    np.testing.assert_allclose(ens.aggregate_windows(probs, "attention"),
+                               [0.4394760, 0.6394760], atol=1e-6)
+    # Given scores: window 1 weighs e^10 times window 0.
+    np.testing.assert_allclose(
+        ens.aggregate_windows(probs, "attention", scores=[[0.0], [10.0]]),
+        (probs[0] + probs[1] * np.exp(10)) / (1 + np.exp(10)))
+    np.testing.assert_allclose(ens.aggregate_windows(probs, "attention", temperature=1e-4),
+                               [0.6, 0.8], atol=1e-6)
+    np.testing.assert_allclose(ens.aggregate_windows(probs, "attention", temperature=1e6),
+                               [0.4, 0.6], atol=1e-6)
+    np.testing.assert_allclose(ens.aggregate_windows(probs, "max", normalize=True),
+                               [0.6 / 1.4, 0.8 / 1.4])
+    batch = np.stack([probs, probs[::-1]])  # (clips, windows, classes)
+    np.testing.assert_allclose(ens.aggregate_windows(batch, "mean"), [[0.4, 0.6]] * 2)
+    np.testing.assert_allclose(ens.aggregate_windows(batch, np.median), [[0.4, 0.6]] * 2)
+    np.testing.assert_allclose(ens.aggregate_windows(batch, "max", axis=0), [[0.6, 0.8]] * 2)
+    with pytest.raises(InvalidOptionError, match="method="):
+        ens.aggregate_windows(probs, "mode")
+    with pytest.raises(InvalidOptionError, match="broadcast"):
+        ens.aggregate_windows(probs, "attention", scores=[1.0, 2.0, 3.0])
+
+
+def test_predict_windows_on_a_real_recording(members, data):
+    model = members[0]  # 1 s at 8 kHz
+    recording = np.concatenate(data["raw"][:40])[:20000]  # 2.5 s of real speech
+    per_window = ens.predict_windows(model, recording, hop=4000, aggregate=None)
+    padded = np.pad(recording, (0, 4000))  # windows at 0, 4000, 8000, 12000
+    by_hand = model.predict(np.stack([padded[s:s + 8000] for s in (0, 4000, 8000, 12000)]),
+                            verbose=0)
+    np.testing.assert_allclose(per_window, by_hand, atol=1e-6)
+    np.testing.assert_allclose(ens.predict_windows(model, recording, hop=4000),
+                               by_hand.mean(0), atol=1e-6)
+    np.testing.assert_allclose(ens.predict_windows(model, recording, hop=4000,
+                                                   aggregate="max"), by_hand.max(0),
+                               atol=1e-6)
+    short = data["raw"][0]  # shorter than a window: one window, centred
+    assert len(short) < 8000
+    np.testing.assert_allclose(
+        ens.predict_windows(model, short, aggregate=None),
+        model.predict(fix_length(short, 8000)[None], verbose=0), atol=1e-6)
+    with pytest.raises(InvalidOptionError, match="window=4000 but the model takes 8000"):
+        ens.predict_windows(model, recording, window=4000)
+
+
+def test_tta_on_real_clips(members, data):
+    model = members[1]
+    clips = [data["raw"][i] for i in np.flatnonzero(~data["train"])[:6]]  # varied lengths
+
+    def later(x):
+        return np.concatenate([np.zeros(400, np.float32), x])
+
+    def reversed_clip(x):
+        return x[::-1]
+
+    transforms = [None, later, reversed_clip]
+    views = ens.tta(model, clips, transforms=transforms, aggregate=None)
+    for view, transform in zip(views, transforms, strict=True):
+        batch = np.stack([fix_length(c if transform is None else transform(c), 8000)
+                          for c in clips])
+        np.testing.assert_allclose(view, model.predict(batch, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(ens.tta(model, clips, transforms=transforms),
+                               views.mean(0), atol=1e-12)
+    np.testing.assert_allclose(ens.tta(model, clips, transforms=transforms, aggregate="gmean"),
+                               np.exp(np.log(np.clip(views, 1e-7, 1)).mean(0)), atol=1e-12)
+    with pytest.raises(InvalidOptionError, match="transforms is empty"):
+        ens.tta(model, clips, transforms=[])

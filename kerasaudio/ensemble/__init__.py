@@ -1,5 +1,23 @@
 """Stacking ensembles of kerasaudio models: one exportable Keras model, a malaya-speech
-compatible `classification_stack`, and learned stacking on out-of-fold predictions.
+compatible `classification_stack`, learned stacking on out-of-fold predictions, and
+aggregation over windows and test-time augmentation.
+
+## Which to use when
+
+| you want | use |
+|---|---|
+| one Keras model (`.keras`, TFLite) from models you hold | `stack(models)` |
+| that model as a registered model or a preset | `create_model("stack", members=[...])` |
+| to combine probability tensors in a graph of your own | `layers.StackingEnsemble` |
+| NumPy in and out, any clip length or aggregate (malaya-speech) | `classification_stack` |
+| a meta-learner on out-of-fold predictions (also multi-label) | `fit_stacker` |
+| one model over windows or augmented copies | `predict_windows`, `tta`, `aggregate_windows` |
+
+There is one Keras stack builder, `stack`: the registered `"stack"` family
+(`kerasaudio.ensemble.family.stack_model`, what `create_model("stack")` runs) builds its
+members from their descriptions and calls it, and it combines the members with
+`StackingEnsemble`. `classification_stack` is the NumPy route; with the same members and
+`aggregate="gmean"` it gives the numbers of `stack(..., normalize=False)`.
 
 - `stack(models, aggregate=...)` returns ONE Keras model: one raw-audio input, each member
   fed at its own sample rate (resampled inside the graph by `kerasaudio.layers.Resample`
@@ -11,15 +29,19 @@ compatible `classification_stack`, and learned stacking on out-of-fold predictio
   `predict_proba(inputs, aggregate=scipy.stats.mstats.gmean)` aggregates the members'
   `(clips, classes)` probability matrices over the model axis, `predict` returns label
   names. The same model may appear twice (which weights it).
-- `fit_stacker(models, (x, y), groups=speakers)` fits a meta-learner (a multinomial
-  logistic regression, with scikit-learn or as a Keras Dense head; both load into the
-  `"learned"` aggregate, so both export) on out-of-fold predictions.
+- `fit_stacker(models, data, groups=speakers)` fits a meta-learner (a logistic
+  regression, with scikit-learn or as a Keras Dense head; both load into the
+  `"learned"` aggregate, so both export) on out-of-fold predictions, gathered from the
+  members on `(clips, labels)`, a DataFrame of files or an `audio_dataset`, or given as
+  an array `(members, clips, classes)`. Multi-hot labels fit one sigmoid per class
+  (Kaggle-style multi-label tagging; scored with lwlrap).
 - `kerasaudio.create_model("stack", members=[...])` is the same Keras builder as a
   registered model family (`kerasaudio.ensemble.family`; importing this package registers
   it), which is what makes an ensemble a preset (`stack_fsdd_digits`).
 
 The modules: `builder` (`stack`, `describe_members`, `ensemble_info`), `classification`
-(`classification_stack`), `learned` (`fit_stacker`, `fit_meta`, `StackerFit`), `family`
+(`classification_stack`), `learned` (`fit_stacker`, `StackerFit`), `sources` (what
+`fit_stacker` reads), `windows` (`aggregate_windows`, `predict_windows`, `tta`), `family`
 (the registered `stack` model, `member_spec`, `publishable_config`).
 
 ## What "out-of-fold" means here
@@ -37,7 +59,7 @@ each member in one of three forms and says which protection applies:
    leave-one-speaker-out models): the prediction for a clip of group `g` comes from
    `models[g]` only, a model that never saw group `g`.
 3. a plain pretrained `keras.Model`: fit_stacker cannot know what it was trained on. Its
-   predictions are used as they are, so `dataset` must be data the model never saw (e.g.
+   predictions are used as they are, so `data` must be data the model never saw (e.g.
    a held-out split); the folds then only give an honest cross-validated accuracy of the
    meta-learner. Using training clips here leaks, and nothing can detect it.
 
@@ -47,7 +69,9 @@ leaks can be checked (tests/test_ensemble.py does).
 
 Example:
 ```python
+import kerasaudio
 import kerasaudio.ensemble as ens
+clips, digits = kerasaudio.hub.representative_clips("m5_fsdd_digits")  # 1 s at 8 kHz
 models = [kerasaudio.create_model(p) for p in
           ("logmel_cnn_fsdd_digits", "mfcc_cnn_fsdd_digits", "bilstm_attention_fsdd_digits")]
 ensemble = ens.stack(models, aggregate="gmean")   # one keras.Model, raw 8 kHz audio in
@@ -63,24 +87,27 @@ from kerasaudio.ensemble.family import member_spec, publishable_config, stack_mo
 from kerasaudio.ensemble.learned import (
     FitRecord,
     StackerFit,
-    fit_meta,
+    fit_meta,  # noqa: F401  (an alias of fit_stacker on probabilities; not in __all__)
     fit_stacker,
     meta_features,
 )
+from kerasaudio.ensemble.windows import aggregate_windows, predict_windows, tta
 
 __all__ = [
     "ClassificationStack",
     "FitRecord",
     "Member",
     "StackerFit",
+    "aggregate_windows",
     "classification_stack",
     "describe_members",
     "ensemble_info",
-    "fit_meta",
     "fit_stacker",
     "member_spec",
     "meta_features",
+    "predict_windows",
     "publishable_config",
     "stack",
     "stack_model",
+    "tta",
 ]

@@ -33,9 +33,10 @@ class Member:
 
     Example:
     ```python
-    member = kerasaudio.ensemble.describe_members([model], class_names=list("0123456789"),
-                                                  sample_rates=8000)[0]
-    member.sample_rate, member.input_length
+    import kerasaudio
+    member = kerasaudio.ensemble.describe_members(
+        [kerasaudio.create_model("m5_fsdd_digits")])[0]
+    member.sample_rate, member.input_length, member.duration  # (8000, 8000, 1.0)
     ```
     """
 
@@ -88,6 +89,7 @@ def describe_members(models: Sequence, *, class_names=None, sample_rates=None,
 
     Example:
     ```python
+    import kerasaudio
     members = kerasaudio.ensemble.describe_members(
         [kerasaudio.create_model("m5_fsdd_digits")])
     members[0].class_names, members[0].sample_rate  # ('0', ..., '9'), 8000
@@ -227,7 +229,7 @@ def _ensemble_length(members: list[Member], rate: int, input_length: int | None)
 def _check_member_length(member: Member, rate: int, length: int | None) -> None:
     if member.input_length is None or length is None:
         return
-    layer = Resample(orig_sr=rate, target_sr=member.sample_rate)
+    layer = Resample(sample_rate=rate, target_sample_rate=member.sample_rate)
     fed = layer.output_length(length)
     if fed != member.input_length:
         raise InvalidOptionError(
@@ -241,7 +243,7 @@ def _check_member_length(member: Member, rate: int, length: int | None) -> None:
 def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None = None,
           weights=None, class_names=None, sample_rate: int | None = None,
           sample_rates=None, input_length: int | None = None, normalize: bool = True,
-          stacker=None) -> keras.Model:
+          stacker=None, multi_label: bool | None = None) -> keras.Model:
     """One Keras model that runs every member on one raw-audio input and combines them.
 
     Each member gets the input resampled to its own rate inside the graph
@@ -266,8 +268,12 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
         sample_rates: rates of members without preset metadata.
         input_length: input samples (default: the members' common clip duration at
             `sample_rate`; None when every member takes any length).
-        normalize: renormalise `"gmean"`, `"median"` and `"max"` to sum to one.
+        normalize: renormalise `"gmean"`, `"median"` and `"max"` to sum to one
+            (single-label).
         stacker: a `StackerFit` from `fit_stacker` (with `aggregate="learned"`).
+        multi_label: the members output independent per-class (sigmoid) probabilities
+            and so does the ensemble (see `kerasaudio.layers.StackingEnsemble`); default:
+            the stacker's, else False.
 
     Returns:
         A `keras.Model` `(batch, input_length) -> (batch, classes)`.
@@ -278,17 +284,29 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
 
     Example:
     ```python
-    import kerasaudio.ensemble
+    import kerasaudio
+    clips, digits = kerasaudio.hub.representative_clips("m5_fsdd_digits")  # 1 s, 8 kHz
     ensemble = kerasaudio.ensemble.stack(
         [kerasaudio.create_model("m5_fsdd_digits"),
          kerasaudio.create_model("logmel_cnn_fsdd_digits")], aggregate="gmean")
     ensemble.save("ensemble.keras")
-    probs = ensemble.predict(clips)  # (n, 10), clips (n, 8000) at 8 kHz
+    probs = ensemble.predict(clips, verbose=0)  # (120, 10)
     ```
+
+    Reference:
+        Wolpert, "Stacked generalization", Neural Networks 5(2), 1992; malaya-speech's
+        `classification_stack` (the geometric mean of the members' probabilities).
     """
     aggregate, weights = parse_aggregate(aggregate, weights)
     if stacker is not None and aggregate != "learned":
         raise InvalidOptionError("stacker= needs aggregate='learned'.")
+    fitted_multi_label = None if stacker is None else bool(stacker.multi_label)
+    if multi_label is None:
+        multi_label = bool(fitted_multi_label)
+    elif fitted_multi_label is not None and bool(multi_label) != fitted_multi_label:
+        raise InvalidOptionError(
+            f"multi_label={multi_label} but the stacker was fitted on "
+            f"{'multi-label' if fitted_multi_label else 'single-label'} labels.")
     models = list(models)
     distinct, index = unique_models(models)
     described = describe_members(distinct, class_names=for_distinct(class_names, models,
@@ -307,7 +325,7 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
     for member in described:
         if member.sample_rate not in resampled:
             resampled[member.sample_rate] = Resample(
-                orig_sr=rate, target_sr=member.sample_rate,
+                sample_rate=rate, target_sample_rate=member.sample_rate,
                 name=f"resample_{rate}_to_{member.sample_rate}")(inputs)
         x = resampled[member.sample_rate]
         if member.channel_axis:
@@ -322,7 +340,7 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
     layer = StackingEnsemble(
         members=len(models), classes=len(names), aggregate=aggregate, weights=weights,
         normalize=normalize, class_names=list(names), sample_rate=rate,
-        orders=[orders[j] for j in index], name="ensemble")
+        orders=[orders[j] for j in index], multi_label=multi_label, name="ensemble")
     out = layer([outputs[j] for j in index])
     ensemble = keras.Model(inputs, out, name=name or "stacking_ensemble")
     if stacker is not None:
@@ -359,14 +377,28 @@ def _fresh(name: str, used: set) -> str:
 
 def ensemble_info(model: keras.Model) -> dict:
     """An ensemble's metadata: `class_names`, `sample_rate`, `input_length`, `aggregate`,
-    `members` (count), `weights`; read from its `StackingEnsemble` layer, so it works on a
-    reloaded `.keras` file too.
+    `members` (count), `weights`, `multi_label`; read from its `StackingEnsemble` layer,
+    so it works on a reloaded `.keras` file too.
+
+    Args:
+        model: a model built by `stack` (or `create_model("stack")`), or reloaded from
+            its `.keras` file.
+
+    Returns:
+        A dict with the keys above.
+
+    Raises:
+        InvalidOptionError: the model has no (or several) `StackingEnsemble` layers.
 
     Example:
     ```python
+    import keras
+    import kerasaudio
+    ensemble = kerasaudio.ensemble.stack([kerasaudio.create_model("m5_fsdd_digits"),
+                                          kerasaudio.create_model("mfcc_cnn_fsdd_digits")])
+    ensemble.save("ensemble.keras")
     info = kerasaudio.ensemble.ensemble_info(keras.saving.load_model("ensemble.keras"))
-    kerasaudio.export.to_tflite(model, "e.tflite", sample_rate=info["sample_rate"],
-                                class_names=info["class_names"], representative_data=clips)
+    info["sample_rate"], info["members"], info["class_names"][:3]  # 8000, 2, ['0', '1', '2']
     ```
     """
     layers = [layer for layer in model.layers if isinstance(layer, StackingEnsemble)]
@@ -375,5 +407,6 @@ def ensemble_info(model: keras.Model) -> dict:
     layer = layers[0]
     return {"class_names": layer.class_names, "sample_rate": layer.sample_rate,
             "input_length": model.inputs[0].shape[1], "aggregate": layer.aggregate,
-            "members": layer.members, "weights": list(layer.member_weights)}
+            "members": layer.members, "weights": list(layer.member_weights),
+            "multi_label": layer.multi_label}
 

@@ -40,7 +40,7 @@ def as_clips(inputs) -> list[np.ndarray]:
     return clips
 
 
-def _fit_length(clip: np.ndarray, length: int) -> np.ndarray:
+def fit_length(clip: np.ndarray, length: int) -> np.ndarray:
     """Centre-crop or zero-pad (as `kerasaudio.data.fix_length(mode="center")`)."""
     n = len(clip)
     if n >= length:
@@ -55,7 +55,7 @@ def member_inputs(member: Member, clips: list[np.ndarray], rate: int) -> np.ndar
     member's duration at `rate`, then resampled exactly as `Resample` does in the graph."""
     from scipy import signal
 
-    layer = Resample(orig_sr=rate, target_sr=member.sample_rate)
+    layer = Resample(sample_rate=rate, target_sample_rate=member.sample_rate)
     if member.input_length is not None:
         length = math.ceil(member.input_length * rate / member.sample_rate)
         for candidate in (length - 1, length, length + 1):  # the one Resample maps exactly
@@ -64,11 +64,11 @@ def member_inputs(member: Member, clips: list[np.ndarray], rate: int) -> np.ndar
                 break
     else:
         length = max(len(c) for c in clips)
-    batch = np.stack([_fit_length(c, length) for c in clips]).astype(np.float32)
+    batch = np.stack([fit_length(c, length) for c in clips]).astype(np.float32)
     if layer.up != layer.down:
         batch = signal.resample_poly(batch, layer.up, layer.down, axis=1).astype(np.float32)
     if member.input_length is not None:
-        batch = np.stack([_fit_length(c, member.input_length) for c in batch])
+        batch = np.stack([fit_length(c, member.input_length) for c in batch])
     return batch[..., None] if member.channel_axis else batch
 
 
@@ -111,13 +111,25 @@ class ClassificationStack:
         sample_rate: the rate of the clips given to `predict_proba` (default: the
             highest member rate).
 
+    Raises:
+        InvalidOptionError: members that do not share their classes, or whose class
+            names or sample rates are unknown (see `describe_members`).
+
     Example:
     ```python
     from scipy.stats import mstats
-    stack = kerasaudio.ensemble.classification_stack([vggvox, deep_speaker, deep_speaker])
-    stack.predict_proba(segments, aggregate=mstats.gmean)  # (len(segments), classes)
-    stack.predict(segments)  # ['george', 'jackson', ...]
+    import kerasaudio
+    vggvox = kerasaudio.create_model("vggvox_v2_fsdd_speakers")
+    deep_speaker = kerasaudio.create_model("deep_speaker_fsdd_speakers")
+    stack = kerasaudio.ensemble.ClassificationStack([vggvox, deep_speaker, deep_speaker])
+    segments, _ = kerasaudio.hub.representative_clips("vggvox_v2_fsdd_speakers")
+    stack.predict_proba(segments[:4], aggregate=mstats.gmean).shape  # (4, 6)
+    stack.predict(segments[:4])  # a speaker per segment, e.g. ['george', ...]
     ```
+
+    Reference:
+        H. Zolkepli, malaya-speech (github.com/huseinzol05/malaya-speech):
+        `malaya_speech.stack.classification_stack`, whose API this follows.
     """
 
     def __init__(self, models: Sequence[keras.Model], *, class_names=None, sample_rates=None,
@@ -151,6 +163,9 @@ class ClassificationStack:
                 `(members, clips, classes)` array (default `scipy.stats.mstats.gmean`,
                 malaya's default: not renormalised), or a `StackingEnsemble` aggregate
                 name or list of weights.
+
+        Returns:
+            `(clips, classes)` probabilities, in `self.class_names` order.
         """
         if aggregate is None:
             from scipy.stats import mstats
@@ -167,19 +182,34 @@ class ClassificationStack:
 def classification_stack(models: Sequence[keras.Model], **kwargs) -> ClassificationStack:
     """Stack models the malaya-speech way: `classification_stack([m1, m2, m2])`.
 
-    Returns a `ClassificationStack`; its `predict_proba(inputs,
-    aggregate=scipy.stats.mstats.gmean)` and `predict(inputs, aggregate=...)` have
-    malaya-speech's signatures and shapes. Keyword arguments go to `ClassificationStack`.
+    The NumPy route of `kerasaudio.ensemble`: clips of any length in, probabilities out,
+    any aggregate function; use `stack` for one Keras model to save or export.
+
+    Args:
+        models: member models (raw mono audio in, `(batch, classes)` probabilities
+            out); a model listed twice counts twice.
+        **kwargs: `class_names`, `sample_rates`, `sample_rate` of `ClassificationStack`.
+
+    Returns:
+        A `ClassificationStack`; its `predict_proba(inputs,
+        aggregate=scipy.stats.mstats.gmean)` and `predict(inputs, aggregate=...)` have
+        malaya-speech's signatures and shapes.
 
     Example:
     ```python
     from scipy.stats import mstats
+    import kerasaudio
+    clips, _ = kerasaudio.hub.representative_clips("m5_fsdd_digits")
     stack = kerasaudio.ensemble.classification_stack(
         [kerasaudio.create_model("m5_fsdd_digits"),
          kerasaudio.create_model("logmel_cnn_fsdd_digits")])
-    stack.predict_proba(clips, aggregate=mstats.gmean)
-    stack.predict(clips)  # ['3', '7', ...]
+    stack.predict_proba(clips[:3], aggregate=mstats.gmean).shape  # (3, 10)
+    stack.predict(clips[:3])  # a digit name per clip, e.g. ['0', '0', '1']
     ```
+
+    Reference:
+        H. Zolkepli, malaya-speech (github.com/huseinzol05/malaya-speech):
+        `malaya_speech.stack.classification_stack`.
     """
     return ClassificationStack(models, **kwargs)
 

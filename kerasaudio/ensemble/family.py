@@ -49,8 +49,15 @@ def member_spec(member: keras.Model | Preset | str) -> dict:
         InvalidOptionError: a model not built by `kerasaudio.create_model`, or an unknown
             preset name.
 
+    Args:
+        member: a model built by `kerasaudio.create_model`, a `Preset`, or a preset name.
+
+    Returns:
+        `{"architecture": ..., "config": {...}, "name": ...}`, JSON-serializable.
+
     Example:
     ```python
+    import kerasaudio
     spec = kerasaudio.ensemble.member_spec("m5_fsdd_digits")
     spec["architecture"], spec["name"]  # 'm5', 'm5_fsdd_digits'
     ```
@@ -82,11 +89,21 @@ def publishable_config(config: dict, *, class_names: Sequence[str], sample_rate:
     Raises:
         InvalidOptionError: a member whose class names are not the stack's.
 
+    Args:
+        config: the stack's builder options (`members`, `aggregate`, ...).
+        class_names: the stack's classes.
+        sample_rate: the stack's input rate (Hz).
+
+    Returns:
+        A new dict; `config` is not changed.
+
     Example:
     ```python
+    import kerasaudio
     config = kerasaudio.ensemble.publishable_config(
         {"members": ["m5_fsdd_digits", "logmel_cnn_fsdd_digits"]},
         class_names=[str(d) for d in range(10)], sample_rate=8000)
+    [m["architecture"] for m in config["members"]]  # ['m5', 'complex_cnn']
     ```
     """
     config = {k: v for k, v in config.items() if k != "pretrained_members"}
@@ -218,19 +235,31 @@ def stack_model(*, members: Sequence, aggregate: str | Sequence[float] = "gmean"
             `(None,)` means the same.
         classes: the number of classes, if given it must be the members'.
         pooling: must be None.
-        classifier_activation: `"softmax"` (the output is a probability vector).
+        classifier_activation: `"softmax"` (members and output give a probability
+            vector) or `"sigmoid"` (multi-label: members and output give independent
+            per-class probabilities; see `kerasaudio.layers.StackingEnsemble`).
         class_names: class names of members without their own.
         sample_rate: Hz of the input (default: the highest member rate); also the rate
             of members without their own.
         pretrained_members: load the members' `weights` files (False: random).
         name: model name.
 
+    Returns:
+        A `keras.Model` `(batch, samples) -> (batch, classes)`, built by
+        `kerasaudio.ensemble.stack`.
+
+    Raises:
+        InvalidOptionError: fewer than two members, a bad member description, a nested
+            stack, or an option a stack does not take.
+
     Example:
     ```python
+    import kerasaudio
+    clips, _ = kerasaudio.hub.representative_clips("m5_fsdd_digits")  # 1 s, 8 kHz
     model = kerasaudio.create_model(
         "stack", members=["logmel_cnn_fsdd_digits", "mfcc_cnn_fsdd_digits"])
-    model = kerasaudio.create_model("stack_fsdd_digits")   # the published five-member stack
-    probs = model.predict(clips)                           # (n, 10), 8 kHz, 8000 samples
+    published = kerasaudio.create_model("stack_fsdd_digits")  # five members
+    published.predict(clips, verbose=0).shape                 # (120, 10)
     ```
 
     Reference:
@@ -243,9 +272,10 @@ def stack_model(*, members: Sequence, aggregate: str | Sequence[float] = "gmean"
     if pooling is not None:
         raise InvalidOptionError(f"stack: pooling={pooling!r}; a stack has no pooling "
                                  "option (its members pool).")
-    if classifier_activation != "softmax":
+    if classifier_activation not in ("softmax", "sigmoid"):
         raise InvalidOptionError(f"stack: classifier_activation={classifier_activation!r}; "
-                                 "the output is the combined probabilities ('softmax').")
+                                 "the output is the combined probabilities: 'softmax' "
+                                 "(single-label) or 'sigmoid' (multi-label members).")
     if weights is not None:
         if not isinstance(weights, (str, os.PathLike)) or not os.fspath(weights).endswith(
                 ".weights.h5"):
@@ -273,7 +303,8 @@ def stack_model(*, members: Sequence, aggregate: str | Sequence[float] = "gmean"
     model = stack([member for member, _, _ in built], aggregate=aggregate, name=name,
                   class_names=names if any(n is not None for n in names) else None,
                   sample_rate=sample_rate, input_length=length,
-                  sample_rates=None if None in rates else rates)
+                  sample_rates=None if None in rates else rates,
+                  multi_label=classifier_activation == "sigmoid")
     count = model.outputs[0].shape[-1]
     if classes is not None and classes != count:
         raise InvalidOptionError(f"stack: classes={classes} but the members have {count}.")

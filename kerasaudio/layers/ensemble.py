@@ -56,6 +56,13 @@ class StackingEnsemble(keras.layers.Layer):
     divided by its sum so every row is a probability distribution (the top class is
     unchanged); `"mean"`, `"vote"` and `"learned"` already sum to one.
 
+    With `multi_label=True` the members give independent per-class probabilities
+    (sigmoid outputs, several classes may be present at once) and so does the
+    ensemble: nothing is renormalised, `"vote"` (a top-class vote) is refused, and
+    `"learned"` is `sigmoid(concat_m(logit p_m) @ kernel + bias)` with `logit p =
+    log p - log(1 - p)` on `p` clipped to `[1e-7, 1 - 1e-7]`: one logistic regression per
+    class over every member's log-odds, initialised to the mean log-odds.
+
     Args:
         members: number of input tensors.
         classes: number of classes (the last axis of every input).
@@ -63,17 +70,21 @@ class StackingEnsemble(keras.layers.Layer):
             `"learned"`.
         weights: per-member weights (non-negative, not all zero) for `"gmean"`,
             `"mean"` and `"vote"`; None for equal weights.
-        normalize: renormalise `"gmean"`, `"median"` and `"max"` to sum to one.
+        normalize: renormalise `"gmean"`, `"median"` and `"max"` to sum to one (single-label
+            only).
         class_names: the classes' names (metadata kept in the saved model; optional).
         sample_rate: the ensemble input's sample rate in Hz (metadata; optional).
         orders: per member, None or the index of each ensemble class in that member's
             output (`stack` sets it when a member lists the same classes in another
             order); the member's probabilities are reordered before combining.
+        multi_label: the probabilities are per class (sigmoid), not a distribution.
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Example:
     ```python
-    import keras, numpy as np
+    import keras
+    import numpy as np
+    import kerasaudio
     a, b = keras.Input((3,)), keras.Input((3,))
     out = kerasaudio.layers.StackingEnsemble(members=2, classes=3, aggregate="gmean")([a, b])
     model = keras.Model([a, b], out)
@@ -88,7 +99,8 @@ class StackingEnsemble(keras.layers.Layer):
 
     def __init__(self, *, members: int, classes: int, aggregate: str = "gmean",
                  weights=None, normalize: bool = True, class_names=None,
-                 sample_rate: int | None = None, orders=None, **kwargs):
+                 sample_rate: int | None = None, orders=None, multi_label: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.members = _positive_int("members", members)
         self.classes = _positive_int("classes", classes)
@@ -98,6 +110,12 @@ class StackingEnsemble(keras.layers.Layer):
                 "(member weights go in weights=)."
             )
         self.aggregate = aggregate
+        self.multi_label = bool(multi_label)
+        if self.multi_label and aggregate == "vote":
+            raise InvalidOptionError(
+                "StackingEnsemble: aggregate='vote' counts each member's top class, which "
+                "has no meaning for multi-label outputs; use 'mean', 'gmean', 'median', "
+                "'max' or 'learned'.")
         self.member_weights = check_weights(weights, self.members, aggregate)
         self.normalize = bool(normalize)
         if class_names is not None:
@@ -174,9 +192,14 @@ class StackingEnsemble(keras.layers.Layer):
         weights = ops.reshape(weights / float(np.sum(self.member_weights)),
                               (1, self.members, 1))
         if self.aggregate == "learned":
-            logs = ops.log(ops.clip(probs, EPSILON, 1.0))
+            if self.multi_label:
+                clipped = ops.clip(probs, EPSILON, 1.0 - EPSILON)
+                logs = ops.log(clipped) - ops.log(1.0 - clipped)
+            else:
+                logs = ops.log(ops.clip(probs, EPSILON, 1.0))
             features = ops.reshape(logs, (-1, self.members * self.classes))
-            return ops.softmax(ops.matmul(features, self.kernel) + self.bias, axis=-1)
+            z = ops.matmul(features, self.kernel) + self.bias
+            return ops.sigmoid(z) if self.multi_label else ops.softmax(z, axis=-1)
         if self.aggregate == "mean":
             return ops.sum(probs * weights, axis=1)
         if self.aggregate == "vote":
@@ -193,7 +216,7 @@ class StackingEnsemble(keras.layers.Layer):
                 out = ranked[:, :, middle]
             else:
                 out = (ranked[:, :, middle - 1] + ranked[:, :, middle]) * 0.5
-        if self.normalize:
+        if self.normalize and not self.multi_label:
             out = out / ops.maximum(ops.sum(out, axis=-1, keepdims=True), EPSILON)
         return out
 
@@ -206,7 +229,7 @@ class StackingEnsemble(keras.layers.Layer):
             "members": self.members, "classes": self.classes, "aggregate": self.aggregate,
             "weights": [float(w) for w in self.member_weights], "normalize": self.normalize,
             "class_names": self.class_names, "sample_rate": self.sample_rate,
-            "orders": self.orders,
+            "orders": self.orders, "multi_label": self.multi_label,
         })
         return config
 
@@ -242,6 +265,16 @@ def _positive_int(name: str, value) -> int:
     return int(value)
 
 
+def _renamed(value, old_value, name: str, old_name: str):
+    """`value`, or `old_value` given under the option's other accepted name."""
+    if old_value is None:
+        return value
+    if value is not None and value != old_value:
+        raise InvalidOptionError(f"Resample: {name}={value!r} and {old_name}={old_value!r} "
+                                 "name the same option; pass one.")
+    return old_value
+
+
 def resampling_filter(up: int, down: int) -> np.ndarray:
     """The anti-aliasing FIR `scipy.signal.resample_poly` uses by default for `up/down`:
     a Kaiser (beta 5) windowed sinc, cutoff `1 / max(up, down)`, `20 * max(up, down) + 1`
@@ -273,15 +306,19 @@ class Resample(FrontEndLayer):
     waveform has about 48 dB of dynamic range, too coarse for a log-mel member behind it.
 
     Args:
-        orig_sr: input sample rate (Hz).
-        target_sr: output sample rate (Hz).
-        **kwargs: `keras.layers.Layer` arguments.
+        sample_rate: the input's sample rate (Hz), keyword-only.
+        target_sample_rate: the output's sample rate (Hz), keyword-only.
+        **kwargs: `keras.layers.Layer` arguments. The names `orig_sr` and `target_sr`
+            are accepted for `sample_rate` and `target_sample_rate`, so configs that
+            use them (librosa's spelling) load.
 
     Example:
     ```python
     import keras
+    import kerasaudio
     audio = keras.Input((8000,))  # 1 s at 8 kHz
-    out = kerasaudio.layers.Resample(orig_sr=8000, target_sr=16000)(audio)  # (None, 16000)
+    layer = kerasaudio.layers.Resample(sample_rate=8000, target_sample_rate=16000)
+    layer(audio).shape  # (None, 16000)
     ```
 
     Reference:
@@ -289,19 +326,25 @@ class Resample(FrontEndLayer):
         1983 (polyphase resampling).
     """
 
-    def __init__(self, *, orig_sr: int, target_sr: int, **kwargs):
+    def __init__(self, *, sample_rate: int | None = None,
+                 target_sample_rate: int | None = None, **kwargs):
+        sample_rate = _renamed(sample_rate, kwargs.pop("orig_sr", None), "sample_rate",
+                               "orig_sr")
+        target_sample_rate = _renamed(target_sample_rate, kwargs.pop("target_sr", None),
+                                      "target_sample_rate", "target_sr")
         super().__init__(**kwargs)
-        self.orig_sr = _positive_int("orig_sr", orig_sr)
-        self.target_sr = _positive_int("target_sr", target_sr)
-        g = math.gcd(self.orig_sr, self.target_sr)
-        self.up, self.down = self.target_sr // g, self.orig_sr // g
+        self.sample_rate = _positive_int("sample_rate", sample_rate)
+        self.target_sample_rate = _positive_int("target_sample_rate", target_sample_rate)
+        g = math.gcd(self.sample_rate, self.target_sample_rate)
+        self.up, self.down = self.target_sample_rate // g, self.sample_rate // g
         if self.up > MAX_UP:
             raise InvalidOptionError(
-                f"Resample {self.orig_sr} Hz -> {self.target_sr} Hz is {self.up}/{self.down}: "
-                f"the in-graph filter would run at {self.up}x the input rate (at most "
-                f"{MAX_UP}x is supported). Resample the audio before the model (e.g. "
-                f"kerasaudio.audio_io.load_audio(path, sample_rate={self.target_sr})), or "
-                "give the ensemble an input rate that is a simple ratio of the members'."
+                f"Resample {self.sample_rate} Hz -> {self.target_sample_rate} Hz is "
+                f"{self.up}/{self.down}: the in-graph filter would run at {self.up}x the "
+                f"input rate (at most {MAX_UP}x is supported). Resample the audio before "
+                "the model (e.g. kerasaudio.audio_io.load_audio(path, "
+                f"sample_rate={self.target_sample_rate})), or give the ensemble an input "
+                "rate that is a simple ratio of the members'."
             )
         self._kernel = (None if self.up == self.down == 1
                         else resampling_filter(self.up, self.down))
@@ -340,5 +383,6 @@ class Resample(FrontEndLayer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"orig_sr": self.orig_sr, "target_sr": self.target_sr})
+        config.update({"sample_rate": self.sample_rate,
+                       "target_sample_rate": self.target_sample_rate})
         return config
