@@ -98,3 +98,29 @@ def reseal_ogg_page(blob: bytearray, offset: int, size: int) -> None:
     """Recompute one page's CRC in place (after its header was edited)."""
     struct.pack_into("<I", blob, offset + 22, 0)
     struct.pack_into("<I", blob, offset + 22, ogg_crc(bytes(blob[offset:offset + size])))
+
+
+def tiny_classifier(path, *, nan: bool = False, classes: int = 10) -> str:
+    """A small log-mel classifier for 1 s at 8 kHz exported to `path` with kerasaudio's
+    metadata (digit class names); `nan`: its output layer's bias is NaN, so every
+    prediction is NaN (exported unverified)."""
+    import keras
+
+    import kerasaudio
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8000,))
+    x = kerasaudio.layers.MelSpectrogram(sample_rate=8000, n_fft=256, hop_length=128,
+                                         n_mels=16)(inputs)
+    x = kerasaudio.layers.PowerToDb()(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    outputs = keras.layers.Dense(classes, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    if nan:
+        dense = model.layers[-1]
+        dense.bias.assign(np.full(classes, np.nan, np.float32))
+    clips = np.stack([tone(8000, amplitude=a) for a in (0.1, 0.3, 0.5, 0.7)])
+    kerasaudio.export.to_tflite(model, path, representative_data=None if nan else clips,
+                                verify=not nan, sample_rate=8000,
+                                class_names=[str(d) for d in range(classes)])
+    return str(path)
