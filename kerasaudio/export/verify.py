@@ -171,6 +171,8 @@ def _user_objects(model) -> tuple[list[list[str]], list[str]]:
     def walk(node):
         if isinstance(node, dict):
             module = node.get("module")
+            if module is None and "module" in node and "registered_name" in node:
+                module = "__main__"  # Keras writes None for objects of `__main__`
             if isinstance(module, str) and isinstance(node.get("class_name"), str) \
                     and module.split(".")[0] not in _OWN_PACKAGES:
                 attribute = (node.get("config") if node["class_name"] == "function"
