@@ -10,10 +10,15 @@
 (for `predict`) an exported `.tflite` file. `kerasaudio COMMAND --help` explains every
 option.
 
-Exit status: 0 on success; 1 when `predict` could not read some of its files (the others
-are still classified; each unreadable file is named on stderr and, with `--format json`,
-gets a `{"file": ..., "error": ...}` line); 2 for a usage error, an unknown model, a
-missing file or a refused export (the message on stderr, no traceback).
+Exit status: 0 on success; 1 when `predict` could not classify some of its files (the
+others are still classified; each failed file is named on stderr and, with `--format
+json`, gets a `{"file": ..., "error": ...}` line); 2 for a usage error (an option out of
+range: one line on stderr), an unknown or unreadable model, a missing file, an unusable
+output path or a refused export (the message on stderr, no traceback).
+
+`predict` streams: each file's result is printed (and flushed) as soon as it is computed,
+so a failure later in a long run never loses the results before it. A file name that is
+not valid UTF-8 is printed with `\\xNN` escapes for its undecodable bytes.
 """
 
 from __future__ import annotations
@@ -21,14 +26,23 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import pathlib
 import sys
+import tempfile
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
-from kerasaudio.errors import AudioFileError, InvalidAudioError, KerasAudioError
+from kerasaudio.errors import (
+    InvalidAudioError,
+    InvalidOptionError,
+    KerasAudioError,
+    ModelFileError,
+    ModelFileNotFoundError,
+)
 from kerasaudio.training.command import add_arguments
 
 __all__ = ["main"]
@@ -39,27 +53,46 @@ FORMATS = ("text", "json", "csv")
 # ----------------------------------------------------------------------------- classifiers
 
 
+def _load_keras_file(name: str):
+    """A `.keras` model file loaded in safe mode; an unreadable one is a `ModelFileError`."""
+    import keras
+
+    if "\x00" in name:
+        raise ModelFileError(name.replace("\x00", "\\x00"), "the path contains a NUL byte")
+    if not os.path.exists(name):
+        raise ModelFileNotFoundError(name, "no such file")
+    if os.path.isdir(name):
+        raise ModelFileError(name, "is a directory, not a .keras file")
+    try:
+        return keras.saving.load_model(name, safe_mode=True)
+    except Exception as exc:  # a zip, JSON or HDF5 error, or a refusal of safe mode
+        raise ModelFileError(name, f"cannot be loaded as a Keras model ({type(exc).__name__}: "
+                             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})"
+                             ) from None
+
+
 class _Classifier:
     """A preset, `.keras` or `.tflite` model behind one interface: windows -> probabilities."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, *, max_duration: float | None = None):
+        from kerasaudio.audio_io import MAX_DURATION
+
+        self.max_duration = MAX_DURATION if max_duration is None else max_duration
         if name.endswith(".tflite"):
             from kerasaudio.runtime import TFLiteModel
 
-            self._lite = TFLiteModel(name)
+            self._lite = TFLiteModel(name, max_duration=self.max_duration)
             self.class_names = self._lite.class_names
             self.sample_rate = self._lite.sample_rate
             self.input_length = self._lite.input_length
             self.model = None
             return
-        import keras
-
         import kerasaudio
         from kerasaudio.hub import preset_of
 
         self._lite = None
         if name.endswith(".keras"):
-            self.model = keras.saving.load_model(name, safe_mode=True)
+            self.model = _load_keras_file(name)
         else:
             self.model = kerasaudio.create_model(name)
         preset = preset_of(self.model)
@@ -80,7 +113,8 @@ class _Classifier:
 
         return predict_windows(lambda clips: self.model.predict(clips, verbose=0), path,
                                model_sample_rate=self.sample_rate,
-                               input_length=self.input_length, hop=hop)
+                               input_length=self.input_length, hop=hop,
+                               max_duration=self.max_duration)
 
 
 def _top(probabilities: np.ndarray, names: list[str], k: int) -> list[dict]:
@@ -109,54 +143,111 @@ def _models(args) -> int:
     return 0
 
 
-def _predict(args) -> int:
-    classifier = _Classifier(args.model)
-    hop = None if args.hop is None else max(1, round(args.hop * classifier.sample_rate))
-    results, failed = [], []
-    for path in _progress(args.files, "classifying", enabled=len(args.files) > 1):
-        try:
-            starts, probabilities = classifier.predict_windows(path, hop)
-        except (AudioFileError, InvalidAudioError) as exc:  # the other files still run
-            failed.append(path)
-            print(f"kerasaudio: {exc}", file=sys.stderr)
-            if args.format == "json":
-                results.append({"file": path, "error": str(exc)})
-            continue
-        result = {"file": path,
-                  "predictions": _top(probabilities.mean(axis=0), classifier.class_names,
-                                      args.top_k)}
+def _shown(text: str) -> str:
+    """`text` printable in any encoding: undecodable file-name bytes (surrogate escapes)
+    become `\\xNN`."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _positive(option: str, value, *, integer: bool = False):
+    """`value` if it is a finite number > 0 (an int for `integer`), else a usage error."""
+    ok = value is not None and math.isfinite(value) and value > 0
+    if not ok or (integer and value != int(value)):
+        kind = "a positive integer" if integer else "a positive finite number of seconds"
+        raise InvalidOptionError(f"{option} must be {kind}, got {value!r}.")
+    return value
+
+
+def _predict_options(args, sample_rate: int | None = None):
+    """Check `predict`'s numeric options (before any model is loaded); with `sample_rate`,
+    also return the hop in samples at that rate (None: the default)."""
+    _positive("--top-k", args.top_k, integer=True)
+    if args.max_duration is not None:
+        _positive("--max-duration", args.max_duration)
+    if args.hop is None:
+        return None
+    _positive("--hop", args.hop)
+    if sample_rate is None:
+        return None
+    hop = round(args.hop * sample_rate)
+    if hop < 1:
+        raise InvalidOptionError(
+            f"--hop {args.hop!r} s is shorter than one sample at the model's "
+            f"{sample_rate} Hz; use at least {1 / sample_rate:.3g} s.")
+    return hop
+
+
+class _Results:
+    """Writes `predict`'s results one file at a time (text, JSON lines or CSV), flushed."""
+
+    def __init__(self, fmt: str, class_names: list[str], top_k: int, window_seconds: float):
+        self.fmt, self.names, self.k, self.window = fmt, class_names, top_k, window_seconds
+        self.csv = None
+        if fmt == "csv":
+            self.csv = csv.writer(sys.stdout)
+            self.csv.writerow(["file", "window_start", "rank", "label", "probability"])
+            sys.stdout.flush()
+
+    def result(self, path: str, starts: np.ndarray, probabilities: np.ndarray) -> None:
+        file = _shown(path)
+        overall = _top(probabilities.mean(axis=0), self.names, self.k)
+        windows = []
         if len(starts) > 1:
-            result["windows"] = [
-                {"start": round(float(start), 3),
-                 "end": round(float(start) + classifier.input_length
-                              / classifier.sample_rate, 3),
-                 "predictions": _top(p, classifier.class_names, args.top_k)}
-                for start, p in zip(starts, probabilities, strict=True)]
-        results.append(result)
-    if args.format == "json":
-        for result in results:
-            print(json.dumps(result))
-        return 1 if failed else 0
-    results = [result for result in results if "error" not in result]
-    if args.format == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["file", "window_start", "rank", "label", "probability"])
-        for result in results:
-            for rank, p in enumerate(result["predictions"], 1):
-                writer.writerow([result["file"], "", rank, p["label"], p["probability"]])
-            for window in result.get("windows", []):
+            windows = [{"start": round(float(start), 3),
+                        "end": round(float(start) + self.window, 3),
+                        "predictions": _top(p, self.names, self.k)}
+                       for start, p in zip(starts, probabilities, strict=True)]
+        if self.fmt == "json":
+            line = {"file": file, "predictions": overall}
+            if windows:
+                line["windows"] = windows
+            print(json.dumps(line, allow_nan=False))
+        elif self.fmt == "csv":
+            for rank, p in enumerate(overall, 1):
+                self.csv.writerow([file, "", rank, p["label"], p["probability"]])
+            for window in windows:
                 for rank, p in enumerate(window["predictions"], 1):
-                    writer.writerow([result["file"], window["start"], rank, p["label"],
-                                     p["probability"]])
-    else:
-        for result in results:
-            best = ", ".join(f"{p['label']} {p['probability']:.3f}"
-                             for p in result["predictions"])
-            print(f"{result['file']}: {best}")
-            for window in result.get("windows", []):
+                    self.csv.writerow([file, window["start"], rank, p["label"],
+                                       p["probability"]])
+        else:
+            best = ", ".join(f"{p['label']} {p['probability']:.3f}" for p in overall)
+            print(f"{file}: {best}")
+            for window in windows:
                 top = window["predictions"][0]
                 print(f"    {window['start']:7.2f}-{window['end']:7.2f} s  "
                       f"{top['label']} {top['probability']:.3f}")
+        sys.stdout.flush()
+
+    def error(self, path: str, message: str) -> None:
+        message = _shown(message)
+        print(f"kerasaudio: {message}", file=sys.stderr, flush=True)
+        if self.fmt == "json":
+            print(json.dumps({"file": _shown(path), "error": message}), flush=True)
+
+
+def _predict(args) -> int:
+    _predict_options(args)
+    classifier = _Classifier(args.model, max_duration=args.max_duration)
+    hop = _predict_options(args, classifier.sample_rate)
+    out = _Results(args.format, classifier.class_names, args.top_k,
+                   classifier.input_length / classifier.sample_rate)
+    failed = 0
+    for path in _progress(args.files, "classifying", enabled=len(args.files) > 1):
+        try:
+            starts, probabilities = classifier.predict_windows(path, hop)
+            if not np.isfinite(probabilities).all():
+                raise InvalidAudioError(
+                    f"{path}: the model's output holds NaN or Inf for this file (no "
+                    "prediction); check the audio's level and content.")
+        except KerasAudioError as exc:  # the other files still run
+            failed += 1
+            out.error(path, str(exc))
+            continue
+        except Exception as exc:  # anything else, too: the results so far are printed
+            failed += 1
+            out.error(path, f"{path}: could not be classified ({type(exc).__name__}: {exc})")
+            continue
+        out.result(path, starts, probabilities)
     return 1 if failed else 0
 
 
@@ -187,6 +278,7 @@ def _evaluation_clips(args, classifier):
 def _evaluate(args) -> int:
     from kerasaudio.metrics import confusion_matrix, plot_confusion
 
+    out = _output_directory(args.out, "--out")
     classifier = _Classifier(args.name)
     paths, labels = _evaluation_clips(args, classifier)
     names = classifier.class_names
@@ -203,8 +295,6 @@ def _evaluate(args) -> int:
     accuracy = float((truth == predicted).mean())
     split = "bundled sample" if args.sample else "official test split (takes 0-4)"
     print(f"{args.name}: accuracy {accuracy:.4f} on {len(paths)} FSDD clips ({split})")
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     stem = pathlib.Path(args.name).stem
     png = out / f"{stem}_confusion.png"
     plot_confusion(confusion, names, png, title=f"{args.name}: accuracy {accuracy:.4f}")
@@ -238,6 +328,25 @@ def _export(args) -> int:
         equalize=False if args.no_equalize else None)
     print(report)
     return 0
+
+
+def _output_directory(path: str, option: str) -> pathlib.Path:
+    """Create `path` (and its parents) and check a file can be written in it, before any
+    work: a file in the way, a read-only or virtual directory is a usage error."""
+    if "\x00" in path:
+        raise InvalidOptionError(f"{option}: the path {path!r} contains a NUL byte.")
+    out = pathlib.Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except FileExistsError:
+        raise InvalidOptionError(f"{option} {_shown(path)}: a file is in the way of the "
+                                 "output directory.") from None
+    except OSError as exc:
+        raise InvalidOptionError(f"{option} {_shown(path)}: cannot write there "
+                                 f"({exc.strerror or exc}).") from None
+    return out
 
 
 def _progress(items: Sequence, label: str, *, enabled: bool):
@@ -285,10 +394,13 @@ def _parser() -> argparse.ArgumentParser:
                          help="a pretrained preset (see `kerasaudio models --pretrained`), "
                          "a .keras file of a preset model, or an exported .tflite file")
     predict.add_argument("--top-k", type=int, default=3,
-                         help="labels to show per file and window (default: 3)")
+                         help="labels to show per file and window (> 0; default: 3)")
     predict.add_argument("--hop", type=float, default=None,
-                         help="seconds between windows of long files (default: half the "
-                         "model's input length)")
+                         help="seconds between windows of long files (> 0, at least one "
+                         "sample; default: half the model's input length)")
+    predict.add_argument("--max-duration", type=float, default=None, metavar="SECONDS",
+                         help="refuse files longer than this (default: 3600, "
+                         "kerasaudio.audio_io.MAX_DURATION)")
     predict.add_argument("--format", choices=FORMATS, default="text",
                          help="text (default); json: one object per line, {'file', "
                          "'predictions': [{'label', 'probability'}...] best first, "
@@ -369,11 +481,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if getattr(args, "quantization", None) == "float32":
         args.quantization = None
-    try:
-        return args.run(args)
-    except KerasAudioError as exc:  # a user's mistake or a missing file: the message, no trace
-        print(f"kerasaudio {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        if args.command in ("predict", "evaluate", "export"):
+            warnings.showwarning = _show_warning
+        try:
+            return args.run(args)
+        except KerasAudioError as exc:  # a user's mistake or a missing file: one message
+            print(f"kerasaudio {args.command}: error: {_shown(str(exc))}", file=sys.stderr)
+            return 2
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line on stderr (a file loaded with a truncated stream, ...)."""
+    print(f"kerasaudio: warning: {_shown(str(message))}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

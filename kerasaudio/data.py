@@ -29,6 +29,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasaudio.audio_io import (
+    MAX_DURATION,
+    MAX_PEAK,
     check_rate,
     check_seconds,
     load,
@@ -346,12 +348,12 @@ def _resolve_source(source, labels, path_column: str, label_column: str):
                 f"{type(source).__name__}."
             ) from None
     for i, p in enumerate(paths):
-        if not isinstance(p, (str, os.PathLike)):
+        if not isinstance(p, (str, bytes, os.PathLike)):
             raise InvalidOptionError(
-                f"source[{i}] is {p!r} ({type(p).__name__}); paths must be str or "
+                f"source[{i}] is {p!r} ({type(p).__name__}); paths must be str, bytes or "
                 "os.PathLike."
             )
-    paths = [os.fspath(p) for p in paths]
+    paths = [os.fsdecode(p) for p in paths]
     if not paths:
         raise InvalidOptionError("source is empty: there are no files to load.")
     if labels is not None:
@@ -469,12 +471,17 @@ def _check_options(*, sample_rate, duration, batch_size, length_mode, on_error, 
         raise InvalidOptionError(f"deterministic must be None or a bool, got {deterministic!r}.")
 
 
-def _scan(paths: list[str], on_error: str):
-    """Probe every file. Returns (kept indices, infos, skipped (path, reason) pairs)."""
+def _scan(paths: list[str], on_error: str, max_duration: float | None):
+    """Probe every file. Returns (kept indices, infos, skipped (path, reason) pairs).
+
+    Float files are read block by block for NaN/Inf and samples beyond `MAX_PEAK`; a
+    header declaring more than `max_duration` is refused here, so iterating never meets
+    a file too long to load."""
     kept, infos, skipped, truncated = [], [], [], []
     for i, path in enumerate(paths):
         try:
-            info = probe(path, check_finite=True)
+            info = probe(path, check_finite=True, max_duration=max_duration,
+                         max_peak=MAX_PEAK)
         except AudioFileError as e:
             if on_error == "raise":
                 raise
@@ -557,6 +564,7 @@ def audio_dataset(
     drop_remainder: bool = False,
     label_column: str = "label",
     path_column: str = "path",
+    max_duration: float | None = MAX_DURATION,
 ) -> tf.data.Dataset:
     """A batched `tf.data.Dataset` of audio files: `(features, labels)` or `features`.
 
@@ -571,10 +579,13 @@ def audio_dataset(
     `tf.numpy_function`, so the waveforms equal `librosa.load(path, sr=sample_rate)`.
 
     The up-front check reads each file's size and header (and, for float files, the
-    samples, to catch NaN/Inf). With `on_error="raise"` the first bad file raises here,
-    before any iteration; with `on_error="skip"` bad files are dropped, one warning
-    says how many and why, and `ds.skipped` lists `(path, reason)` pairs. A WAV whose
-    data chunk is cut short is loaded as far as it goes, with a warning.
+    samples, to catch NaN/Inf and magnitudes beyond `kerasaudio.audio_io.MAX_PEAK`,
+    which float32 front ends would turn into NaN), and refuses native rates below
+    `kerasaudio.audio_io.MIN_SAMPLE_RATE` and files longer than `max_duration`. With
+    `on_error="raise"` the first bad file raises here, before any iteration; with
+    `on_error="skip"` bad files are dropped, one warning says how many and why, and
+    `ds.skipped` lists `(path, reason)` pairs. A WAV whose data chunk is cut short is
+    loaded as far as it goes, with a warning.
 
     The returned dataset also has `ds.file_paths` (the files used, in `source` order)
     and `ds.class_names` (None without labels). Further transformations such as
@@ -623,6 +634,10 @@ def audio_dataset(
         drop_remainder: drop the last batch if it is smaller than `batch_size`.
         label_column: the DataFrame column holding labels.
         path_column: the DataFrame column holding file paths.
+        max_duration: the longest file accepted, seconds (default
+            `kerasaudio.audio_io.MAX_DURATION`, one hour; None: no limit). The check
+            reads each header's frame count; a stream of unknown length is decoded to
+            count it. A longer file is a bad file (raised or skipped, as `on_error`).
 
     Returns:
         A `tf.data.Dataset` of `(features, labels)` batches (`features` alone without
@@ -648,6 +663,8 @@ def audio_dataset(
         print(mel.shape, digit.shape)  # (16, 63, 40) (16,)
     ```
     """
+    max_duration = check_seconds("max_duration", max_duration, allow_none=True,
+                                 allow_zero=False)
     _check_options(
         sample_rate=sample_rate, duration=duration, batch_size=batch_size,
         length_mode=length_mode, on_error=on_error, trim_db=trim_db, seed=seed,
@@ -661,7 +678,7 @@ def audio_dataset(
     elif classes is not None:
         raise InvalidOptionError("classes= was given but there are no labels.")
 
-    kept, infos, skipped = _scan(paths, on_error)
+    kept, infos, skipped = _scan(paths, on_error, max_duration)
     kept_paths = [paths[i] for i in kept]
     routes = np.array(
         [_ROUTE_GRAPH if info.tf_readable and info.sample_rate == sample_rate
@@ -673,9 +690,9 @@ def audio_dataset(
     autotune = tf.data.AUTOTUNE
 
     def load_numpy(path: bytes) -> np.ndarray:
-        info = by_path[path.decode()]
+        info = by_path[os.fsdecode(path)]
         return load(info, sample_rate=sample_rate, mono=True, offset=0.0, duration=None,
-                     use_tf=False)
+                    use_tf=False, max_duration=max_duration)
 
     def decode_graph(path, offset, frames, channels):
         # The scan found the samples (16-bit PCM at `offset`), so read them directly:
@@ -726,7 +743,7 @@ def audio_dataset(
 
     # Elements: `audio` without labels, `(audio, label)` with them.
     columns = (
-        tf.constant(kept_paths),
+        tf.constant([os.fsencode(path) for path in kept_paths]),
         tf.constant(routes),
         tf.constant([info.data_offset for info in infos], tf.int64),
         tf.constant([info.frames for info in infos], tf.int64),

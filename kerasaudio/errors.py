@@ -16,6 +16,8 @@ Exception
     │   └── VerificationError                       the converted file disagrees with Keras
     ├── AudioFileError                (ValueError)  a file that cannot be decoded as audio
     │   └── AudioFileNotFoundError    (+ FileNotFoundError)
+    ├── ModelFileError                (ValueError)  a .tflite or .keras file that cannot be read
+    │   └── ModelFileNotFoundError    (+ FileNotFoundError)
     ├── ManifestError                 (ValueError)  a weights manifest breaks the schema
     ├── WeightsNotFoundError          (FileNotFoundError)  a preset's weights are nowhere
     ├── DatasetNotFoundError          (FileNotFoundError)  a dataset's files are nowhere
@@ -24,8 +26,8 @@ Exception
         └── CacheError                              the destination cannot take the file
 ```
 
-Errors about a file carry its path (`AudioFileError.path`, `WeightsNotFoundError.file`,
-`CacheError.path`)
+Errors about a file carry its path (`AudioFileError.path`, `ModelFileError.path`,
+`WeightsNotFoundError.file`, `CacheError.path`)
 and name it in the message. Every class pickles with its attributes, so an error raised
 in a worker process (`tf.data`, `multiprocessing`) arrives whole.
 
@@ -54,6 +56,8 @@ __all__ = [
     "InvalidOptionError",
     "KerasAudioError",
     "ManifestError",
+    "ModelFileError",
+    "ModelFileNotFoundError",
     "VerificationError",
     "WeightsNotFoundError",
 ]
@@ -132,6 +136,33 @@ class AudioFileError(KerasAudioError, ValueError):
 
 class AudioFileNotFoundError(AudioFileError, FileNotFoundError):
     """The audio file does not exist (also a `FileNotFoundError`)."""
+
+
+class ModelFileError(KerasAudioError, ValueError):
+    """A model file that cannot be read: not a `.tflite` flatbuffer (empty, text,
+    garbage), a directory, an unreadable or invalid `.keras` archive. `path` names the
+    file, `reason` the problem.
+
+    Example:
+    ```python
+    try:
+        kerasaudio.runtime.TFLiteModel("notes.txt")
+    except kerasaudio.errors.ModelFileError as e:
+        print(e.path, e.reason)  # notes.txt  not a TFLite file (no 'TFL3' identifier)
+    ```
+    """
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = os.fsdecode(os.fspath(path))
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason))
+
+
+class ModelFileNotFoundError(ModelFileError, FileNotFoundError):
+    """The model file does not exist (also a `FileNotFoundError`)."""
 
 
 class ManifestError(KerasAudioError, ValueError):

@@ -23,23 +23,44 @@ from collections.abc import Callable
 
 import numpy as np
 
-from kerasaudio.audio_io import load, probe, resample, windows
-from kerasaudio.errors import InvalidOptionError, KerasAudioError
+from kerasaudio.audio_io import (
+    MAX_DURATION,
+    MAX_PEAK,
+    check_peak,
+    check_seconds,
+    load,
+    probe,
+    resample,
+)
+from kerasaudio.errors import (
+    InvalidOptionError,
+    KerasAudioError,
+    ModelFileError,
+    ModelFileNotFoundError,
+)
 
 __all__ = [
     "KERASAUDIO_METADATA",
+    "WINDOW_BATCH",
     "TFLiteModel",
+    "check_flatbuffer",
     "invoke",
     "load_waveform",
     "make_interpreter",
     "predict_windows",
     "read_metadata",
+    "read_model_file",
     "run_tflite",
     "split_associated_files",
 ]
 
 #: Name of kerasaudio's JSON metadata entry in a `.tflite` file.
 KERASAUDIO_METADATA = "kerasaudio"
+#: Windows given to the predictor at a time by `predict_windows`: memory stays bounded
+#: whatever the hop (a 1-sample hop over a minute of audio is ~500,000 windows).
+WINDOW_BATCH = 256
+#: The flatbuffer file identifier of a `.tflite` file (bytes 4-8).
+_TFLITE_IDENTIFIER = b"TFL3"
 
 
 # ----------------------------------------------------------------------------- flatbuffers
@@ -92,16 +113,88 @@ def read_metadata(data: bytes) -> dict:
     """
     from ai_edge_litert import schema_py_generated as schema
 
-    flatbuffer, files = split_associated_files(data)
-    model = schema.Model.GetRootAs(flatbuffer, 0)
-    for i in range(model.MetadataLength()):
-        entry = model.Metadata(i)
-        if entry.Name().decode() == KERASAUDIO_METADATA:
-            payload = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
-            info = json.loads(payload)
-            info["associated_files"] = sorted(files)
-            return info
+    check_flatbuffer(data)
+    try:
+        flatbuffer, files = split_associated_files(data)
+        model = schema.Model.GetRootAs(flatbuffer, 0)
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            if entry.Name().decode() == KERASAUDIO_METADATA:
+                payload = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
+                info = json.loads(payload)
+                if not isinstance(info, dict):
+                    raise ValueError("the kerasaudio metadata is not a JSON object")
+                info["associated_files"] = sorted(files)
+                return info
+    except Exception as exc:  # a corrupt flatbuffer: struct.error, IndexError, ...
+        raise ModelFileError(_CONTENTS, f"corrupt TFLite flatbuffer ({type(exc).__name__}: "
+                             f"{exc})") from None
     raise KerasAudioError("the TFLite file carries no kerasaudio metadata.")
+
+
+#: How errors name a model given as bytes rather than a file.
+_CONTENTS = "<TFLite model contents>"
+
+
+def check_flatbuffer(data: bytes, *, path: str | os.PathLike | None = None) -> None:
+    """Refuse contents that are not a TFLite flatbuffer (empty, text, garbage).
+
+    Checks the size and the `TFL3` file identifier: cheap, before any parser reads the
+    offsets a garbage file would give.
+
+    Raises:
+        ModelFileError: names `path` (or the contents) and what is wrong.
+
+    Example:
+    ```python
+    check_flatbuffer(open("m5.tflite", "rb").read(), path="m5.tflite")  # fine
+    ```
+    """
+    where = _CONTENTS if path is None else path
+    if not data:
+        raise ModelFileError(where, "is empty (0 bytes), not a TFLite model")
+    if len(data) < 16 or data[4:8] != _TFLITE_IDENTIFIER:
+        raise ModelFileError(where, "is not a TFLite model (no 'TFL3' flatbuffer identifier "
+                             "at bytes 4-8)")
+
+
+def _is_existing_path(data: bytes) -> bool:
+    """Whether `bytes` given as a model name an existing file (else they are contents)."""
+    if data[4:8] == _TFLITE_IDENTIFIER or len(data) > 4096 or b"\x00" in data:
+        return False
+    return os.path.exists(data)
+
+
+def read_model_file(path: str | bytes | os.PathLike) -> bytes:
+    """The contents of a `.tflite` file, checked to be a TFLite flatbuffer.
+
+    Raises:
+        ModelFileNotFoundError: no such file.
+        ModelFileError: a directory, unreadable, a NUL byte in the path, or not a
+            TFLite flatbuffer.
+
+    Example:
+    ```python
+    flatbuffer = kerasaudio.runtime.read_model_file("m5.tflite")
+    ```
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise InvalidOptionError(
+            f"model must be a path or the file's bytes, got {type(path).__name__}.")
+    shown = os.fsdecode(os.fspath(path))
+    if "\x00" in shown:
+        raise ModelFileError(shown.replace("\x00", "\\x00"), "the path contains a NUL byte")
+    try:
+        with open(os.fsencode(shown) if os.name != "nt" else shown, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise ModelFileNotFoundError(shown, "no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(shown, "is a directory, not a TFLite file") from None
+    except OSError as e:
+        raise ModelFileError(shown, f"cannot be read ({e.strerror or e})") from None
+    check_flatbuffer(data, path=shown)
+    return data
 
 
 def make_interpreter(model_content: bytes, *, num_threads: int | None = None):
@@ -177,34 +270,44 @@ def run_tflite(model_content: bytes, *inputs: np.ndarray) -> list[np.ndarray]:
 # ----------------------------------------------------------------------------- windows
 
 
-def load_waveform(audio, *, model_sample_rate: int,
-                  sample_rate: int | None = None) -> np.ndarray:
+def load_waveform(audio, *, model_sample_rate: int, sample_rate: int | None = None,
+                  max_duration: float | None = MAX_DURATION,
+                  max_peak: float | None = MAX_PEAK) -> np.ndarray:
     """One float32 channel at `model_sample_rate` from a file path or a waveform.
 
     A file is decoded with soundfile (never TensorFlow), mixed to mono and resampled as
     `kerasaudio.audio_io.load_audio` does (a truncated WAV loads what it holds, with a
-    warning). A waveform must be float samples of one channel, finite; it is resampled
-    from `sample_rate` when that differs from the model's.
+    warning; at most `max_duration` seconds). A waveform must be float samples of one
+    channel; it is resampled from `sample_rate` when that differs from the model's.
+    Either must be finite and within `max_peak` (`kerasaudio.audio_io.check_peak`):
+    beyond it a float32 front end overflows and the model returns NaN.
 
     Args:
-        audio: a file path, or a 1-D float waveform.
+        audio: a file path (`str`, `bytes`, `os.PathLike`), or a 1-D float waveform.
         model_sample_rate: the rate the model takes, Hz.
         sample_rate: the waveform's rate (default: the model's); ignored for files.
+        max_duration: the longest file decoded, seconds (None: no limit).
+        max_peak: the largest sample magnitude accepted (None: any finite value).
 
     Raises:
-        AudioFileError: the file cannot be read (names it).
-        InvalidOptionError: the waveform is not one finite float channel.
+        AudioFileError: the file cannot be read, or is longer than `max_duration`
+            (names it).
+        InvalidAudioError: NaN/Inf samples or a peak beyond `max_peak` (names the file).
+        InvalidOptionError: the waveform is not one float channel.
 
     Example:
     ```python
     load_waveform("7_jackson_32.wav", model_sample_rate=16000).shape  # (8602,)
     ```
     """
-    if isinstance(audio, (str, os.PathLike)):
+    if isinstance(audio, (str, bytes, os.PathLike)):
         info = probe(audio, check_finite=False)
         if info.warning:
             warnings.warn(f"{info.path}: {info.warning}", UserWarning, stacklevel=3)
-        return load(info, sample_rate=model_sample_rate, mono=True, use_tf=False)
+        waveform = load(info, sample_rate=model_sample_rate, mono=True, use_tf=False,
+                        max_duration=max_duration)
+        check_peak(waveform, max_peak=max_peak, what=info.path)
+        return waveform
     audio = np.asarray(audio)
     if audio.dtype.kind != "f":
         raise InvalidOptionError(
@@ -212,26 +315,31 @@ def load_waveform(audio, *, model_sample_rate: int,
             "/ 32768) or a file path.")
     if audio.ndim != 1 or audio.size == 0:
         raise InvalidOptionError(f"audio must be one non-empty channel; got {audio.shape}.")
-    if not np.isfinite(audio).all():
-        raise InvalidOptionError("audio contains NaN or Inf.")
+    check_peak(audio, max_peak=max_peak, what="audio")
     audio = audio.astype(np.float32)
     rate = model_sample_rate if sample_rate is None else int(sample_rate)
     if rate == model_sample_rate:
         return audio
+    if max_duration is not None and audio.shape[0] > max_duration * rate:
+        raise InvalidOptionError(
+            f"audio holds {audio.shape[0] / rate:.4g} s, more than max_duration="
+            f"{max_duration:g} s.")
     return resample(audio, sample_rate=rate, target_sample_rate=model_sample_rate)
 
 
 def predict_windows(predict: Callable[[np.ndarray], np.ndarray], audio, *,
                     model_sample_rate: int, input_length: int,
                     sample_rate: int | None = None,
-                    hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    hop: int | None = None, max_duration: float | None = MAX_DURATION,
+                    max_peak: float | None = MAX_PEAK) -> tuple[np.ndarray, np.ndarray]:
     """Classify a recording window by window with any batch predictor.
 
     The audio is loaded at the model's rate (`load_waveform`) and cut into windows of
-    `input_length` samples (`kerasaudio.audio_io.windows`): a clip no longer than that is
-    one window, centred and zero-padded; a longer one gives a window every `hop` samples,
-    the last one zero-padded at the end. `predict` gets all windows as one
-    `(windows, input_length)` float32 array.
+    `input_length` samples (as `kerasaudio.audio_io.windows`): a clip no longer than that
+    is one window, centred and zero-padded; a longer one gives a window every `hop`
+    samples, the last one zero-padded at the end. `predict` gets the windows as
+    `(windows, input_length)` float32 arrays of at most `WINDOW_BATCH` windows, so memory
+    does not grow with the number of windows (a small hop).
 
     Args:
         predict: maps `(windows, input_length)` float32 audio to `(windows, classes)`
@@ -241,10 +349,16 @@ def predict_windows(predict: Callable[[np.ndarray], np.ndarray], audio, *,
         input_length: the model's input length, samples.
         sample_rate: the waveform's rate (default: the model's).
         hop: samples between window starts at the model's rate (default: half the input
-            length).
+            length; at least 1).
+        max_duration: the longest audio accepted, seconds (None: no limit).
+        max_peak: the largest sample magnitude accepted (see `load_waveform`).
 
     Returns:
         `(start_seconds, probabilities)`: `(windows,)` and `(windows, classes)`.
+
+    Raises:
+        AudioFileError, InvalidAudioError, InvalidOptionError: as `load_waveform`; an
+            invalid `hop` or `input_length`.
 
     Example:
     ```python
@@ -253,11 +367,27 @@ def predict_windows(predict: Callable[[np.ndarray], np.ndarray], audio, *,
         model_sample_rate=8000, input_length=8000)
     ```
     """
+    length = int(input_length)
+    if length < 1:
+        raise InvalidOptionError(f"input_length={input_length} must be >= 1 sample.")
+    hop = length // 2 if hop is None else int(hop)
+    if hop < 1:
+        raise InvalidOptionError(f"hop={hop} must be >= 1 sample.")
     waveform = load_waveform(audio, model_sample_rate=model_sample_rate,
-                             sample_rate=sample_rate)
-    starts, clips = windows(waveform, int(input_length), hop=hop)
-    probabilities = np.asarray(predict(clips))
-    return starts / model_sample_rate, probabilities
+                             sample_rate=sample_rate, max_duration=max_duration,
+                             max_peak=max_peak)
+    if len(waveform) <= length:
+        total = length - len(waveform)
+        starts = np.zeros(1, np.int64)
+        waveform = np.pad(waveform, (total // 2, total - total // 2))
+    else:
+        count = 1 + int(np.ceil((len(waveform) - length) / hop))
+        starts = np.arange(count, dtype=np.int64) * hop
+        waveform = np.pad(waveform, (0, int(starts[-1]) + length - len(waveform)))
+    view = np.lib.stride_tricks.sliding_window_view(waveform, length)
+    probabilities = [np.asarray(predict(np.ascontiguousarray(view[starts[i:i + WINDOW_BATCH]])))
+                     for i in range(0, len(starts), WINDOW_BATCH)]
+    return starts / model_sample_rate, np.concatenate(probabilities)
 
 
 class TFLiteModel:
@@ -271,10 +401,16 @@ class TFLiteModel:
     and classified window by window (`predict_windows`).
 
     Args:
-        model: path of a `.tflite` file, or its contents.
+        model: path of a `.tflite` file (`str`, `os.PathLike`, or `bytes` naming an
+            existing file), or its contents (`bytes`, `bytearray`, `memoryview`).
         num_threads: LiteRT threads (None: LiteRT's default).
+        max_duration: the longest audio classified, seconds (None: no limit).
+        max_peak: the largest sample magnitude accepted (see `load_waveform`).
 
     Raises:
+        ModelFileNotFoundError: no such file.
+        ModelFileError: a directory, or not a TFLite flatbuffer (empty, text, garbage),
+            or contents LiteRT cannot load.
         KerasAudioError: the file carries no kerasaudio metadata.
 
     Example:
@@ -286,17 +422,37 @@ class TFLiteModel:
     ```
     """
 
-    def __init__(self, model: str | os.PathLike | bytes, *, num_threads: int | None = None):
-        if isinstance(model, (bytes, bytearray)):
-            data = bytes(model)
+    def __init__(self, model: str | bytes | os.PathLike | bytearray | memoryview, *,
+                 num_threads: int | None = None,
+                 max_duration: float | None = MAX_DURATION,
+                 max_peak: float | None = MAX_PEAK):
+        if isinstance(model, (bytearray, memoryview)) or (
+                isinstance(model, bytes) and not _is_existing_path(model)):
+            data, where = bytes(model), _CONTENTS
+            check_flatbuffer(data)
         else:
-            with open(model, "rb") as f:
-                data = f.read()
-        self.metadata = read_metadata(data)
-        self.sample_rate = int(self.metadata["sample_rate"])
-        self.input_length = int(self.metadata["input_length"])
+            data = read_model_file(model)
+            where = os.fsdecode(os.fspath(model))
+        self.max_duration = check_seconds("max_duration", max_duration, allow_none=True,
+                                          allow_zero=False)
+        self.max_peak = max_peak
+        try:
+            self.metadata = read_metadata(data)
+        except ModelFileError as e:
+            raise ModelFileError(where, e.reason) from None
+        except KerasAudioError as e:
+            raise ModelFileError(where, str(e).rstrip(".") + " (export it with "
+                                 "kerasaudio.export.to_tflite(..., sample_rate=...))") from None
+        try:
+            self.sample_rate = int(self.metadata["sample_rate"])
+            self.input_length = int(self.metadata["input_length"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelFileError(where, f"the kerasaudio metadata lacks a valid {e}") from None
         self.class_names = self.metadata.get("class_names")
-        self._interpreter = make_interpreter(data, num_threads=num_threads)
+        try:
+            self._interpreter = make_interpreter(data, num_threads=num_threads)
+        except (RuntimeError, ValueError) as e:
+            raise ModelFileError(where, f"LiteRT cannot load it ({e})") from None
         self._allocated: list = []
 
     def _predict_batch(self, clips: np.ndarray) -> np.ndarray:
@@ -323,7 +479,8 @@ class TFLiteModel:
         return predict_windows(self._predict_batch, audio,
                                model_sample_rate=self.sample_rate,
                                input_length=self.input_length, sample_rate=sample_rate,
-                               hop=hop)
+                               hop=hop, max_duration=self.max_duration,
+                               max_peak=self.max_peak)
 
     def predict(self, audio, *, sample_rate: int | None = None) -> np.ndarray:
         """Class probabilities of a waveform or file: the mean over its windows.

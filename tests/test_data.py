@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
-from kerasaudio import data
+from kerasaudio import audio_io, data
 from kerasaudio.datasets import fsdd
 from kerasaudio.errors import (
     AudioFileError,
@@ -202,11 +202,11 @@ def test_load_audio_layout_is_channels_last():
 
 def test_load_audio_decode_route(formats):
     # 16-bit PCM WAVs go through tf.audio.decode_wav; others and odd layouts soundfile.
-    assert data._probe(SAMPLE_PATHS[0], check_finite=True).tf_readable
-    assert data._probe(formats["pcm16_stereo.wav"], check_finite=True).tf_readable
+    assert audio_io.probe(SAMPLE_PATHS[0], check_finite=True).tf_readable
+    assert audio_io.probe(formats["pcm16_stereo.wav"], check_finite=True).tf_readable
     for name in ["pcm24.wav", "float.wav", "wavex16.wav", "speech.flac",
                  "list_before_fmt.wav", "odd_chunk.wav", "trailing_bytes.wav"]:
-        assert not data._probe(formats[name], check_finite=True).tf_readable, name
+        assert not audio_io.probe(formats[name], check_finite=True).tf_readable, name
 
 
 @pytest.mark.parametrize("name", ["list_before_fmt.wav", "odd_chunk.wav",
@@ -240,7 +240,7 @@ def test_load_audio_truncated_data_chunk_loads_what_is_there(tmp_path):
     full, _ = data.load_audio(SAMPLE_PATHS[0])
     assert sr == 8000 and audio.shape == (1000,)
     np.testing.assert_array_equal(audio, full[:1000])
-    assert not data._probe(path, check_finite=True).tf_readable
+    assert not audio_io.probe(path, check_finite=True).tf_readable
 
 
 @pytest.mark.parametrize("kwargs, words", [

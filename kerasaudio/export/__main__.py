@@ -1,12 +1,17 @@
 """The child process of `kerasaudio.export.to_tflite`: `python -m kerasaudio.export ARGS`.
 
 ARGS is one JSON object naming a `.keras` model file (loaded in safe mode), an optional
-`.npy` file of calibration clips (loaded without pickle), the output path and `convert`'s
-options. The parent runs this so that a converter crash cannot take it down.
+`.npy` file of calibration clips (loaded without pickle), the output path, `convert`'s
+options, and the user's objects the model names (`custom_objects`: `[registered name,
+module, attribute]` triples) with the directories of their modules (`module_paths`,
+appended to `sys.path`). Those modules are imported before the model is loaded: they are
+the modules the parent process had imported the objects from. The parent runs this so
+that a converter crash cannot take it down.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 
@@ -23,7 +28,14 @@ def main(arguments: str) -> None:
     from kerasaudio.export.convert import convert
 
     args = json.loads(arguments)
-    model = keras.saving.load_model(args["model"], safe_mode=True)
+    for path in args.get("module_paths", ()):
+        if path not in sys.path:
+            sys.path.append(path)
+    custom_objects = {}
+    for name, module, attribute in args.get("custom_objects", ()):
+        custom_objects[name] = getattr(importlib.import_module(module), attribute)
+    model = keras.saving.load_model(args["model"], safe_mode=True,
+                                    custom_objects=custom_objects or None)
     representative = None
     if args["representative"]:
         representative = np.load(args["representative"], allow_pickle=False)

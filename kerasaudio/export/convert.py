@@ -33,8 +33,9 @@ from kerasaudio.export.graph import (
 )
 from kerasaudio.runtime import make_interpreter
 
-__all__ = ["CALIBRATED", "MAX_REPRESENTATIVE", "QUANTIZATIONS", "check_quantization",
-           "clip_array", "convert", "equalizes", "first_layers_after_frontend"]
+__all__ = ["CALIBRATED", "MAX_REPRESENTATIVE", "PCM_SCALE", "QUANTIZATIONS", "as_float_audio",
+           "check_quantization", "clip_array", "convert", "equalizes",
+           "first_layers_after_frontend"]
 
 #: Every `quantization=` value.
 QUANTIZATIONS = (None, "float16", "dynamic", "int8", "int16x8")
@@ -378,12 +379,47 @@ def _fix_clip_length(clips: np.ndarray, length: int) -> np.ndarray:
     return np.pad(clips, pad)
 
 
-def _as_clip_array(data, name: str, length: int | None = None) -> np.ndarray:
+#: Integer PCM dtypes and the divisor that scales them to [-1, 1) (`int16 / 32768`).
+PCM_SCALE = {np.dtype(np.int8): 2.0**7, np.dtype(np.int16): 2.0**15,
+             np.dtype(np.int32): 2.0**31}
+
+
+def as_float_audio(x, name: str) -> np.ndarray:
+    """`x` as float32 audio: float as is; 8/16/32-bit signed integer PCM scaled to
+    [-1, 1) (`int16 / 32768`, the scale `load_audio` and soundfile use), 8-bit unsigned
+    PCM as `(x - 128) / 128`. Other dtypes are refused.
+
+    Raises:
+        InvalidOptionError: a dtype that is not float or integer PCM (names `name`).
+
+    Example:
+    ```python
+    as_float_audio(np.array([-32768, 16384], "int16"), "clips")  # [-1. , 0.5]
+    ```
+    """
+    x = np.asarray(x)
+    if x.dtype.kind == "f":
+        return x.astype(np.float32, copy=False)
+    if x.dtype in PCM_SCALE:
+        return (x.astype(np.float64) / PCM_SCALE[x.dtype]).astype(np.float32)
+    if x.dtype == np.uint8:
+        return ((x.astype(np.float64) - 128.0) / 128.0).astype(np.float32)
+    raise InvalidOptionError(
+        f"{name} has dtype {x.dtype}; pass float audio in [-1, 1] or integer PCM (int8, "
+        "int16, int32, uint8), which is scaled to [-1, 1).")
+
+
+def _as_clip_array(data, name: str, length: int | None = None,
+                   input_rank: int | None = None) -> np.ndarray:
     """A float32 array `(clips, ...)` from an array, a list, a tf.data.Dataset or a generator
     (elements may be `(x, y)` pairs; batched datasets are unbatched); at most
-    `MAX_REPRESENTATIVE` clips, each fixed to `length` samples when given."""
+    `MAX_REPRESENTATIVE` clips, each fixed to `length` samples when given. Integer PCM is
+    scaled to [-1, 1) (`as_float_audio`); an array of the model's input rank
+    (`input_rank`, no batch axis) is one clip."""
     if isinstance(data, np.ndarray):
-        clips = np.asarray(data[:MAX_REPRESENTATIVE], np.float32)
+        if input_rank is not None and data.ndim == input_rank:
+            data = data[None]  # one clip, e.g. (8000,) for a model taking (None, 8000)
+        clips = as_float_audio(data[:MAX_REPRESENTATIVE], name)
         return clips if length is None else _fix_clip_length(clips, length)
     import tensorflow as tf
 
@@ -391,7 +427,7 @@ def _as_clip_array(data, name: str, length: int | None = None) -> np.ndarray:
         data = data.as_numpy_iterator()
     rows = []
     for item in data:
-        x = np.asarray(item[0] if isinstance(item, (tuple, list)) else item, np.float32)
+        x = as_float_audio(item[0] if isinstance(item, (tuple, list)) else item, name)
         for row in (x if x.ndim >= 2 else [x]):
             rows.append(row if length is None else _fix_clip_length(row[None], length)[0])
         if len(rows) >= MAX_REPRESENTATIVE:
@@ -411,9 +447,11 @@ def clip_array(data, *, input_shape: tuple, input_length: int | None = None,
                name: str = "representative_data") -> np.ndarray:
     """Representative clips as one float32 array `(clips, *input_shape)`, checked.
 
-    Takes an array `(clips, samples)`, a list, a `tf.data.Dataset` or a generator (of
-    clips or `(clip, label)` pairs; batched datasets are unbatched) and keeps at most
-    `MAX_REPRESENTATIVE` clips. With `input_length`, each clip is centre-cropped or
+    Takes an array `(clips, samples)` (or one clip, `(samples,)`), a list, a
+    `tf.data.Dataset` or a generator (of clips or `(clip, label)` pairs; batched datasets
+    are unbatched) and keeps at most `MAX_REPRESENTATIVE` clips. Integer PCM is scaled to
+    [-1, 1): int16 / 32768 (int8 / 128, int32 / 2^31, uint8 as (x - 128) / 128), as
+    audio files are read. With `input_length`, each clip is centre-cropped or
     zero-padded to that many samples.
 
     Args:
@@ -424,18 +462,23 @@ def clip_array(data, *, input_shape: tuple, input_length: int | None = None,
 
     Raises:
         InvalidOptionError: no clips, clips of different shapes, a shape that is not the
-            model's input shape, or NaN/Inf values.
+            model's input shape, a dtype that is neither float nor integer PCM, or
+            NaN/Inf values.
 
     Example:
     ```python
     clips = clip_array(dataset.map(lambda x, y: x), input_shape=(8000,), input_length=8000)
     ```
     """
-    clips = _as_clip_array(data, name, None if input_length is None else int(input_length))
+    given = np.shape(data) if isinstance(data, np.ndarray) else None
+    clips = _as_clip_array(data, name, None if input_length is None else int(input_length),
+                           input_rank=len(input_shape))
     if clips.shape[1:] != tuple(input_shape):
+        shown = given if given is not None else ("clips of shape " + str(clips.shape[1:]))
         raise InvalidOptionError(
-            f"{name} has shape {clips.shape}; the model takes {(None, *input_shape)} (pass "
-            "clips of the model's input length, or set input_length=)."
+            f"{name} has shape {shown}; the model takes {(None, *input_shape)}: pass "
+            f"clips shaped (clips, {', '.join(map(str, input_shape))}) or one clip shaped "
+            f"{tuple(input_shape)}, or set input_length= to crop or pad them."
         )
     if not np.isfinite(clips).all():
         raise InvalidOptionError(f"{name} contains NaN or Inf.")

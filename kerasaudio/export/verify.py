@@ -149,6 +149,70 @@ class ExportReport:
 # ----------------------------------------------------------------------------- the child process
 
 
+#: Top-level packages whose serialized objects the child imports by itself.
+_OWN_PACKAGES = frozenset({"keras", "kerasaudio"})
+
+
+def _user_objects(model) -> tuple[list[list[str]], list[str]]:
+    """The user's objects a model's config names, for the child process to import:
+    `([registered name, module, attribute], ...)` and the directories their top-level
+    modules were imported from (kerasaudio's and Keras' own objects excluded).
+
+    Raises:
+        InvalidOptionError: an object defined in `__main__` (a script or notebook), which
+            no other process can import, or in a module that cannot be imported by name.
+    """
+    import importlib.util
+
+    import keras
+
+    found: dict[str, list[str]] = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            module = node.get("module")
+            if module is None and "module" in node and "registered_name" in node:
+                module = "__main__"  # Keras writes None for objects of `__main__`
+            if isinstance(module, str) and isinstance(node.get("class_name"), str) \
+                    and module.split(".")[0] not in _OWN_PACKAGES:
+                attribute = (node.get("config") if node["class_name"] == "function"
+                             else node["class_name"])
+                name = node.get("registered_name") or node["class_name"]
+                if isinstance(attribute, str):
+                    found.setdefault(f"{name}|{module}", [name, module, attribute])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+
+    walk(keras.saving.serialize_keras_object(model))
+    roots = []
+    for name, module, attribute in found.values():
+        if module == "__main__" or module.startswith("__main__."):
+            raise InvalidOptionError(
+                f"the model uses {attribute!r} (registered as {name!r}), defined in "
+                "__main__ (the script or notebook being run); the conversion runs in a "
+                "separate process, which can import it only from a module: move it into a "
+                ".py file on sys.path and import it from there.")
+        top = module.split(".")[0]
+        loaded = sys.modules.get(top)
+        spec = None if loaded is not None else importlib.util.find_spec(top)
+        if loaded is None and spec is None:
+            raise InvalidOptionError(
+                f"the model uses {attribute!r} from module {module!r}, which cannot be "
+                "imported by name; the conversion process must import it: make it an "
+                "importable module (a .py file on sys.path).")
+        path = getattr(loaded, "__file__", None) if loaded is not None else spec.origin
+        if path:
+            root = os.path.dirname(os.path.abspath(path))
+            if os.path.basename(path) == "__init__.py":
+                root = os.path.dirname(root)
+            if root not in roots:
+                roots.append(root)
+    return list(found.values()), roots
+
+
 def _convert_in_child(model, *, batch_size, quantization, representative_data,
                       timeout: float, float_frontend: bool = True,
                       keep_float: Sequence[str] = (), per_channel: bool = True,
@@ -157,8 +221,13 @@ def _convert_in_child(model, *, batch_size, quantization, representative_data,
     """Run `convert` in a fresh Python process: a converter crash cannot kill the caller.
 
     The model travels as a `.keras` file (loaded back in safe mode) and the calibration
-    clips as a `.npy` file (no pickle).
+    clips as a `.npy` file (no pickle). The user's objects the model names (custom layers,
+    registered or not) are imported in the child from the modules they were defined in,
+    and passed to the loader as `custom_objects`. The child's import path is kerasaudio's
+    own (as the parent found it) and `PYTHONPATH`, plus the directories of those modules:
+    never the current directory, whose files the user did not name.
     """
+    custom, roots = _user_objects(model)
     with tempfile.TemporaryDirectory(prefix="kerasaudio-export-") as tmp:
         model_path = os.path.join(tmp, "model.keras")
         model.save(model_path)
@@ -167,17 +236,25 @@ def _convert_in_child(model, *, batch_size, quantization, representative_data,
                 "representative": None, "float_frontend": bool(float_frontend),
                 "keep_float": list(keep_float), "per_channel": bool(per_channel),
                 "strip_names": bool(strip_names),
-                "float16_constants": bool(float16_constants), "equalize": equalize}
+                "float16_constants": bool(float16_constants), "equalize": equalize,
+                "custom_objects": custom, "module_paths": roots}
         if representative_data is not None:
             args["representative"] = os.path.join(tmp, "representative.npy")
             np.save(args["representative"], np.asarray(representative_data, np.float32),
                     allow_pickle=False)
         env = {**os.environ, "KERAS_BACKEND": "tensorflow",
                "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        # `python -c` would put the current directory first on the child's path; the
+        # bootstrap replaces it with the directory kerasaudio itself was imported from.
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+        bootstrap = ("import sys; sys.path[0] = sys.argv[2]; "
+                     "from kerasaudio.export.__main__ import main; main(sys.argv[1])")
         try:
             done = subprocess.run(
-                [sys.executable, "-m", "kerasaudio.export", json.dumps(args)],
-                capture_output=True, text=True, timeout=timeout, env=env, check=False)
+                [sys.executable, "-c", bootstrap, json.dumps(args), package_root],
+                capture_output=True, text=True, timeout=timeout, env=env, check=False,
+                cwd=tmp)
         except subprocess.TimeoutExpired:
             raise ConversionError(
                 f"TFLite conversion did not finish within {timeout:.0f} s (child process "
@@ -239,7 +316,8 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
 
     Args:
         model: a Keras model taking raw audio (a front end inside) or features.
-        path: where to write the `.tflite` file (None: verify and report only).
+        path: where to write the `.tflite` file (None: verify and report only); missing
+            directories are created.
         quantization: None (float32), `"float16"`, `"dynamic"`, `"int8"` or
             `"int16x8"`.
         representative_data: clips for calibration (int8) and verification: an array
@@ -288,9 +366,17 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
         agreement, accuracies, LiteRT and Keras latency per clip).
 
     Raises:
-        InvalidOptionError: bad options, or int8/verification without representative data.
+        InvalidOptionError: bad options, int8/verification without representative data,
+            a `path` that cannot be written (checked before converting: a directory, a
+            file in the way, a read-only or virtual directory), or a custom object
+            defined in `__main__`, which the conversion process cannot import.
         ConversionError: the converter failed or crashed.
         VerificationError: the converted model disagrees beyond `tolerance`.
+
+    The model's own custom objects (layers registered with
+    `keras.saving.register_keras_serializable`, or not) are imported in the conversion
+    process from the modules that define them. Nothing is left behind on failure: no
+    temporary file, no directory this call created.
 
     Example:
     ```python
@@ -304,6 +390,96 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
     check_quantization(quantization, per_channel=per_channel,
                        float16_constants=float16_constants)
     equalizes(quantization, per_channel=per_channel, equalize=equalize)
+    output = None if path is None else _Output(path)
+    try:
+        return _to_tflite(model, output, quantization=quantization,
+                          representative_data=representative_data,
+                          input_length=input_length, verify=verify, tolerance=tolerance,
+                          labels=labels, batch_size=batch_size, sample_rate=sample_rate,
+                          class_names=class_names, metadata=metadata,
+                          float_frontend=float_frontend, keep_float=keep_float,
+                          per_channel=per_channel, strip_names=strip_names,
+                          float16_constants=float16_constants, equalize=equalize,
+                          timeout=timeout)
+    finally:
+        if output is not None:
+            output.discard()
+
+
+class _Output:
+    """The output file of `to_tflite`, checked before any conversion: its directory is
+    created (and a temporary file reserved in it) up front, so a path that cannot be
+    written (a file in the way, a read-only or virtual directory such as /proc, a
+    directory at `path`) fails in milliseconds, not after minutes of converting. The
+    flatbuffer goes to the temporary file, is fsynced and renamed over `path`; on any
+    failure the temporary file, and the directories this call created, are removed."""
+
+    def __init__(self, path):
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            raise InvalidOptionError(f"path must be a file path, got {type(path).__name__}.")
+        self.path = os.fsdecode(os.fspath(path))
+        if "\x00" in self.path:
+            raise InvalidOptionError(f"path {self.path!r} contains a NUL byte.")
+        if os.path.isdir(self.path):
+            raise InvalidOptionError(f"path={self.path}: is a directory; name the .tflite "
+                                     "file to write.")
+        directory = os.path.dirname(os.path.abspath(self.path))
+        self.created: list[str] = []
+        missing, parent = [], directory
+        while not os.path.exists(parent):
+            missing.append(parent)
+            parent = os.path.dirname(parent)
+        if not os.path.isdir(parent):
+            raise InvalidOptionError(f"path={self.path}: {parent} is a file, not a "
+                                     "directory.")
+        self.temporary = None
+        try:
+            for folder in reversed(missing):
+                os.mkdir(folder)
+                self.created.append(folder)
+            handle, self.temporary = tempfile.mkstemp(
+                dir=directory, prefix=f".{os.path.basename(self.path)}.", suffix=".tmp")
+            os.close(handle)
+        except OSError as exc:
+            self.discard()
+            raise InvalidOptionError(f"path={self.path}: cannot write in {directory} "
+                                     f"({exc.strerror or exc}).") from None
+
+    def write(self, data: bytes) -> str:
+        """Write `data` to `path` (atomically); returns the path."""
+        try:
+            with open(self.temporary, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(self.temporary, self.path)
+        except OSError as exc:
+            raise InvalidOptionError(f"path={self.path}: writing the file failed "
+                                     f"({exc.strerror or exc}).") from None
+        self.temporary, self.created = None, []
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the temporary file and the directories created (if still empty)."""
+        if self.temporary is not None:
+            try:
+                os.unlink(self.temporary)
+            except OSError:
+                pass
+            self.temporary = None
+        for folder in reversed(self.created):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
+        self.created = []
+
+
+def _to_tflite(model, output: _Output | None, *, quantization, representative_data,
+               input_length, verify, tolerance, labels, batch_size, sample_rate,
+               class_names, metadata, float_frontend, keep_float, per_channel,
+               strip_names, float16_constants, equalize, timeout) -> ExportReport:
+    """`to_tflite` once its options and output path are checked."""
     if len(model.inputs) != 1:
         raise InvalidOptionError("to_tflite exports single-input models.")
     input_shape = tuple(model.inputs[0].shape[1:])
@@ -389,14 +565,8 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
             f"weights cross-layer equalized before quantizing "
             f"({len(equalization_pairs(export_model))} layer pairs; "
             "kerasaudio.export.equalize_channels, equalize=False to skip).")
-    if path is not None:
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as f:
-            f.write(flatbuffer)
-        os.replace(f.name, path)
-        report.path = path
+    if output is not None:
+        report.path = output.write(flatbuffer)
     return report
 
 

@@ -170,7 +170,9 @@ class FrontEndLayer(DataLayer):
     """Common base: float32 compute, and a floating-point dtype check on every call.
 
     Integer input (e.g. int16 PCM) is refused with a hint to scale it to [-1, 1] first;
-    `_check_shape` lets subclasses validate the input shape before the call.
+    `_check_shape` lets subclasses validate the input shape before the call. A batch of
+    0 examples (a static batch size of 0) gives an empty batch of the usual output shape
+    on every backend.
 
     Example:
     ```python
@@ -202,7 +204,16 @@ class FrontEndLayer(DataLayer):
                 f"{type(self).__name__} expects floating-point {self.expects}; "
                 f"got dtype {dtype}.{hint}"
             )
-        self._check_shape(tuple(inputs.shape))
+        shape = tuple(inputs.shape)
+        self._check_shape(shape)
+        if shape and shape[0] == 0 and all(d is not None for d in shape[1:]):
+            # A batch of 0 clips gives 0 outputs of the shape any other batch gets: one
+            # silent example is computed and none kept. TensorFlow's convolutions return
+            # a wrong shape for an empty batch (a conv DFT, a resampling filter), which
+            # running the layer on the empty batch itself would give.
+            one = np.zeros((1, *shape[1:]), dtype)
+            return keras.tree.map_structure(lambda t: t[:0],
+                                            super().__call__(one, *args, **kwargs))
         return super().__call__(inputs, *args, **kwargs)
 
     def _check_shape(self, shape: tuple):

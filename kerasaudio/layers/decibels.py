@@ -19,6 +19,12 @@ def power_to_db(ops, x, *, ref, amin: float, top_db: float | None, axes):
     the example axes, so that neither `ref="max"` nor `top_db` ever looks across the batch.
     The computation of `PowerToDb` (and of `AmplitudeToDb` on squared magnitudes).
 
+    Non-finite input stays where it is: the maximum that `ref="max"` and `top_db` use is
+    taken over the finite values only, so a +Inf or NaN bin comes out +Inf or NaN and
+    every other value is what it would be without it (the maximum over every value would
+    turn a whole example into +Inf). An example with no finite value, and a batch of 0
+    examples, are fine (no maximum is needed: the floor is then `-inf`).
+
     Args:
         ops: a Keras backend namespace (`keras.src.backend` or a layer's `self.backend`).
         x: power values, any shape with a leading batch axis.
@@ -45,14 +51,22 @@ def power_to_db(ops, x, *, ref, amin: float, top_db: float | None, axes):
     """
     scale = 10.0 / math.log(10.0)
     log_spec = ops.numpy.log(ops.numpy.maximum(x, amin)) * scale
+    if ref != "max" and top_db is None:
+        return log_spec if ref == 1.0 else log_spec - math.log10(max(amin, ref)) * 10.0
+    # The per-example maximum of the finite values (+Inf and NaN fail `< inf`); `initial`
+    # gives an empty example (or batch) a maximum too, which the backends otherwise refuse.
+    finite = ops.numpy.where(ops.numpy.less(log_spec, math.inf), log_spec, -math.inf)
+    peak = ops.numpy.max(finite, axis=axes, keepdims=True, initial=-math.inf)
     if ref == "max":
-        peak = ops.numpy.max(x, axis=axes, keepdims=True)
-        log_spec = log_spec - ops.numpy.log(ops.numpy.maximum(peak, amin)) * scale
+        # max(amin, peak power) in dB, `amin` rounded as `log_spec`'s floored values are.
+        amin_db = ops.numpy.log(ops.numpy.full_like(peak, amin)) * scale
+        reference = ops.numpy.maximum(peak, amin_db)
+        log_spec, peak = log_spec - reference, peak - reference
     elif ref != 1.0:
-        log_spec = log_spec - math.log10(max(amin, ref)) * 10.0
+        offset = math.log10(max(amin, ref)) * 10.0
+        log_spec, peak = log_spec - offset, peak - offset
     if top_db is not None:
-        floor = ops.numpy.max(log_spec, axis=axes, keepdims=True) - top_db
-        log_spec = ops.numpy.maximum(log_spec, floor)
+        log_spec = ops.numpy.maximum(log_spec, peak - top_db)
     return log_spec
 
 

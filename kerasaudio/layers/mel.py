@@ -81,6 +81,10 @@ class MelSpectrogram(SpectralLayer):
                 f"n_fft={self.n_fft}: most bands would be empty. Lower n_mels or raise n_fft."
             )
         self.htk = bool(htk)
+        if norm != "slaney" and norm is not None:  # a p-norm: a finite p > 0
+            if isinstance(norm, str):
+                raise InvalidOptionError(f"norm={norm!r}: use 'slaney', None or a positive p.")
+            norm = check_float("norm", norm)
         self.norm = norm
         weights = filters.mel(sample_rate=self.sample_rate, n_fft=self.n_fft,
                               n_mels=self.n_mels, fmin=self.fmin, fmax=fmax_value,

@@ -252,11 +252,20 @@ class SpectralLayer(AudioLayer):
         return parts[0] if len(parts) == 1 else ops.numpy.concatenate(parts, axis=-1)
 
     def _pad(self, x):
-        """librosa's centring: `n_fft // 2` samples on both sides (when `center`)."""
+        """librosa's centring: `n_fft // 2` samples on both sides (when `center`).
+
+        Reflection is built from two reversed slices (`x[half] .. x[1]`, then
+        `x[-2] .. x[-half - 1]`), the values of a reflect pad: TensorFlow's MirrorPad
+        refuses a batch of 0 clips, and the layers take empty batches like any other."""
         if not self.center:
             return x
+        ops = self.backend
         half = self.n_fft // 2
-        return self.backend.numpy.pad(x, ((0, 0), (half, half)), mode=self.pad_mode)
+        if self.pad_mode == "constant":
+            return ops.numpy.pad(x, ((0, 0), (half, half)))
+        left = ops.numpy.flip(x[:, 1:half + 1], axis=1)
+        right = ops.numpy.flip(x[:, -half - 1:-1], axis=1)
+        return ops.numpy.concatenate([left, x, right], axis=1)
 
     def _spectrum(self, x, *, grouped: bool = False):
         """`(real, imag)`, each `(batch, frames, n_bins)`, of `x` `(batch, samples)`.
