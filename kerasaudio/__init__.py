@@ -17,8 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from kerasaudio._version import __version__
 
 _SUBMODULES = ("audio_io", "data", "datasets", "embeddings", "ensemble", "errors", "export",
-               "filters", "hub", "layers", "losses", "metrics", "models", "runtime", "training",
-               "vad", "weights")
+               "filters", "hub", "info", "layers", "losses", "metrics", "models", "runtime",
+               "training", "vad", "weights")
 _REGISTRY_FUNCTIONS = ("available_models", "create_model", "list_models", "register_model")
 
 __all__ = ["__version__", *_SUBMODULES, *_REGISTRY_FUNCTIONS]

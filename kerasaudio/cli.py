@@ -72,20 +72,29 @@ def _load_keras_file(name: str):
 
 
 class _Classifier:
-    """A preset, `.keras` or `.tflite` model behind one interface: windows -> probabilities."""
+    """A preset, `.keras` or `.tflite` model behind one interface: windows -> probabilities.
+
+    What the model takes and gives comes from its model-info record
+    (`kerasaudio.info.model_info`: a preset's, a `.keras` file's own, a `.tflite` file's
+    metadata). Unknown class names are shown as output indices; an unknown sample rate or
+    input length is an error saying how to record it.
+    """
 
     def __init__(self, name: str, *, max_duration: float | None = None):
         from kerasaudio.audio_io import MAX_DURATION
+        from kerasaudio.errors import InvalidOptionError
+        from kerasaudio.info import model_info
 
         self.max_duration = MAX_DURATION if max_duration is None else max_duration
         if name.endswith(".tflite"):
             from kerasaudio.runtime import TFLiteModel
 
             self._lite = TFLiteModel(name, max_duration=self.max_duration)
+            self.info = self._lite.audio_info
             self.class_names = self._lite.class_names
             self.sample_rate = self._lite.sample_rate
             self.input_length = self._lite.input_length
-            self.model = None
+            self.model = self.preset = None
             return
         import kerasaudio
         from kerasaudio.hub import preset_of
@@ -95,15 +104,25 @@ class _Classifier:
             self.model = _load_keras_file(name)
         else:
             self.model = kerasaudio.create_model(name)
-        preset = preset_of(self.model)
-        if preset is None:
-            raise SystemExit(
-                f"kerasaudio: {name} is not a pretrained preset (no class names or sample "
-                "rate known); see `kerasaudio models --pretrained`.")
-        self.preset = preset
-        self.class_names = list(preset.class_names)
-        self.sample_rate = preset.sample_rate
-        self.input_length = preset.input_length
+        self.info = model_info(self.model)
+        self.preset = preset_of(self.model)
+        shape = tuple(self.model.inputs[0].shape[1:]) if len(self.model.inputs) == 1 else ()
+        if len(shape) not in (1, 2) or (len(shape) == 2 and shape[1] != 1):
+            raise InvalidOptionError(
+                f"{name} takes input of shape {shape or 'several inputs'}, not raw mono audio "
+                "(samples,) or (samples, 1); classify with a model whose front end is inside.")
+        self._channel_axis = len(shape) == 2
+        width = self.model.outputs[0].shape[-1]
+        names = self.info.class_names
+        self.class_names = list(names) if names is not None and len(names) == width else None
+        self.sample_rate = self.info.sample_rate
+        self.input_length = self.info.input_length or shape[0]
+        if self.sample_rate is None or self.input_length is None:
+            missing = "sample rate" if self.sample_rate is None else "input length"
+            raise InvalidOptionError(
+                f"{name}: the {missing} of the audio the model takes is unknown (its "
+                "model-info record has none). Record it before saving: model = "
+                "kerasaudio.models.with_info(model, sample_rate=..., input_length=...).")
 
     def predict_windows(self, path: str, hop: int | None):
         """`(start_seconds, probabilities (windows, classes))` of one file."""
@@ -111,16 +130,20 @@ class _Classifier:
             return self._lite.predict_windows(path, hop=hop)
         from kerasaudio.runtime import predict_windows
 
-        return predict_windows(lambda clips: self.model.predict(clips, verbose=0), path,
-                               model_sample_rate=self.sample_rate,
+        def predict(clips):
+            clips = clips[..., None] if self._channel_axis else clips
+            return self.model.predict(clips, verbose=0)
+
+        return predict_windows(predict, path, model_sample_rate=self.sample_rate,
                                input_length=self.input_length, hop=hop,
                                max_duration=self.max_duration)
 
 
-def _top(probabilities: np.ndarray, names: list[str], k: int) -> list[dict]:
+def _top(probabilities: np.ndarray, names: list[str] | None, k: int) -> list[dict]:
+    """The `k` best classes, by name (by output index when the names are unknown)."""
     order = np.argsort(-probabilities)[:k]
-    return [{"label": names[i], "probability": round(float(probabilities[i]), 6)}
-            for i in order]
+    return [{"label": names[i] if names is not None else str(int(i)),
+             "probability": round(float(probabilities[i]), 6)} for i in order]
 
 
 # ----------------------------------------------------------------------------- commands
@@ -270,7 +293,7 @@ def _evaluation_clips(args, classifier):
     frame = fsdd.load(sample=True) if args.sample else fsdd.load(args.data)
     if not args.sample:
         frame = fsdd.official_split(frame)[1]
-    task = getattr(getattr(classifier, "preset", None), "task", "digits")
+    task = classifier.info.task or "digits"
     labels = frame["speaker"] if task == "speakers" else frame["digit"].astype(str)
     return list(frame["path"]), list(labels)
 
@@ -282,6 +305,9 @@ def _evaluate(args) -> int:
     classifier = _Classifier(args.name)
     paths, labels = _evaluation_clips(args, classifier)
     names = classifier.class_names
+    if names is None:
+        raise SystemExit(f"kerasaudio: {args.name} has no class names in its model-info "
+                         "record; evaluation compares them with the labels.")
     index = {name: i for i, name in enumerate(names)}
     unknown = sorted(set(labels) - set(index))
     if unknown:
@@ -313,12 +339,16 @@ def _export(args) -> int:
     classifier = _Classifier(args.name)
     if classifier.model is None:
         raise SystemExit("kerasaudio: export takes a preset or a .keras model.")
-    clips, labels = representative_clips(classifier.preset)
     preset = classifier.preset
+    if preset is None:
+        raise SystemExit(f"kerasaudio: {args.name}'s model-info record names no pretrained "
+                         "preset, whose bundled clips calibrate and verify the export; "
+                         "use kerasaudio.export.to_tflite with clips of your own.")
+    clips, labels = representative_clips(preset)
     report = to_tflite(
         classifier.model, args.output, quantization=args.quantization,
-        representative_data=clips, labels=labels, sample_rate=preset.sample_rate,
-        class_names=list(preset.class_names),
+        representative_data=clips, labels=labels, sample_rate=classifier.sample_rate,
+        class_names=classifier.class_names,
         metadata={"name": preset.name, "preset": preset.name, "license": preset.license,
                   "description": preset.training_data},
         keep_float=None if args.keep_float is None else
@@ -392,7 +422,8 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("files", nargs="+", metavar="FILE", help="audio files")
     predict.add_argument("--model", required=True,
                          help="a pretrained preset (see `kerasaudio models --pretrained`), "
-                         "a .keras file of a preset model, or an exported .tflite file")
+                         "a .keras file (its model-info record gives the sample rate and "
+                         "class names), or an exported .tflite file")
     predict.add_argument("--top-k", type=int, default=3,
                          help="labels to show per file and window (> 0; default: 3)")
     predict.add_argument("--hop", type=float, default=None,
@@ -438,7 +469,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Convert a preset to a .tflite file with builtin ops only, calibrated "
         "(int8, int16x8) and verified against Keras on the preset's bundled sample clips, with "
         "metadata that MediaPipe's AudioClassifier reads. Prints the report.")
-    export.add_argument("name", help="preset name or .keras file of a preset model")
+    export.add_argument("name", help="preset name or .keras file of a preset model (its "
+                        "model-info record names the preset)")
     export.add_argument("--quantization",
                         choices=["float32", "float16", "dynamic", "int8", "int16x8"],
                         default="float32",

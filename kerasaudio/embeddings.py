@@ -29,6 +29,7 @@ import keras
 import numpy as np
 
 from kerasaudio.errors import InvalidAudioError, InvalidOptionError
+from kerasaudio.info import model_info
 
 __all__ = ["extract", "model_sample_rate"]
 
@@ -41,34 +42,34 @@ _RUNNERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def model_sample_rate(model) -> int:
-    """The sampling rate (Hz) `model` expects its audio at.
+    """The sampling rate (Hz) `model` expects its audio at: its model-info record's.
 
-    A preset's own rate; 16000 for wav2vec 2.0; else the `sample_rate` of a front-end
-    layer inside the model (e.g. `MelSpectrogram`); else 16000 (the rate of the speaker
-    models' default front ends).
+    The record (`kerasaudio.info.model_info`) holds a preset's rate, 16000 for wav2vec
+    2.0, and the rate a front end fixes (a `MelSpectrogram`'s; the speaker models'
+    default 16 kHz front ends). An unknown rate is an error, never a guess.
 
     Args:
-        model: a Keras model (a preset, a `Wav2Vec2`, or any model with a front end).
+        model: a Keras model (a preset, a `Wav2Vec2`, or any `AudioModel`).
 
     Returns:
         The sampling rate in Hz.
+
+    Raises:
+        InvalidOptionError: the model's record has no sample rate.
 
     Example:
     ```python
     kerasaudio.embeddings.model_sample_rate(kerasaudio.create_model("wav2vec2_base"))  # 16000
     ```
     """
-    preset = getattr(model, "kerasaudio_preset", None)
-    if preset is not None:
-        return int(preset.sample_rate)
-    rate = getattr(model, "sample_rate", None)
-    if isinstance(rate, int):
-        return rate
-    for layer in getattr(model, "layers", []):
-        rate = getattr(layer, "sample_rate", None)
-        if isinstance(rate, int | np.integer):
-            return int(rate)
-    return 16000
+    rate = model_info(model).sample_rate
+    if rate is None:
+        raise InvalidOptionError(
+            f"the sample rate of {getattr(model, 'name', 'the model')!r} is unknown (its "
+            "model-info record has none). Set it with kerasaudio.models.with_info(model, "
+            "sample_rate=...), or pass audio already at the model's rate with "
+            "sample_rate=None.")
+    return rate
 
 
 def _clips(audio) -> tuple[list[np.ndarray], bool]:
@@ -230,8 +231,9 @@ def extract(model, audio, *, pooling: str | None = "mean", layer: int | str = -1
         layer: wav2vec 2.0: which hidden state, `0..num_hidden_layers` (0 the
             transformer input, -1 the output, as `output_hidden_states`). Speaker
             models: -1 (the embedding) or a layer name.
-        sample_rate: the audio's rate; resampled to the model's (`model_sample_rate`)
-            when different. None: already at the model's rate.
+        sample_rate: the audio's rate; resampled to the model's (`model_sample_rate`,
+            an error when the model's record has none) when different. None: already at
+            the model's rate.
         batch_size: clips per forward pass.
 
     Returns:
@@ -264,12 +266,11 @@ def extract(model, audio, *, pooling: str | None = "mean", layer: int | str = -1
     clips, single = _clips(audio)
     if any(not np.isfinite(c).all() for c in clips):
         raise InvalidAudioError("audio contains NaN or infinity.")
-    target = model_sample_rate(model)
     if sample_rate is not None:
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer) \
                 or sample_rate < 1:
             raise InvalidOptionError(f"sample_rate={sample_rate!r} must be a positive int.")
-        clips = _resample(clips, int(sample_rate), target)
+        clips = _resample(clips, int(sample_rate), model_sample_rate(model))
     if isinstance(model, Wav2Vec2):
         results = _wav2vec2(model, clips, pooling=pooling, layer=layer,
                             batch_size=batch_size)

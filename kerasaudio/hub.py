@@ -29,12 +29,16 @@ members too; a `kerasaudio.errors.ManifestError` otherwise) and the caller's opt
 against the preset (only `include_top`, `pooling`, `classifier_activation`, `name` and a
 variable-length `input_shape` may differ).
 
-## Metadata on a loaded model
+## The model-info record
 
-`create_model` names a preset model after its preset (unless given `name=`) and sets
-`model.kerasaudio_preset` to its `Preset` (class names, sample rate, input length, license,
-metrics, ...). `preset_of(model)` returns it, also for a model reloaded from a `.keras`
-file (through the name).
+Every model `create_model` returns is a `kerasaudio.models.AudioModel` carrying a
+model-info record (`kerasaudio.info.model_info(model)`: task, class names, sample rate,
+input length, preset name) in its config, so a `.keras` file keeps it. A preset model's
+record is its manifest entry's (`Preset.info`; without class names when
+`include_top=False`), and the model is named after the preset unless given `name=`. An
+architecture's record holds only what its layers fix (a front end's sample rate, then the
+fixed input length; nothing else is guessed). `preset_of(model)` returns the `Preset` the
+record names (license, metrics, ...), whatever the model's name.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ import numpy as np
 
 import kerasaudio.ensemble  # noqa: F401  (registers the "stack" family)
 from kerasaudio.errors import InvalidOptionError, ManifestError
+from kerasaudio.models.audio_model import with_info
 from kerasaudio.models.registry import (
     build_model,
     check_options,
@@ -353,9 +358,10 @@ def create_model(name: str, /, *, weights=None, **kwargs):
             may name presets (see `kerasaudio.ensemble.stack_model`).
 
     Returns:
-        A `keras.Model`. A preset model is named after the preset and carries its
-        `kerasaudio.weights.Preset` (class names, sample rate, ...) as
-        `model.kerasaudio_preset`.
+        A `kerasaudio.models.AudioModel`. A preset model is named after the preset and
+        its model-info record (`kerasaudio.info.model_info`) is the preset's task, class
+        names, sample rate, input length and name; `preset_of(model)` finds its
+        `kerasaudio.weights.Preset`.
 
     Raises:
         InvalidOptionError: an unknown name or option, or options that contradict the
@@ -381,8 +387,10 @@ def create_model(name: str, /, *, weights=None, **kwargs):
     options = _builder_options(preset, kwargs)
     path = weights if _is_local_path(weights) else weights_path(preset)
     model = build_model(architecture, weights=path, **options)
-    model.kerasaudio_preset = preset
-    return model
+    record = preset.info
+    if not options.get("include_top", True):  # the outputs are features, not the classes
+        record = record.replace(class_names=None)
+    return with_info(model, record)
 
 
 def _metric_numbers(metrics: dict) -> dict:

@@ -1,8 +1,9 @@
 """Run exported `.tflite` audio classifiers with LiteRT: no Keras, no TensorFlow.
 
-This module imports numpy, `kerasaudio.audio_io` (soundfile, soxr), `kerasaudio.errors` and
-`ai_edge_litert` only, so an application that ships `.tflite` files needs neither Keras nor
-TensorFlow (a test imports it in a fresh interpreter and checks `sys.modules`).
+This module imports numpy, `kerasaudio.audio_io` (soundfile, soxr), `kerasaudio.errors`,
+`kerasaudio.info` and `ai_edge_litert` only, so an application that ships `.tflite` files
+needs neither Keras nor TensorFlow (a test imports it in a fresh interpreter and checks
+`sys.modules`).
 
 - `TFLiteModel(path)` reads a file written by `kerasaudio.export.to_tflite(...,
   sample_rate=...)` and classifies waveforms or audio files, window by window.
@@ -38,6 +39,7 @@ from kerasaudio.errors import (
     ModelFileError,
     ModelFileNotFoundError,
 )
+from kerasaudio.info import AudioInfo
 
 __all__ = [
     "KERASAUDIO_METADATA",
@@ -449,6 +451,8 @@ class TFLiteModel:
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(where, f"the kerasaudio metadata lacks a valid {e}") from None
         self.class_names = self.metadata.get("class_names")
+        #: The model-info record the exporter wrote (`kerasaudio.info.model_info` reads it).
+        self.audio_info = AudioInfo.from_metadata(self.metadata)
         try:
             self._interpreter = make_interpreter(data, num_threads=num_threads)
         except (RuntimeError, ValueError) as e:

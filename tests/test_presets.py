@@ -33,6 +33,7 @@ from kerasaudio.errors import (
     ManifestError,
     WeightsNotFoundError,
 )
+from kerasaudio.info import model_info
 from zoo.publish import manifest_text, publish, record_metrics
 
 DIGITS = "m5_fsdd_digits"
@@ -201,7 +202,7 @@ def test_good_download_is_cached_verified_and_loads(published, remote, requests)
     # metadata for a later CLI / exporter
     assert model.name == DIGITS
     preset = hub.preset_of(model)
-    assert preset is model.kerasaudio_preset
+    assert preset == hub.get_preset(DIGITS) and model_info(model) == preset.info
     assert preset.class_names == tuple(str(d) for d in range(10))
     assert (preset.sample_rate, preset.input_length, preset.task) == (8000, 8000, "digits")
     assert preset.parameters == model.count_params() == M5_SMALL_PARAMETERS == 2394
@@ -410,7 +411,7 @@ def test_resolution_order_local_path_cache_package_download(published, server, r
     x = published["x"]
     np.testing.assert_array_equal(outputs(model, x), outputs(other, x))
     assert not np.allclose(outputs(model, x), published["digits"])
-    assert model.kerasaudio_preset.name == DIGITS and len(requests) == 2
+    assert model_info(model).preset == DIGITS and len(requests) == 2
 
 
 def test_mirror_is_tried_before_the_manifest_url(published, server, tmp_path, monkeypatch,
@@ -455,12 +456,12 @@ def test_speaker_preset_with_serialized_frontend_loads(shipped):
     frontend = shipped["entries"][SPEAKERS]["config"]["frontend"]
     assert [f["registered_name"] for f in frontend] == ["kerasaudio>MelSpectrogram",
                                                         "kerasaudio>PowerToDb"]
-    assert model.kerasaudio_preset.class_names[0] == "george"
+    assert model_info(model).class_names[0] == "george"
     # the bundled FSDD clips, labelled by speaker for a speaker preset
     clips, labels = hub.representative_clips(SPEAKERS)
     frame = kerasaudio.datasets.fsdd.load(sample=True)
     assert clips.shape == (120, 8000) and clips.dtype == np.float32
-    assert [model.kerasaudio_preset.class_names[i] for i in labels] == list(frame.speaker)
+    assert [model_info(model).class_names[i] for i in labels] == list(frame.speaker)
 
 
 @pytest.mark.parametrize(("name", "kwargs", "match"), [

@@ -124,7 +124,9 @@ def add_metadata(flatbuffer: bytes, *, sample_rate: int, class_names=None, chann
         channels: audio channels of the input.
         name, description, version, author, license: model card fields.
         extra: more JSON-serialisable fields for the kerasaudio entry (e.g. `input_length`,
-            `preset`, `quantization`).
+            `quantization`, and the model-info record's `task` and `preset`: with
+            `sample_rate`, `class_names` and `input_length` they are the record that
+            `kerasaudio.info.AudioInfo.from_metadata` and `TFLiteModel.audio_info` read).
 
     Returns:
         The new `.tflite` contents (the flatbuffer, then a zip holding `labels.txt`).

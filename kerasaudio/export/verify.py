@@ -29,6 +29,7 @@ from kerasaudio.export.convert import (
     equalizes,
     first_layers_after_frontend,
 )
+from kerasaudio.info import model_info
 from kerasaudio.runtime import invoke, make_interpreter
 
 __all__ = ["DEFAULT_TOLERANCE", "FALLBACK", "ExportReport", "float_ops", "op_names",
@@ -282,18 +283,19 @@ def _convert_in_child(model, *, batch_size, quantization, representative_data,
 # ----------------------------------------------------------------------------- verified export
 
 
-def _preset_calibration(model) -> tuple | None:
-    """What `to_tflite` falls back on for a model built from a pretrained preset, or None:
-    `(sample_rate, class_names, classes, load_clips)`, where `load_clips()` returns the
-    preset's representative `(clips, labels)`. The one place export asks the preset
-    layer."""
-    from kerasaudio.hub import preset_of, representative_clips
-
-    preset = preset_of(model)
-    if preset is None:
+def _preset_calibration(preset_name: str | None):
+    """`load_clips()` -> the representative `(clips, labels)` of the preset a model's record
+    names, or None (no preset named, or one the current manifest lacks). The one place
+    export asks the preset layer."""
+    if preset_name is None:
         return None
-    return (preset.sample_rate, list(preset.class_names), preset.classes,
-            lambda: representative_clips(preset))
+    from kerasaudio.hub import get_preset, representative_clips
+    from kerasaudio.weights import load_manifest
+
+    if preset_name not in load_manifest():
+        return None
+    preset = get_preset(preset_name)
+    return lambda: representative_clips(preset)
 
 
 def to_tflite(model, path: str | os.PathLike | None = None, *,
@@ -323,9 +325,9 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
         representative_data: clips for calibration (int8) and verification: an array
             `(clips, samples)`, a list, a `tf.data.Dataset` or a generator (of clips or
             `(clip, label)` pairs). Required for int8 (never random calibration) and for
-            verification. At most 256 clips are used. Default for a pretrained preset:
-            its bundled sample clips (with their labels, and the preset's sample rate
-            and class names for the metadata).
+            verification. At most 256 clips are used. Default for a model whose
+            model-info record names a pretrained preset: the preset's bundled sample
+            clips (with their labels).
         input_length: fix the input length (samples) of a model with a variable-length
             input; representative clips are centre-cropped or padded to it.
         verify: compare with Keras in LiteRT before writing.
@@ -335,11 +337,14 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
             both models.
         batch_size: 1 (default), or None for a dynamic batch (models without recurrent
             layers).
-        sample_rate: the input's sample rate (Hz). When given, the file carries TFLite
-            Model Metadata (audio properties; class names as a labels file), so MediaPipe's
-            `AudioClassifier` loads it unchanged, and kerasaudio's metadata, which
-            `TFLiteModel` reads.
-        class_names: the output's class names (with `sample_rate`).
+        sample_rate: the input's sample rate (Hz); default: the model's record's
+            (`kerasaudio.info.model_info`). When known, the file carries TFLite Model
+            Metadata (audio properties; class names as a labels file), so MediaPipe's
+            `AudioClassifier` loads it unchanged, and kerasaudio's metadata: the model's
+            record (task, class names, sample rate, input length, preset), which
+            `TFLiteModel` reads back as its `audio_info`.
+        class_names: the output's class names (with `sample_rate`); default: the
+            record's, when they match the output's width.
         metadata: more fields for the metadata: `name`, `description`, `version`,
             `author`, `license`, and anything else (kept in kerasaudio's entry).
         float_frontend: keep kerasaudio front-end layers (and, for float16 and dynamic
@@ -496,14 +501,17 @@ def _to_tflite(model, output: _Output | None, *, quantization, representative_da
             "here have a fixed input length)."
         )
     clips = None
-    preset = _preset_calibration(model)
-    if preset is not None:
-        preset_rate, preset_names, preset_classes, load_clips = preset
-        if sample_rate is None:  # the metadata, whatever the clips
-            sample_rate = preset_rate
-            if class_names is None and model.outputs[0].shape[-1] == preset_classes:
-                class_names = preset_names
-        if representative_data is None:  # a pretrained preset calibrates on its clips
+    record = model_info(model)
+    if sample_rate is None:  # the metadata comes from the model's record
+        sample_rate = record.sample_rate
+    if class_names is None and record.classes == model.outputs[0].shape[-1]:
+        class_names = list(record.class_names)
+    metadata = {**{key: value for key, value in (("task", record.task),
+                                                 ("preset", record.preset))
+                   if value is not None}, **(metadata or {})}
+    if representative_data is None:  # a pretrained preset calibrates on its clips
+        load_clips = _preset_calibration(record.preset)
+        if load_clips is not None:
             representative_data, preset_labels = load_clips()
             labels = preset_labels if labels is None else labels
     if representative_data is not None:

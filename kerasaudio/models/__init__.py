@@ -10,6 +10,10 @@ kerasaudio.models.get_model_info("m5").paper
 model = kerasaudio.models.build_model("m5", classes=10)
 ```
 
+Every builder returns an `AudioModel`: a functional model whose model-info record
+(`kerasaudio.info.AudioInfo`: task, class names, sample rate, input length, preset) is
+part of its config; `with_info(model, ...)` sets the record on any functional model.
+
 A new family: one file with a builder decorated by `register_model`, and its import here.
 """
 
@@ -22,6 +26,7 @@ from kerasaudio.models import (  # noqa: F401  (imported for their registrations
     vggvox,
     wav2vec2,
 )
+from kerasaudio.models.audio_model import AudioModel, with_info
 from kerasaudio.models.registry import (
     ModelInfo,
     build_arguments,
@@ -36,5 +41,5 @@ from kerasaudio.models.wav2vec2 import Wav2Vec2
 FAMILIES = ("bilstm_attention", "complex_cnn", "deep_speaker", "mnets", "panns", "vggvox",
             "wav2vec2")
 
-__all__ = ["ModelInfo", "Wav2Vec2", "build_arguments", "build_model", "get_model_info",
-           "list_architectures", "register_model"]
+__all__ = ["AudioModel", "ModelInfo", "Wav2Vec2", "build_arguments", "build_model",
+           "get_model_info", "list_architectures", "register_model", "with_info"]

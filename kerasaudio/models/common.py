@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 import keras
 
 from kerasaudio.errors import InvalidOptionError
+from kerasaudio.info import AudioInfo
+from kerasaudio.models.audio_model import AudioModel, frontend_info
 
 __all__ = [
     "build_input",
@@ -257,17 +259,25 @@ def classifier(x, classes: int, activation, *, name: str = "predictions"):
     return keras.layers.Dense(classes, activation=activation, name=name)(x)
 
 
-def finish(inputs, outputs, name: str, weights) -> keras.Model:
-    """Make the model and load `weights` (a .weights.h5 path) with a clear error on mismatch.
+def finish(inputs, outputs, name: str, weights, *, info=None) -> AudioModel:
+    """Make the model (an `AudioModel`) and load `weights` with a clear error on mismatch.
+
+    The model's record (`kerasaudio.info.AudioInfo`) is what its own layers fix
+    (`kerasaudio.models.audio_model.frontend_info`: the sample rate of a raw-audio front
+    end such as `MelSpectrogram`, then the fixed input length; a stack's class names),
+    with every field `info` knows taken from `info` (a family passes the rate its default
+    front end is defined for). Nothing else is guessed: `kerasaudio.create_model` fills
+    a preset's task, class names and name.
 
     Args:
         inputs: the model's input(s).
         outputs: the model's output(s).
         name: the model's name.
         weights: None or a `.weights.h5` path.
+        info: an `AudioInfo` (or dict) whose known fields override the inferred ones.
 
     Returns:
-        The `keras.Model`.
+        The `kerasaudio.models.AudioModel`.
 
     Raises:
         InvalidOptionError: the weights do not fit the model.
@@ -280,7 +290,11 @@ def finish(inputs, outputs, name: str, weights) -> keras.Model:
     model = finish(inputs, keras.layers.Dense(2)(inputs), "tiny", None)
     ```
     """
-    model = keras.Model(inputs, outputs, name=name)
+    model = AudioModel(inputs, outputs, name=name)
+    record = frontend_info(model)
+    if info is not None:
+        record = record.merge(info if isinstance(info, AudioInfo) else AudioInfo.from_dict(info))
+    model.audio_info = record
     if weights is not None:
         try:
             model.load_weights(os.fspath(weights))

@@ -140,4 +140,6 @@ def complex_cnn(*, include_top: bool = True, weights=None, input_shape=None,
         x = classifier(x, classes, classifier_activation)
     elif pooling is not None:
         x = global_pool(x, pooling)
-    return finish(inputs, x, name, weights)
+    # The default front end is defined for 16 kHz audio (25/30 ms windows, 10 ms hop).
+    return finish(inputs, x, name, weights,
+                  info={"sample_rate": 16000} if frontend == "default" else None)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kerasaudio.errors import InvalidOptionError
+from kerasaudio.models.audio_model import AudioModel, with_info
 
 __all__ = ["ModelInfo", "build_arguments", "build_model", "get_model_info",
            "list_architectures", "register_model"]
@@ -160,7 +161,9 @@ def build_model(name: str, /, *, weights=None, **kwargs):
 
     The architecture-only half of `kerasaudio.create_model` (which also takes preset
     names and tags): options are checked against the builder's signature before anything
-    is built, and the call is recorded for `build_arguments`.
+    is built, and the call is recorded for `build_arguments`. The model is an
+    `AudioModel` (kerasaudio's builders make one; a functional `keras.Model` from another
+    builder is wrapped, over the same layers), so it carries a model-info record.
 
     Args:
         name: a registered name (see `list_architectures()`).
@@ -169,7 +172,8 @@ def build_model(name: str, /, *, weights=None, **kwargs):
         **kwargs: the builder's keyword options; unknown options are an error.
 
     Returns:
-        A `keras.Model`.
+        A `kerasaudio.models.AudioModel` (a subclassed model that is not one is returned
+        as built).
 
     Example:
     ```python
@@ -179,5 +183,10 @@ def build_model(name: str, /, *, weights=None, **kwargs):
     info = get_model_info(name)
     check_options(name, kwargs)
     model = info.builder(weights=weights, **kwargs)
+    if not isinstance(model, AudioModel):
+        try:
+            model = with_info(model)
+        except InvalidOptionError:  # a subclassed model without a functional graph
+            pass
     _BUILDS[model] = (name, dict(kwargs))
     return model

@@ -203,7 +203,9 @@ def vggvox_v1(*, include_top: bool = True, weights=None, input_shape=None,
         x = keras.layers.UnitNormalization(name="norm")(x)
     if include_top:
         x = classifier(x, classes, classifier_activation)
-    return finish(inputs, x, name, weights)
+    # The default front end is defined for 16 kHz audio (25/30 ms windows, 10 ms hop).
+    return finish(inputs, x, name, weights,
+                  info={"sample_rate": 16000} if frontend == "default" else None)
 
 
 # ----------------------------------------------------------------------------- VGGVox v2
@@ -403,4 +405,6 @@ def vggvox_v2(*, include_top: bool = True, weights=None, input_shape=None,
     if include_top:
         x = keras.layers.Dense(classes, activation=classifier_activation, use_bias=False,
                                name="predictions")(x)
-    return finish(inputs, x, name, weights)
+    # The default front end is defined for 16 kHz audio (25/30 ms windows, 10 ms hop).
+    return finish(inputs, x, name, weights,
+                  info={"sample_rate": 16000} if frontend == "default" else None)

@@ -50,6 +50,7 @@ from pathlib import Path
 from stat import S_ISREG
 
 from kerasaudio.errors import InvalidOptionError, ManifestError
+from kerasaudio.info import AudioInfo, model_info
 from kerasaudio.weights.env import ENV_MANIFEST, checked_path, manifest_path
 from kerasaudio.weights.frontend import deserialize_layer, keras_available, layer_class
 
@@ -161,6 +162,20 @@ class Preset:
     def size_mb(self) -> float:
         """The weights file's size in MB (10^6 bytes)."""
         return self.size / 1e6
+
+    @property
+    def info(self) -> AudioInfo:
+        """The model-info record of this preset's model (`kerasaudio.info.AudioInfo`):
+        task, class names, sample rate, input length and the preset's name.
+
+        Example:
+        ```python
+        kerasaudio.weights.get_preset("m5_fsdd_digits").info.sample_rate  # 8000
+        ```
+        """
+        return AudioInfo(task=self.task, class_names=self.class_names,
+                         sample_rate=self.sample_rate, input_length=self.input_length,
+                         preset=self.name)
 
     def entry(self) -> dict:
         """The manifest entry (a JSON-able dict, a copy)."""
@@ -296,23 +311,28 @@ def get_preset(name: str, *, manifest: str | os.PathLike | None = None) -> Prese
     return presets[name]
 
 
-def preset_of(model) -> Preset | None:
-    """The `Preset` a model was built from, or None.
+def preset_of(model, *, manifest: str | os.PathLike | None = None) -> Preset | None:
+    """The `Preset` a model's weights came from: the manifest entry its record names.
 
-    `kerasaudio.create_model` sets `model.kerasaudio_preset`; a model without it (e.g.
-    reloaded from a `.keras` file) is matched by its name, which `create_model` sets to
-    the preset's, in the current manifest.
+    The model-info record (`kerasaudio.info.model_info`) keeps the preset's name, which
+    `kerasaudio.create_model` sets and a `.keras` file keeps; the entry of that name is
+    read from the manifest. A model whose record names no preset (or one this manifest
+    does not hold) has None. The model's own name plays no part.
+
+    Args:
+        model: a Keras model (or anything `model_info` reads).
+        manifest: the manifest file (default `manifest_path()`).
 
     Example:
     ```python
-    model = kerasaudio.create_model("m5_fsdd_digits")
-    kerasaudio.weights.preset_of(model).class_names
+    model = kerasaudio.create_model("m5_fsdd_digits", name="renamed")
+    kerasaudio.weights.preset_of(model).class_names  # ('0', ..., '9')
     ```
     """
-    preset = getattr(model, "kerasaudio_preset", None)
-    if isinstance(preset, Preset):
-        return preset
-    return load_manifest().get(getattr(model, "name", None))
+    name = model_info(model).preset
+    if name is None:
+        return None
+    return load_manifest(manifest).get(name)
 
 
 # --------------------------------------------------------------------------- validation

@@ -9,7 +9,9 @@ from pathlib import Path
 import keras
 
 from kerasaudio.errors import InvalidOptionError
+from kerasaudio.info import AudioInfo
 from kerasaudio.layers.attention import MaskedGlobalPooling1D
+from kerasaudio.models.audio_model import CONFIG_KEY, AudioModel
 from kerasaudio.models.common import check_arguments
 from kerasaudio.models.registry import register_model
 from kerasaudio.models.wav2vec2.config import (
@@ -29,7 +31,7 @@ __all__ = ["Wav2Vec2", "wav2vec2_base", "wav2vec2_large", "wav2vec2_large_lv60"]
 
 
 @keras.saving.register_keras_serializable(package="kerasaudio")
-class Wav2Vec2(keras.Model):
+class Wav2Vec2(AudioModel):
     """wav2vec 2.0: raw 16 kHz audio to hidden states, pooled embeddings or classes.
 
     A functional model around `Wav2Vec2Encoder` (the network of transformers'
@@ -45,6 +47,9 @@ class Wav2Vec2(keras.Model):
     - `include_top=True`: the utterance head of the fine-tuned S3 models: masked mean
       of the last hidden state, dropout, Dense(hidden_size, tanh), dropout,
       Dense(classes, classifier_activation).
+
+    Its model-info record (`kerasaudio.info.model_info`) starts with the 16 kHz sample
+    rate (and the input length, when fixed); `kerasaudio.models.with_info` adds more.
 
     Build it with `create_model("wav2vec2_base", ...)` (or `wav2vec2_large`,
     `wav2vec2_large_lv60`), or from a Hugging Face checkpoint directory with
@@ -126,7 +131,8 @@ class Wav2Vec2(keras.Model):
                 pool = MaskedGlobalPooling1D(mode=pooling, name="pool")
                 states = [pool(s, mask=frame_mask) for s in states]
             outputs = states if output_hidden_states else states[0]
-        super().__init__(inputs=inputs, outputs=outputs, name=name)
+        super().__init__(inputs=inputs, outputs=outputs, name=name,
+                         info=AudioInfo(sample_rate=SAMPLE_RATE, input_length=shape[0]))
         self.include_top = include_top
         self.input_shape_ = None if input_shape is None else list(shape)
         self.classes = classes
@@ -157,11 +163,17 @@ class Wav2Vec2(keras.Model):
                   "final_dropout": self.final_dropout, "name": self.name}
         for key, value in self.architecture.items():
             config[key] = list(value) if isinstance(value, tuple) else value
+        config[CONFIG_KEY] = self.audio_info.to_dict()
         return config
 
     @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        record = config.pop(CONFIG_KEY, None)
+        model = cls(**config)
+        if record is not None:
+            model.audio_info = AudioInfo.from_dict(record)
+        return model
 
     @classmethod
     def from_huggingface(cls, path: str | os.PathLike, *, frontend="auto",
