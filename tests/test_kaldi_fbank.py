@@ -13,8 +13,9 @@ from kerasaudio.layers.kaldi import kaldi_mel_banks
 #: Largest |Keras - reference| of the normalised features, relative to the largest
 #: reference value. The layer works in float32 (DFT as a matrix product), the reference in
 #: float64; resampled 8 kHz audio leaves the mel bands above 4 kHz near the log floor,
-#: where float32 rounding of the power is largest (about 1.2e-4 of the scale there).
-TOLERANCE = 2e-4
+#: where float32 rounding of the power is largest (about 1.2e-4 of the scale on
+#: TensorFlow, 2.4e-4 on JAX, whose CPU matrix product sums in another order).
+TOLERANCE = 3e-4
 
 
 def _audio16(clip):
