@@ -32,7 +32,15 @@ _ACTIVATIONS = {"gelu": lambda x: keras.activations.gelu(x, approximate=False),
 
 def patch_grid(*, patch_size: int, frequency_stride: int, time_stride: int, max_length: int,
                num_mel_bins: int) -> tuple[int, int]:
-    """`(frequency patches, time patches)` of a `(max_length, num_mel_bins)` input."""
+    """`(frequency patches, time patches)` of a `(max_length, num_mel_bins)` input.
+
+    Example:
+    ```python
+    from kerasaudio.models.ast import patch_grid
+    patch_grid(patch_size=16, frequency_stride=10, time_stride=10, max_length=1024,
+               num_mel_bins=128)  # (12, 101): 1,212 patches
+    ```
+    """
     return ((num_mel_bins - patch_size) // frequency_stride + 1,
             (max_length - patch_size) // time_stride + 1)
 
