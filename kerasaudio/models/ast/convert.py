@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasaudio.errors import InvalidOptionError
-from kerasaudio.models.ast.model import ARCHITECTURE
+from kerasaudio.models.ast.config import ARCHITECTURE
 
 __all__ = ["convert_state_dict", "load_huggingface_weights", "read_config", "read_weights"]
 
@@ -31,7 +31,7 @@ _ALIASES = {".attention.q_proj.": ".attention.attention.query.",
             ".attention.v_proj.": ".attention.attention.value.",
             ".attention.o_proj.": ".attention.output.dense.",
             ".mlp.fc1.": ".intermediate.dense.", ".mlp.fc2.": ".output.dense.",
-            "encoder.layers.": "encoder.layer."}
+            _PREFIX + "layers.": _PREFIX + "encoder.layer."}
 
 
 def read_config(path: str | os.PathLike) -> dict:

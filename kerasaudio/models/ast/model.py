@@ -10,39 +10,16 @@ from keras import ops
 
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.layers.kaldi import KaldiFbank
+from kerasaudio.models.ast.config import ARCHITECTURE, SAMPLE_RATE, patch_grid
+from kerasaudio.models.ast.convert import load_huggingface_weights, read_config
 from kerasaudio.models.common import check_arguments
 from kerasaudio.models.registry import register_model
 
-__all__ = ["ARCHITECTURE", "AST", "ASTEncoder", "ast", "patch_grid"]
+__all__ = ["AST", "ASTEncoder", "ast"]
 
-#: The architecture options of transformers' `ASTConfig`, at its defaults (the AudioSet
-#: checkpoints' size). Dropout rates are kept for training; inference ignores them.
-ARCHITECTURE = {
-    "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
-    "intermediate_size": 3072, "hidden_act": "gelu", "hidden_dropout_prob": 0.0,
-    "attention_probs_dropout_prob": 0.0, "layer_norm_eps": 1e-12, "qkv_bias": True,
-    "patch_size": 16, "frequency_stride": 10, "time_stride": 10, "max_length": 1024,
-    "num_mel_bins": 128,
-}
-SAMPLE_RATE = 16000
 _ACTIVATIONS = {"gelu": lambda x: keras.activations.gelu(x, approximate=False),
                 "gelu_new": lambda x: keras.activations.gelu(x, approximate=True),
                 "relu": keras.activations.relu}
-
-
-def patch_grid(*, patch_size: int, frequency_stride: int, time_stride: int, max_length: int,
-               num_mel_bins: int) -> tuple[int, int]:
-    """`(frequency patches, time patches)` of a `(max_length, num_mel_bins)` input.
-
-    Example:
-    ```python
-    from kerasaudio.models.ast import patch_grid
-    patch_grid(patch_size=16, frequency_stride=10, time_stride=10, max_length=1024,
-               num_mel_bins=128)  # (12, 101): 1,212 patches
-    ```
-    """
-    return ((num_mel_bins - patch_size) // frequency_stride + 1,
-            (max_length - patch_size) // time_stride + 1)
 
 
 class _ASTLayer(keras.layers.Layer):
@@ -362,8 +339,6 @@ class AST(keras.Model):
         model = AST.from_huggingface("/models/ast-finetuned-audioset-10-10-0.4593")
         ```
         """
-        from kerasaudio.models.ast.convert import load_huggingface_weights, read_config
-
         config = read_config(path)
         arch, labels = config["architecture"], config["class_names"]
         for key in list(kwargs):
