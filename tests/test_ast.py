@@ -18,11 +18,12 @@ transformers = pytest.importorskip("transformers", reason="the reference AST")
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48,
             max_length=100, num_mel_bins=128)
 LABELS = ["dog", "rain", "speech"]
-#: |Keras - reference| relative to the reference's largest magnitude: on the same
-#: features (float32 both sides) and on raw audio through KaldiFbank (whose float32 DFT
-#: is within 3e-4 of the float64 reference features, tests/test_kaldi_fbank.py).
+#: |Keras - reference| relative to the reference's largest magnitude, on the same
+#: features and on raw audio through KaldiFbank (its float32 features differ from the
+#: float64 reference by up to 3e-4 of their scale, near the log floor only, which the
+#: network barely feels: tests/test_kaldi_fbank.py).
 FEATURES_TOLERANCE = 1e-4
-AUDIO_TOLERANCE = 5e-4
+AUDIO_TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
