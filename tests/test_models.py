@@ -21,6 +21,10 @@ WAV2VEC2_SMALL = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=4
 #: without PANNs' training dropout (0.5 on a 16-wide embedding makes 6 steps pure noise).
 PANNS_SMALL = dict(sample_rate=8000, filters=(4, 8, 8, 8, 8, 16), embedding_dim=16,
                    classifier_activation="softmax", dropout=False)
+#: AST shrunk to CPU size: 4,000 samples give 23 filter-bank frames, padded to 32 (2 x 12
+#: patches); softmax so the harness's probability checks apply.
+AST_SMALL = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                 intermediate_size=48, max_length=32)
 # A small configuration of each model (fast on CPU) and the raw-audio length its default
 # front end takes. Every registered model must have an entry (checked below).
 CONFIGS = {
@@ -40,6 +44,7 @@ CONFIGS = {
                                            outputs="clipwise", **PANNS_SMALL),
     **{name: dict(input_shape=(4000,), classes=5, include_top=True, **WAV2VEC2_SMALL)
        for name in ("wav2vec2_base", "wav2vec2_large", "wav2vec2_large_lv60")},
+    "ast": dict(input_shape=(4000,), classes=5, **AST_SMALL),
     "stack": dict(members=[
         {"architecture": "m3", "config": {"input_shape": [8000, 1], "classes": 5}},
         {"architecture": "m5", "config": {"input_shape": [8000, 1], "classes": 5,
@@ -51,7 +56,7 @@ AUDIO_SAMPLES = {
     "bilstm_attention": 22050, "complex_cnn": 16000, "vggvox_v1": 16000,
     "vggvox_v2": 16000, "deep_speaker": 16000, "wav2vec2_base": 4000, "wav2vec2_large": 4000,
     "wav2vec2_large_lv60": 4000, "stack": 8000, "panns_cnn14": 2560,
-    "panns_cnn14_decision_level_max": 2560,
+    "panns_cnn14_decision_level_max": 2560, "ast": 4000,
 }
 NAMES = kerasaudio.list_models()
 #: Shrunk to CONFIGS size, wav2vec2_large is wav2vec2_base exactly (the same group-norm

@@ -23,6 +23,7 @@ from kerasaudio.layers.base import in_tflite_mode, tflite_mode
 from kerasaudio.layers.conv import Conv1D
 from kerasaudio.layers.decibels import AmplitudeToDb, PowerToDb
 from kerasaudio.layers.ensemble import Resample, StackingEnsemble
+from kerasaudio.layers.kaldi import KaldiFbank
 from kerasaudio.layers.mel import MFCC, MelSpectrogram
 from kerasaudio.layers.normalization import BatchNormalization, ResidualNormalization
 from kerasaudio.layers.pcen import PCEN, pcen_smoothing_coefficient
@@ -44,6 +45,7 @@ __all__ = [
     "Conv1D",
     "FeedForwardAttention",
     "FrequencyWarp",
+    "KaldiFbank",
     "MaskedGlobalPooling1D",
     "MelSpectrogram",
     "MixUp",

@@ -18,6 +18,7 @@ A new family: one file with a builder decorated by `register_model`, and its imp
 """
 
 from kerasaudio.models import (  # noqa: F401  (imported for their registrations)
+    ast,
     bilstm_attention,
     complex_cnn,
     deep_speaker,
@@ -38,8 +39,8 @@ from kerasaudio.models.registry import (
 from kerasaudio.models.wav2vec2 import Wav2Vec2
 
 #: The family modules in this package (the `stack` family is `kerasaudio.ensemble`'s).
-FAMILIES = ("bilstm_attention", "complex_cnn", "deep_speaker", "mnets", "panns", "vggvox",
-            "wav2vec2")
+FAMILIES = ("ast", "bilstm_attention", "complex_cnn", "deep_speaker", "mnets", "panns",
+            "vggvox", "wav2vec2")
 
 __all__ = ["AudioModel", "ModelInfo", "Wav2Vec2", "build_arguments", "build_model",
            "get_model_info", "list_architectures", "register_model", "with_info"]
