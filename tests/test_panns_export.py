@@ -67,6 +67,7 @@ def labels_in(path) -> list[str]:
         return archive.read("labels.txt").decode().splitlines()
 
 
+@pytest.mark.slow
 def test_float32_export_is_exact_and_carries_the_audioset_labels(tagger, tmp_path):
     model, clips = tagger
     path = tmp_path / "cnn14.tflite"
