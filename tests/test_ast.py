@@ -12,6 +12,8 @@ from kerasaudio.audio_io import resample
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.models.ast import AST, convert_state_dict, read_config
 
+pytestmark = pytest.mark.parity
+
 torch = pytest.importorskip("torch", reason="the reference AST is a torch model")
 transformers = pytest.importorskip("transformers", reason="the reference AST")
 

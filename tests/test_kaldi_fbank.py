@@ -29,6 +29,7 @@ def extractor():
     return transformers.ASTFeatureExtractor()
 
 
+@pytest.mark.parity
 def test_kaldi_mel_banks_match_transformers():
     audio_utils = pytest.importorskip("transformers.audio_utils",
                                       reason="the reference mel filters")
@@ -41,6 +42,7 @@ def test_kaldi_mel_banks_match_transformers():
     np.testing.assert_allclose(ours, reference, atol=1e-12)
 
 
+@pytest.mark.parity
 @pytest.mark.jax
 def test_matches_ast_feature_extractor_on_fsdd(clips, extractor):
     layer = KaldiFbank()
@@ -58,6 +60,7 @@ def test_matches_ast_feature_extractor_on_fsdd(clips, extractor):
                                    rtol=1e-6)
 
 
+@pytest.mark.parity
 def test_truncates_long_audio_and_batches(clips, extractor):
     audio = np.resize(_audio16(clips[0]), 16000 * 11)  # 1,098 frames, cut to 100
     extractor = type(extractor)(max_length=100)
