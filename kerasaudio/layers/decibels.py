@@ -11,6 +11,10 @@ from kerasaudio.layers.base import SpectrogramLayer, check_float
 
 __all__ = ["AmplitudeToDb", "PowerToDb", "power_to_db"]
 
+#: dB values above any finite float32 power (10 log10 of the largest float32 is 385.3 dB),
+#: and below any finite one (10 log10 of the smallest positive float32 is -458.5 dB).
+_ABOVE_FINITE, _BELOW_FINITE = 400.0, -1000.0
+
 
 def power_to_db(ops, x, *, ref, amin: float, top_db: float | None, axes):
     """`10 log10(max(amin, x) / max(amin, ref))`, floored at `max - top_db` per example.
@@ -23,7 +27,7 @@ def power_to_db(ops, x, *, ref, amin: float, top_db: float | None, axes):
     taken over the finite values only, so a +Inf or NaN bin comes out +Inf or NaN and
     every other value is what it would be without it (the maximum over every value would
     turn a whole example into +Inf). An example with no finite value, and a batch of 0
-    examples, are fine (no maximum is needed: the floor is then `-inf`).
+    examples, are fine (there is nothing for the floor to raise).
 
     Args:
         ops: a Keras backend namespace (`keras.src.backend` or a layer's `self.backend`).
@@ -53,10 +57,12 @@ def power_to_db(ops, x, *, ref, amin: float, top_db: float | None, axes):
     log_spec = ops.numpy.log(ops.numpy.maximum(x, amin)) * scale
     if ref != "max" and top_db is None:
         return log_spec if ref == 1.0 else log_spec - math.log10(max(amin, ref)) * 10.0
-    # The per-example maximum of the finite values (+Inf and NaN fail `< inf`); `initial`
-    # gives an empty example (or batch) a maximum too, which the backends otherwise refuse.
-    finite = ops.numpy.where(ops.numpy.less(log_spec, math.inf), log_spec, -math.inf)
-    peak = ops.numpy.max(finite, axis=axes, keepdims=True, initial=-math.inf)
+    # The per-example maximum of the finite values (+Inf and NaN fail `< _ABOVE_FINITE`);
+    # `initial` gives an empty example (or batch) a maximum too, which the backends
+    # otherwise refuse. Both bounds are finite: a float16 TFLite file stores +-Inf
+    # constants as +-65504, which would no longer match the float32 reference graph.
+    finite = ops.numpy.where(ops.numpy.less(log_spec, _ABOVE_FINITE), log_spec, _BELOW_FINITE)
+    peak = ops.numpy.max(finite, axis=axes, keepdims=True, initial=_BELOW_FINITE)
     if ref == "max":
         # max(amin, peak power) in dB, `amin` rounded as `log_spec`'s floored values are.
         amin_db = ops.numpy.log(ops.numpy.full_like(peak, amin)) * scale
