@@ -7,12 +7,13 @@ import math
 import keras
 
 from kerasaudio.errors import InvalidOptionError
-from kerasaudio.layers.base import SpectrogramLayer, check_float
+from kerasaudio.layers.base import SpectrogramLayer, check_float, in_tflite_mode
 
 __all__ = ["AmplitudeToDb", "PowerToDb", "power_to_db"]
 
 #: dB values above any finite float32 power (10 log10 of the largest float32 is 385.3 dB),
-#: and below any finite one (10 log10 of the smallest positive float32 is -458.5 dB).
+#: and below any finite one (10 log10 of the smallest positive float32 is -458.5 dB);
+#: finite, so that no infinite constant enters a graph.
 _ABOVE_FINITE, _BELOW_FINITE = 400.0, -1000.0
 
 
@@ -27,7 +28,10 @@ def power_to_db(ops, x, *, ref, amin: float, top_db: float | None, axes):
     taken over the finite values only, so a +Inf or NaN bin comes out +Inf or NaN and
     every other value is what it would be without it (the maximum over every value would
     turn a whole example into +Inf). An example with no finite value, and a batch of 0
-    examples, are fine (there is nothing for the floor to raise).
+    examples, are fine (there is nothing for the floor to raise). Traced for TFLite
+    (`tflite_mode`), the maximum is over every value: the converted file then has no
+    select (which int16x8 files cannot prepare); `kerasaudio.runtime` checks the audio
+    it gives a file.
 
     Args:
         ops: a Keras backend namespace (`keras.src.backend` or a layer's `self.backend`).
@@ -57,12 +61,18 @@ def power_to_db(ops, x, *, ref, amin: float, top_db: float | None, axes):
     log_spec = ops.numpy.log(ops.numpy.maximum(x, amin)) * scale
     if ref != "max" and top_db is None:
         return log_spec if ref == 1.0 else log_spec - math.log10(max(amin, ref)) * 10.0
-    # The per-example maximum of the finite values (+Inf and NaN fail `< _ABOVE_FINITE`);
-    # `initial` gives an empty example (or batch) a maximum too, which the backends
-    # otherwise refuse. Both bounds are finite: a float16 TFLite file stores +-Inf
-    # constants as +-65504, which would no longer match the float32 reference graph.
-    finite = ops.numpy.where(ops.numpy.less(log_spec, _ABOVE_FINITE), log_spec, _BELOW_FINITE)
-    peak = ops.numpy.max(finite, axis=axes, keepdims=True, initial=_BELOW_FINITE)
+    if in_tflite_mode():
+        # TFLite files take the maximum of every value: a select ahead of it has no int16
+        # kernel for a constant operand (int16x8 files would not prepare), and
+        # `kerasaudio.runtime` refuses non-finite audio before it reaches a file.
+        peak = ops.numpy.max(log_spec, axis=axes, keepdims=True)
+    else:
+        # The per-example maximum of the finite values (+Inf and NaN fail the `<`);
+        # `initial` gives an empty example (or batch) a maximum too, which the backends
+        # otherwise refuse.
+        finite = ops.numpy.where(ops.numpy.less(log_spec, _ABOVE_FINITE), log_spec,
+                                 _BELOW_FINITE)
+        peak = ops.numpy.max(finite, axis=axes, keepdims=True, initial=_BELOW_FINITE)
     if ref == "max":
         # max(amin, peak power) in dB, `amin` rounded as `log_spec`'s floored values are.
         amin_db = ops.numpy.log(ops.numpy.full_like(peak, amin)) * scale
