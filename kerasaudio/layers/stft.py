@@ -256,13 +256,14 @@ class SpectralLayer(AudioLayer):
 
         Reflection is built from two reversed slices (`x[half] .. x[1]`, then
         `x[-2] .. x[-half - 1]`), the values of a reflect pad: TensorFlow's MirrorPad
-        refuses a batch of 0 clips, and the layers take empty batches like any other."""
+        refuses a batch of 0 clips, and the layers take empty batches like any other.
+        Traced for TFLite (a fixed batch) it stays one MIRROR_PAD op."""
         if not self.center:
             return x
         ops = self.backend
         half = self.n_fft // 2
-        if self.pad_mode == "constant":
-            return ops.numpy.pad(x, ((0, 0), (half, half)))
+        if self.pad_mode == "constant" or in_tflite_mode():
+            return ops.numpy.pad(x, ((0, 0), (half, half)), mode=self.pad_mode)
         left = ops.numpy.flip(x[:, 1:half + 1], axis=1)
         right = ops.numpy.flip(x[:, -half - 1:-1], axis=1)
         return ops.numpy.concatenate([left, x, right], axis=1)
