@@ -159,6 +159,8 @@ def test_runner_needs_neither_keras_nor_tensorflow(exported):
     assert done.stdout.strip().splitlines()[-1] == "10 1.0 []"
 
 
+@pytest.mark.requires("mediapipe")
+@pytest.mark.export
 def test_bad_metadata_requests(exported):
     _, path, _, _, _ = exported
     data = path.read_bytes()
