@@ -107,7 +107,9 @@ class AudioFileInfo:
 
     Example:
     ```python
-    info = kerasaudio.audio_io.probe("7_jackson_32.wav")
+    import soundfile as sf
+    sf.write("tone.wav", np.zeros(4301, "float32"), 8000, subtype="PCM_16")
+    info = kerasaudio.audio_io.probe("tone.wav")
     info.sample_rate, info.channels, info.frames  # (8000, 1, 4301)
     ```
     """
@@ -330,7 +332,10 @@ def check_peak(audio: np.ndarray, *, max_peak: float | None = MAX_PEAK,
     Example:
     ```python
     kerasaudio.audio_io.check_peak(np.full(8000, 0.5, "float32"))  # fine
-    kerasaudio.audio_io.check_peak(np.full(8000, 5e29, "float32"), what="x.wav")  # raises
+    try:
+        kerasaudio.audio_io.check_peak(np.full(8000, 5e29, "float32"), what="x.wav")
+    except kerasaudio.errors.InvalidAudioError as e:
+        print(e)  # x.wav: peak sample magnitude 5e+29 is beyond max_peak=1e+06: ...
     ```
     """
     audio = np.asarray(audio)
@@ -371,7 +376,9 @@ def probe(path: str | bytes | os.PathLike, *, check_finite: bool = False,
 
     Example:
     ```python
-    info = kerasaudio.audio_io.probe("7_jackson_32.wav")
+    import soundfile as sf
+    sf.write("tone.flac", np.zeros(4301, "float32"), 8000)
+    info = kerasaudio.audio_io.probe("tone.flac")
     audio = kerasaudio.audio_io.load(info, sample_rate=16000)
     ```
     """
@@ -587,7 +594,9 @@ def load(info: AudioFileInfo, *, sample_rate: int | None = None, mono: bool = Tr
 
     Example:
     ```python
-    info = kerasaudio.audio_io.probe("7_jackson_32.wav")
+    import soundfile as sf
+    sf.write("tone.wav", np.zeros(4301, "float32"), 8000, subtype="PCM_16")
+    info = kerasaudio.audio_io.probe("tone.wav")
     kerasaudio.audio_io.load(info, sample_rate=16000, use_tf=False).shape  # (8602,)
     ```
     """

@@ -145,10 +145,11 @@ class ModelFileError(KerasAudioError, ValueError):
 
     Example:
     ```python
+    open("notes.tflite", "w").write("not a model")
     try:
-        kerasaudio.runtime.TFLiteModel("notes.txt")
+        kerasaudio.runtime.TFLiteModel("notes.tflite")
     except kerasaudio.errors.ModelFileError as e:
-        print(e.path, e.reason)  # notes.txt  not a TFLite file (no 'TFL3' identifier)
+        print(e.path, e.reason)  # notes.tflite is not a TFLite model (no 'TFL3' ...)
     ```
     """
 

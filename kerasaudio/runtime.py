@@ -149,7 +149,10 @@ def check_flatbuffer(data: bytes, *, path: str | os.PathLike | None = None) -> N
 
     Example:
     ```python
-    check_flatbuffer(open("m5.tflite", "rb").read(), path="m5.tflite")  # fine
+    try:
+        kerasaudio.runtime.check_flatbuffer(b"not a model", path="notes.tflite")
+    except kerasaudio.errors.ModelFileError as e:
+        print(e)  # notes.tflite: is not a TFLite model (no 'TFL3' flatbuffer identifier ...)
     ```
     """
     where = _CONTENTS if path is None else path
@@ -177,7 +180,11 @@ def read_model_file(path: str | bytes | os.PathLike) -> bytes:
 
     Example:
     ```python
-    flatbuffer = kerasaudio.runtime.read_model_file("m5.tflite")
+    open("notes.tflite", "w").write("not a model")
+    try:
+        kerasaudio.runtime.read_model_file("notes.tflite")
+    except kerasaudio.errors.ModelFileError as e:
+        print(e.path, e.reason)  # notes.tflite is not a TFLite model (...)
     ```
     """
     if not isinstance(path, (str, bytes, os.PathLike)):
@@ -299,7 +306,9 @@ def load_waveform(audio, *, model_sample_rate: int, sample_rate: int | None = No
 
     Example:
     ```python
-    load_waveform("7_jackson_32.wav", model_sample_rate=16000).shape  # (8602,)
+    import soundfile as sf
+    sf.write("tone.wav", np.zeros(4301, "float32"), 8000)
+    kerasaudio.runtime.load_waveform("tone.wav", model_sample_rate=16000).shape  # (8602,)
     ```
     """
     if isinstance(audio, (str, bytes, os.PathLike)):
@@ -364,9 +373,12 @@ def predict_windows(predict: Callable[[np.ndarray], np.ndarray], audio, *,
 
     Example:
     ```python
+    import soundfile as sf
+    sf.write("long_recording.wav", np.zeros(20000, "float32"), 8000)
+    uniform = lambda clips: np.full((len(clips), 10), 0.1, "float32")  # or model.predict
     starts, probabilities = kerasaudio.runtime.predict_windows(
-        lambda clips: model.predict(clips, verbose=0), "long_recording.wav",
-        model_sample_rate=8000, input_length=8000)
+        uniform, "long_recording.wav", model_sample_rate=8000, input_length=8000)
+    starts, probabilities.shape  # [0. , 0.5, 1. , 1.5], (4, 10)
     ```
     """
     length = int(input_length)

@@ -394,6 +394,7 @@ def as_float_audio(x, name: str) -> np.ndarray:
 
     Example:
     ```python
+    from kerasaudio.export.convert import as_float_audio
     as_float_audio(np.array([-32768, 16384], "int16"), "clips")  # [-1. , 0.5]
     ```
     """

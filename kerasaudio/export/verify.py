@@ -245,11 +245,13 @@ def _convert_in_child(model, *, batch_size, quantization, representative_data,
                     allow_pickle=False)
         env = {**os.environ, "KERAS_BACKEND": "tensorflow",
                "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-        # `python -c` would put the current directory first on the child's path; the
-        # bootstrap replaces it with the directory kerasaudio itself was imported from.
+        # `python -c` puts the current directory ('') first on the child's path (unless
+        # PYTHONSAFEPATH is set); the bootstrap replaces it with the directory kerasaudio
+        # itself was imported from.
         package_root = os.path.dirname(os.path.dirname(os.path.dirname(
             os.path.abspath(__file__))))
-        bootstrap = ("import sys; sys.path[0] = sys.argv[2]; "
+        bootstrap = ("import sys; sys.path[:1] = [sys.argv[2]] + "
+                     "([] if sys.path[:1] == [''] else sys.path[:1]); "
                      "from kerasaudio.export.__main__ import main; main(sys.argv[1])")
         try:
             done = subprocess.run(
