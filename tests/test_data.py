@@ -742,12 +742,10 @@ def test_audio_dataset_bad_sources():
     assert frame.path[1] in str(info.value)
 
 
-def test_audio_dataset_builds_quickly_and_without_reading_samples():
-    # The up-front scan reads headers only; 120 files should take well under a second.
-    import time
-
-    start = time.perf_counter()
+def test_audio_dataset_scan_of_clean_files_warns_nothing():
+    # The up-front scan of 120 clean files: no truncation or skip warning, one element per
+    # file. (Speed is benchmarked in benchmarks/, never asserted in a test.)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)  # no truncation or skip warnings
-        data.audio_dataset(SAMPLE_PATHS, sample_rate=8000, duration=1.0)
-    assert time.perf_counter() - start < 2.0
+        warnings.simplefilter("error", UserWarning)
+        ds = data.audio_dataset(SAMPLE_PATHS, sample_rate=8000, duration=1.0)
+    assert sum(1 for _ in ds.unbatch()) == len(SAMPLE_PATHS)

@@ -81,6 +81,7 @@ def test_info_module_imports_no_keras():
 # ----------------------------------------------------------------------------- keras files
 
 
+@pytest.mark.jax
 def test_preset_record_survives_a_keras_file_and_a_new_name(tmp_path):
     model = kerasaudio.create_model(DIGITS, name="renamed")
     preset = hub.get_preset(DIGITS)
@@ -132,6 +133,7 @@ def test_architecture_record_holds_only_what_its_layers_fix(tmp_path):
         num_conv_pos_embedding_groups=4)) == AudioInfo(sample_rate=16000)
 
 
+@pytest.mark.jax
 def test_record_survives_nesting_in_another_model(tmp_path):
     inner = kerasaudio.create_model(DIGITS)
     audio = keras.Input((8000,))
@@ -150,6 +152,7 @@ def test_clone_model_drops_the_record_and_with_info_restores_it():
     assert model_info(clone) == model_info(model) and hub.preset_of(clone).name == DIGITS
 
 
+@pytest.mark.jax
 def test_with_info_on_a_user_model(tmp_path):
     plain = tiny_classifier(cls=keras.Model)
     model = with_info(plain, class_names=NAMES, sample_rate=8000, input_length=8000)

@@ -90,6 +90,8 @@ def test_int8_export_is_verified_small_and_integer(int8_file):
     assert report.size_bytes == path.stat().st_size
 
 
+@pytest.mark.export
+@pytest.mark.requires("mediapipe")
 def test_mediapipe_audio_classifier_loads_the_int8_file(tagger, int8_file):
     from mediapipe.tasks.python import audio
     from mediapipe.tasks.python.components.containers import audio_data

@@ -12,7 +12,7 @@ import soundfile as sf
 
 import kerasaudio
 from kerasaudio import export, runtime
-from kerasaudio.errors import InvalidOptionError, KerasAudioError
+from kerasaudio.errors import InvalidAudioError, InvalidOptionError, KerasAudioError
 from kerasaudio.export import add_metadata, read_metadata
 
 CLASSES = [f"digit {i}" for i in range(10)]
@@ -137,7 +137,7 @@ def test_runner_matches_keras_on_files_and_windows(exported):
     assert resampled.shape == (10,) and np.isclose(resampled.sum(), 1.0, atol=1e-5)
     with pytest.raises(InvalidOptionError, match="int16"):
         runner.predict((clips[0] * 32767).astype(np.int16))
-    with pytest.raises(InvalidOptionError, match="NaN"):
+    with pytest.raises(InvalidAudioError, match="NaN"):
         runner.predict(np.full(8000, np.nan, np.float32))
 
 
@@ -159,6 +159,8 @@ def test_runner_needs_neither_keras_nor_tensorflow(exported):
     assert done.stdout.strip().splitlines()[-1] == "10 1.0 []"
 
 
+@pytest.mark.requires("mediapipe")
+@pytest.mark.export
 def test_bad_metadata_requests(exported):
     _, path, _, _, _ = exported
     data = path.read_bytes()

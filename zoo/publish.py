@@ -290,7 +290,7 @@ def record_metrics(name: str, metrics: dict, *,
 
     Top-level keys of `metrics` replace those of the entry (nested objects are replaced
     whole); everything else in the entry, the weights file included, is untouched. The
-    update is atomic and under the same lock as `publish`. `benchmarks/tflite.py` records
+    update is atomic and under the same lock as `publish`. The TFLite benchmark records
     each preset's quantized sizes and accuracies this way (`int8_size_mb`,
     `int8_official_accuracy`, ...), and they become columns of
     `kerasaudio.available_models(pretrained=True)`.

@@ -9,8 +9,10 @@ import keras
 import numpy as np
 
 from kerasaudio.errors import InvalidOptionError
+from kerasaudio.info import model_info
 from kerasaudio.layers import MelSpectrogram, PowerToDb, Standardize
 from kerasaudio.layers.base import check_float, check_int
+from kerasaudio.models.audio_model import AudioModel
 from kerasaudio.models.common import (
     build_input,
     check_arguments,
@@ -130,7 +132,8 @@ def embedding_model(model: keras.Model, *, name: str | None = None) -> keras.Mod
         name: the new model's name (default: `model.name + "_embedding"`).
 
     Returns:
-        A `keras.Model` from `model`'s inputs to the unit-length embedding.
+        A `kerasaudio.models.AudioModel` from `model`'s inputs to the unit-length
+        embedding, with `model`'s model-info record less its class names.
 
     Example:
     ```python
@@ -148,7 +151,8 @@ def embedding_model(model: keras.Model, *, name: str | None = None) -> keras.Mod
         ) from None
     out = keras.layers.UnitNormalization(axis=-1, name="embedding_l2")(affine.output)
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    return keras.Model(inputs, out, name=name or f"{model.name}_embedding")
+    return AudioModel(inputs, out, name=name or f"{model.name}_embedding",
+                      info=model_info(model).replace(class_names=None))
 
 
 def _conv_bn(x, width: int, kernel: int, stride: int, regularizer, name: str):
