@@ -86,7 +86,7 @@ def test_raw_fsdd_audio_through_the_front_end_matches(checkpoint, features):
     directory, reference = checkpoint
     audio, batch = features
     model = kerasaudio.create_model("ast", weights=str(directory))
-    assert model.class_names == LABELS and model.outputs[0].shape[-1] == 3
+    assert list(model.audio_info.class_names) == LABELS and model.outputs[0].shape[-1] == 3
     encoder = AST.from_huggingface(directory, include_top=False, output_hidden_states=True)
     for i, clip in enumerate(audio):
         logits, states = _reference(reference, batch[i: i + 1])
