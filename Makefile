@@ -10,14 +10,15 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 # The default tier: everything not in a heavier tier (markers in pyproject.toml).
-HEAVY := slow or export or parity
+HEAVY := slow or export or parity or release
 # The default tier's JAX run: the layers, losses and metrics (`make test-jax`: every test
 # marked jax).
 JAX_LAYER_TESTS := $(addprefix tests/test_,attention.py augment.py conv.py decibels.py \
 	layers.py mel.py normalization.py pcen.py recurrent.py spec_augment.py standardize.py \
 	stft.py vlad.py losses.py eer.py lwlrap.py)
 
-.PHONY: demo test test-jax test-export test-parity test-synth test-slow test-all lint bench \
+.PHONY: demo test test-jax test-export test-parity test-synth test-slow test-all test-wheel dist \
+	lint bench \
 	bench-training synthesizers clean
 
 $(BIN)/python:
@@ -29,6 +30,10 @@ $(VENV)/.installed-demo: setup.cfg pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
 	$(PIP) -e '.[test]'
+	touch $@
+
+$(VENV)/.installed-release: $(VENV)/.installed-test
+	$(PIP) -e '.[test,release]'
 	touch $@
 
 $(VENV)/.installed-heavy: $(VENV)/.installed-test
@@ -70,7 +75,18 @@ test-slow: $(VENV)/.installed-heavy synthesizers
 	$(PYTEST) -m slow
 	KERAS_BACKEND=jax $(PYTEST) -m "slow and jax"
 
-test-all: test test-jax test-synth test-export test-parity test-slow
+# The release files: `python -m build` (sdist, then the wheel from it) into dist/.
+dist: $(VENV)/.installed-release
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+
+# Builds both release files, checks them with twine and installs the wheel into a fresh
+# environment outside the checkout, where its console script and modules are exercised.
+test-wheel: $(VENV)/.installed-release
+	$(PYTEST) -m "release and not slow"
+
+test-all: test test-jax test-synth test-export test-parity test-wheel test-slow
 
 # The speech synthesisers behind zoo/synthetic.py (synthetic training speakers) and its
 # tests: Debian's espeak-ng and flite, installed with apt-get when missing.
