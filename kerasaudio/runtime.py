@@ -227,7 +227,7 @@ def make_interpreter(model_content: bytes, *, num_threads: int | None = None):
     model = keras.Sequential([keras.Input((8000,)), keras.layers.Dense(2, activation="softmax")])
     interpreter = make_interpreter(kerasaudio.export.convert(model), num_threads=1)
     (probabilities,) = invoke(interpreter, [np.zeros((1, 8000), "float32")])
-    probabilities  # [[0.5 0.5]]: silence in, equal scores out
+    print(probabilities)  # [[0.5 0.5]]: silence in, equal scores out
     ```
     """
     from ai_edge_litert.interpreter import Interpreter

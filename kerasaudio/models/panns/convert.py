@@ -212,7 +212,7 @@ def load_panns_weights(model, source) -> None:
     load_panns_weights(model, "cnn14.pth")  # or the downloaded Cnn14_mAP=0.431.pth
     audio = np.random.default_rng(0).uniform(-0.5, 0.5, (1, 32000)).astype("float32")
     expected = reference(torch.from_numpy(audio))["clipwise_output"].detach().numpy()
-    np.abs(np.asarray(model(audio)) - expected).max() < 1e-4  # True
+    float(np.abs(np.asarray(model(audio)) - expected).max()) < 1e-4  # True
     ```
     """
     state = read_panns_checkpoint(source)
