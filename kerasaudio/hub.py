@@ -10,9 +10,10 @@ weights file; its manifest entry is a `kerasaudio.weights.Preset`. Ways to load 
 
 ```python
 kerasaudio.list_models(pretrained=True)                # the preset names
-model = kerasaudio.create_model("m5_fsdd_digits")      # by preset name
-model = kerasaudio.create_model("m5", weights="fsdd_digits")   # architecture + tag
 model = kerasaudio.create_model("complex_cnn", weights="logmel_cnn_fsdd_digits")
+model = kerasaudio.create_model("m5", weights="fsdd_digits")   # architecture + tag
+model = kerasaudio.create_model("m5_fsdd_digits")      # by preset name
+model.save_weights("my.weights.h5")                    # e.g. after fine-tuning
 model = kerasaudio.create_model("m5_fsdd_digits", weights="my.weights.h5")  # own file
 ```
 

@@ -139,7 +139,8 @@ class AudioInfo:
 
         Example:
         ```python
-        AudioInfo(sample_rate=8000).replace(class_names=["a", "b"])
+        from kerasaudio.info import AudioInfo
+        AudioInfo(sample_rate=8000).replace(class_names=["a", "b"]).class_names  # ('a', 'b')
         ```
         """
         unknown = sorted(set(fields) - set(FIELDS))
@@ -153,8 +154,10 @@ class AudioInfo:
 
         Example:
         ```python
+        from kerasaudio.info import AudioInfo
         AudioInfo(sample_rate=8000).merge(AudioInfo(task="digits"))
-        # AudioInfo(task='digits', sample_rate=8000, ...)
+        # AudioInfo(task='digits', class_names=None, sample_rate=8000, input_length=None,
+        #           preset=None)
         ```
         """
         return self.replace(**{key: getattr(other, key) for key in FIELDS
@@ -165,6 +168,7 @@ class AudioInfo:
 
         Example:
         ```python
+        from kerasaudio.info import AudioInfo
         AudioInfo(sample_rate=8000).to_dict()  # {'sample_rate': 8000}
         ```
         """
@@ -182,7 +186,9 @@ class AudioInfo:
 
         Example:
         ```python
-        AudioInfo.from_dict({"sample_rate": 8000, "class_names": ["a", "b"]})
+        from kerasaudio.info import AudioInfo
+        AudioInfo.from_dict({"sample_rate": 8000, "class_names": ["a", "b"]}).class_names
+        # ('a', 'b')
         ```
         """
         if data is None:
@@ -203,8 +209,16 @@ class AudioInfo:
 
         Example:
         ```python
-        data = open("m5.tflite", "rb").read()
-        AudioInfo.from_metadata(kerasaudio.runtime.read_metadata(data)).class_names
+        import keras
+        from kerasaudio.info import AudioInfo
+        model = keras.Sequential([keras.Input((8000,)),
+                                  keras.layers.Dense(2, activation="softmax")])
+        data = kerasaudio.export.add_metadata(  # what to_tflite writes into the file
+            kerasaudio.export.convert(model), sample_rate=8000, class_names=["yes", "no"],
+            extra={"input_length": 8000, "task": "keywords"})
+        AudioInfo.from_metadata(kerasaudio.runtime.read_metadata(data))
+        # AudioInfo(task='keywords', class_names=('yes', 'no'), sample_rate=8000,
+        #           input_length=8000, preset=None)
         ```
         """
         return cls.from_dict({key: metadata[key] for key in FIELDS

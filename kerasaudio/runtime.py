@@ -76,8 +76,13 @@ def split_associated_files(data: bytes) -> tuple[bytes, dict[str, bytes]]:
 
     Example:
     ```python
-    flatbuffer, files = split_associated_files(open("m5.tflite", "rb").read())
-    files["labels.txt"].decode().split()  # ['0', '1', ...]
+    import keras
+    from kerasaudio.runtime import split_associated_files
+    model = keras.Sequential([keras.Input((8000,)), keras.layers.Dense(2, activation="softmax")])
+    data = kerasaudio.export.add_metadata(kerasaudio.export.convert(model), sample_rate=8000,
+                                          class_names=["yes", "no"])
+    flatbuffer, files = split_associated_files(data)
+    files["labels.txt"].decode().split()  # ['yes', 'no']
     ```
     """
     buffer = io.BytesIO(data)
@@ -109,8 +114,14 @@ def read_metadata(data: bytes) -> dict:
 
     Example:
     ```python
-    info = kerasaudio.runtime.read_metadata(open("m5.tflite", "rb").read())
-    info["sample_rate"], info["class_names"]
+    import keras
+    model = keras.Sequential([keras.Input((8000,)), keras.layers.Dense(2, activation="softmax")])
+    with open("yes_no.tflite", "wb") as f:
+        f.write(kerasaudio.export.add_metadata(
+            kerasaudio.export.convert(model), sample_rate=8000, class_names=["yes", "no"],
+            extra={"input_length": 8000}))
+    info = kerasaudio.runtime.read_metadata(open("yes_no.tflite", "rb").read())
+    info["sample_rate"], info["class_names"], info["input_length"]  # (8000, ['yes', 'no'], 8000)
     ```
     """
     from ai_edge_litert import schema_py_generated as schema
@@ -211,8 +222,12 @@ def make_interpreter(model_content: bytes, *, num_threads: int | None = None):
 
     Example:
     ```python
-    interpreter = make_interpreter(flatbuffer)
-    outputs = invoke(interpreter, [np.zeros((1, 8000), "float32")])
+    import keras
+    from kerasaudio.runtime import invoke, make_interpreter
+    model = keras.Sequential([keras.Input((8000,)), keras.layers.Dense(2, activation="softmax")])
+    interpreter = make_interpreter(kerasaudio.export.convert(model), num_threads=1)
+    (probabilities,) = invoke(interpreter, [np.zeros((1, 8000), "float32")])
+    print(probabilities)  # [[0.5 0.5]]: silence in, equal scores out
     ```
     """
     from ai_edge_litert.interpreter import Interpreter
@@ -237,9 +252,15 @@ def invoke(interpreter, inputs, *, allocated: list | None = None) -> list[np.nda
 
     Example:
     ```python
-    interpreter, allocated = make_interpreter(flatbuffer), []
-    for clip in clips:
+    from kerasaudio.runtime import invoke, make_interpreter
+    model = kerasaudio.create_model("m5_fsdd_digits")
+    clips, digits = kerasaudio.datasets.fsdd.sample_clips()  # (120, 8000) bundled clips
+    interpreter, allocated = make_interpreter(kerasaudio.export.convert(model)), []
+    predicted = []
+    for clip in clips[:10]:  # allocated once, for the first clip's shape
         (probabilities,) = invoke(interpreter, [clip[None]], allocated=allocated)
+        predicted.append(int(probabilities.argmax()))
+    predicted == list(digits[:10])  # True
     ```
     """
     details = interpreter.get_input_details()
@@ -270,7 +291,12 @@ def run_tflite(model_content: bytes, *inputs: np.ndarray) -> list[np.ndarray]:
 
     Example:
     ```python
-    (features,) = kerasaudio.runtime.run_tflite(fb, np.zeros((1, 8000), "float32"))
+    import keras
+    inputs = keras.Input((8000,))
+    features = kerasaudio.layers.MelSpectrogram(sample_rate=8000, n_fft=256, n_mels=40)(inputs)
+    fb = kerasaudio.export.convert(keras.Model(inputs, features))
+    (mel,) = kerasaudio.runtime.run_tflite(fb, np.zeros((1, 8000), "float32"))
+    mel.shape  # (1, 126, 40): frames x mel bands
     ```
     """
     return invoke(make_interpreter(model_content), inputs)
@@ -430,8 +456,15 @@ class TFLiteModel:
     Example:
     ```python
     from kerasaudio.runtime import TFLiteModel
+    model = kerasaudio.create_model("m5_fsdd_digits")  # a pretrained digit classifier
+    info = kerasaudio.info.model_info(model)
+    # kerasaudio.export.to_tflite(model, path) writes this file verified; convert is quicker
+    with open("m5_fsdd_digits.tflite", "wb") as f:
+        f.write(kerasaudio.export.add_metadata(
+            kerasaudio.export.convert(model), sample_rate=info.sample_rate,
+            class_names=info.class_names, extra={"input_length": info.input_length}))
     runner = TFLiteModel("m5_fsdd_digits.tflite")
-    probabilities = runner.predict("7_jackson_32.wav")
+    probabilities = runner.predict(kerasaudio.datasets.fsdd.SAMPLE_DIR / "7_jackson_0.wav")
     runner.class_names[probabilities.argmax()]  # '7'
     ```
     """
@@ -489,7 +522,19 @@ class TFLiteModel:
 
         Example:
         ```python
-        starts, probs = runner.predict_windows("long_recording.wav")
+        import soundfile as sf
+        from kerasaudio.runtime import TFLiteModel
+        model = kerasaudio.create_model("m5_fsdd_digits")
+        fb = kerasaudio.export.add_metadata(
+            kerasaudio.export.convert(model), sample_rate=8000,
+            class_names=kerasaudio.info.model_info(model).class_names,
+            extra={"input_length": 8000})
+        runner = TFLiteModel(fb)  # the file's contents work as well as its path
+        audio = [sf.read(kerasaudio.datasets.fsdd.SAMPLE_DIR / f"{digit}_george_0.wav",
+                         dtype="float32")[0] for digit in (3, 1, 4)]
+        sf.write("three_digits.wav", np.concatenate(audio), 8000)
+        starts, probs = runner.predict_windows("three_digits.wav", hop=4000)
+        starts.shape, probs.shape  # ((3,), (3, 10)): windows at 0, 0.5 and 1 s
         ```
         """
         return predict_windows(self._predict_batch, audio,
@@ -507,7 +552,14 @@ class TFLiteModel:
 
         Example:
         ```python
-        runner.predict(np.zeros(8000, "float32")).shape  # (10,)
+        import keras
+        from kerasaudio.runtime import TFLiteModel
+        model = keras.Sequential([keras.Input((16000,)),
+                                  keras.layers.Dense(10, activation="softmax")])
+        runner = TFLiteModel(kerasaudio.export.add_metadata(
+            kerasaudio.export.convert(model), sample_rate=16000,
+            extra={"input_length": 16000}))
+        runner.predict(np.zeros(8000, "float32"), sample_rate=8000).shape  # (10,)
         ```
         """
         return self.predict_windows(audio, sample_rate=sample_rate)[1].mean(axis=0)

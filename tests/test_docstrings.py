@@ -4,8 +4,11 @@ Collects the ```python fenced blocks (the project's `Example:` sections) from th
 of every public module, class, function and method of the package and executes each one in
 a fresh namespace holding `kerasaudio`, `keras` and `np`, in an empty working directory,
 offline (`KERASAUDIO_OFFLINE=1`, an empty weights cache). An example that cannot run here is
-listed in `SKIP` with the reason; the list is checked against the examples found, so an
-entry does not outlive its example.
+listed in `SKIP` with the reason; an example that needs a heavier test tier (torch, a long
+verified export) is listed in `TIERS` and runs there, with that tier's marker, in
+`test_docstring_example_runs_in_its_tier`. Both lists are checked against the examples
+found, so an entry does not outlive its example. Registrations an example makes in the
+model registry are undone after it.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ import importlib
 import inspect
 import pkgutil
 import re
+import shutil
 import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 import kerasaudio
+from kerasaudio.models import registry
 
 FENCE = re.compile(r"^[ \t]*```python[ \t]*\n(.*?)^[ \t]*```", re.S | re.M)
 
@@ -41,35 +47,12 @@ SKIP = {
     "kerasaudio.vad.speech_frames": "uses `audio`, which it does not define (fix in vad.py)",
     "kerasaudio.vad.split": "uses `audio`, which it does not define (fix in vad.py)",
     "kerasaudio.ensemble": NOT_SELF_CONTAINED,
-    "kerasaudio.models.registry.register_model": NOT_SELF_CONTAINED,
     # Examples written before this runner existed, not yet self-contained.
     "kerasaudio.errors.CacheError": NOT_SELF_CONTAINED,
     "kerasaudio.errors.ChecksumError": NOT_SELF_CONTAINED,
     "kerasaudio.errors.ConversionError": NOT_SELF_CONTAINED,
     "kerasaudio.errors.DownloadError": NOT_SELF_CONTAINED,
     "kerasaudio.errors.VerificationError": NOT_SELF_CONTAINED,
-    "kerasaudio.export.convert.check_quantization": NOT_SELF_CONTAINED,
-    "kerasaudio.export.convert.clip_array": NOT_SELF_CONTAINED,
-    "kerasaudio.export.convert.equalizes": NOT_SELF_CONTAINED,
-    "kerasaudio.export.equalization.EqualizedPair": NOT_SELF_CONTAINED,
-    "kerasaudio.export.equalization.equalize_channels": NOT_SELF_CONTAINED,
-    "kerasaudio.export.graph.fuse_clipped_relu": NOT_SELF_CONTAINED,
-    "kerasaudio.export.graph.halve_float_constants": NOT_SELF_CONTAINED,
-    "kerasaudio.export.graph.in_scopes": NOT_SELF_CONTAINED,
-    "kerasaudio.export.graph.restore_float_constants": NOT_SELF_CONTAINED,
-    "kerasaudio.export.graph.strip_tensor_names": NOT_SELF_CONTAINED,
-    "kerasaudio.export.graph.unclip_lstm_cells": NOT_SELF_CONTAINED,
-    "kerasaudio.export.metadata.add_metadata": NOT_SELF_CONTAINED,
-    "kerasaudio.export.verify.ExportReport": NOT_SELF_CONTAINED,
-    "kerasaudio.export.verify.float_ops": NOT_SELF_CONTAINED,
-    "kerasaudio.export.verify.op_names": NOT_SELF_CONTAINED,
-    "kerasaudio.export.verify.to_tflite": NOT_SELF_CONTAINED,
-    "kerasaudio.hub": NOT_SELF_CONTAINED,
-    "kerasaudio.info.AudioInfo.from_dict": NOT_SELF_CONTAINED,
-    "kerasaudio.info.AudioInfo.from_metadata": NOT_SELF_CONTAINED,
-    "kerasaudio.info.AudioInfo.merge": NOT_SELF_CONTAINED,
-    "kerasaudio.info.AudioInfo.replace": NOT_SELF_CONTAINED,
-    "kerasaudio.info.AudioInfo.to_dict": NOT_SELF_CONTAINED,
     "kerasaudio.models.ast": NOT_SELF_CONTAINED,
     "kerasaudio.models.ast.convert.convert_state_dict": NOT_SELF_CONTAINED,
     "kerasaudio.models.ast.convert.load_huggingface_weights": NOT_SELF_CONTAINED,
@@ -78,11 +61,6 @@ SKIP = {
     "kerasaudio.models.ast.model.AST": NOT_SELF_CONTAINED,
     "kerasaudio.models.ast.model.AST.from_huggingface": NOT_SELF_CONTAINED,
     "kerasaudio.models.ast.model.ast": NOT_SELF_CONTAINED,
-    "kerasaudio.models.audio_model.with_info": NOT_SELF_CONTAINED,
-    "kerasaudio.models.panns": NOT_SELF_CONTAINED,
-    "kerasaudio.models.panns.convert.load_panns_weights": NOT_SELF_CONTAINED,
-    "kerasaudio.models.panns.convert.read_panns_checkpoint": NOT_SELF_CONTAINED,
-    "kerasaudio.models.panns.model.panns_cnn14": NOT_SELF_CONTAINED,
     "kerasaudio.models.wav2vec2": NOT_SELF_CONTAINED,
     "kerasaudio.models.wav2vec2.convert.load_huggingface_weights": NOT_SELF_CONTAINED,
     "kerasaudio.models.wav2vec2.convert.read_huggingface_config": NOT_SELF_CONTAINED,
@@ -92,19 +70,19 @@ SKIP = {
     "kerasaudio.models.wav2vec2.model.wav2vec2_base": NOT_SELF_CONTAINED,
     "kerasaudio.models.wav2vec2.model.wav2vec2_large": NOT_SELF_CONTAINED,
     "kerasaudio.models.wav2vec2.model.wav2vec2_large_lv60": NOT_SELF_CONTAINED,
-    "kerasaudio.runtime.TFLiteModel": NOT_SELF_CONTAINED,
-    "kerasaudio.runtime.TFLiteModel.predict": NOT_SELF_CONTAINED,
-    "kerasaudio.runtime.TFLiteModel.predict_windows": NOT_SELF_CONTAINED,
-    "kerasaudio.runtime.invoke": NOT_SELF_CONTAINED,
-    "kerasaudio.runtime.make_interpreter": NOT_SELF_CONTAINED,
-    "kerasaudio.runtime.read_metadata": NOT_SELF_CONTAINED,
-    "kerasaudio.runtime.run_tflite": NOT_SELF_CONTAINED,
-    "kerasaudio.runtime.split_associated_files": NOT_SELF_CONTAINED,
-    "kerasaudio.weights.download.download_file": NOT_SELF_CONTAINED,
-    "kerasaudio.weights.download.file_sha256": NOT_SELF_CONTAINED,
-    "kerasaudio.weights.manifest.Preset.from_entry": NOT_SELF_CONTAINED,
-    "kerasaudio.weights.manifest.validate_entry": NOT_SELF_CONTAINED,
-    "kerasaudio.weights.manifest.validate_manifest": NOT_SELF_CONTAINED,
+}
+
+# Examples that need a heavier test tier: they run in that tier (marker, required modules).
+PANNS_REFERENCE = ("writes a PANNs checkpoint with the authors' PyTorch CNN14 (torch, "
+                   "panns-inference: the test-heavy extra)", "parity",
+                   ("torch", "panns_inference"))
+PRESET_EXPORT = ("a verified TFLite export of a preset (a converter process, verification "
+                 "on the 120 bundled clips)", "export", ())
+TIERS = {
+    "kerasaudio.models.panns": PANNS_REFERENCE,
+    "kerasaudio.models.panns.convert.load_panns_weights": PANNS_REFERENCE,
+    "kerasaudio.models.panns.convert.read_panns_checkpoint": PANNS_REFERENCE,
+    "kerasaudio.export.verify.ExportReport": PRESET_EXPORT,
 }
 
 # Examples that read the full FSDD (skipped with that reason where it is not found).
@@ -155,11 +133,24 @@ def test_examples_are_found_and_skips_are_current():
     assert len(EXAMPLES) > 100
     for module in ("layers.stft", "filters", "losses", "metrics.eer", "data", "models.mnets"):
         assert any(name.startswith(f"kerasaudio.{module}.") for name in EXAMPLES), module
-    stale = sorted(set(SKIP) - set(EXAMPLES))
-    assert not stale, f"SKIP lists examples that no longer exist: {stale}"
+    stale = sorted((set(SKIP) | set(TIERS)) - set(EXAMPLES))
+    assert not stale, f"SKIP or TIERS lists examples that no longer exist: {stale}"
+    assert not set(SKIP) & set(TIERS)
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def _run(name: str, directory: Path, monkeypatch) -> None:
+    """Execute example `name` in `directory`, offline, with an empty weights cache."""
+    monkeypatch.chdir(directory)
+    monkeypatch.setenv("KERASAUDIO_OFFLINE", "1")
+    monkeypatch.setenv("KERASAUDIO_HOME", str(directory / "cache"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    namespace = {"__name__": "__example__", "kerasaudio": kerasaudio, "keras": keras,
+                 "np": np}
+    exec(compile(EXAMPLES[name], f"<example {name}>", "exec"), namespace)
+
+
+@pytest.mark.parametrize("name", sorted(set(EXAMPLES) - set(TIERS)))
 def test_docstring_example_runs(name, tmp_path, monkeypatch):
     if name in SKIP:
         pytest.skip(SKIP[name])
@@ -170,10 +161,26 @@ def test_docstring_example_runs(name, tmp_path, monkeypatch):
             kerasaudio.datasets.fsdd.find_root()
         except DatasetNotFoundError:
             pytest.skip("needs the full FSDD ($KERASAUDIO_DATA or ../shared/data/fsdd)")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("KERASAUDIO_OFFLINE", "1")
-    monkeypatch.setenv("KERASAUDIO_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    namespace = {"__name__": "__example__", "kerasaudio": kerasaudio, "keras": keras,
-                 "np": np}
-    exec(compile(EXAMPLES[name], f"<example {name}>", "exec"), namespace)
+    _run(name, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=[getattr(pytest.mark, marker)]
+                 + ([pytest.mark.requires(*modules)] if modules else []))
+    for name, (_, marker, modules) in sorted(TIERS.items())])
+def test_docstring_example_runs_in_its_tier(name, tmp_path_factory, monkeypatch):
+    """The examples of `TIERS`, each in its tier. Their directory is removed afterwards
+    (a PANNs checkpoint is 0.3 GB). `panns_inference` reads AudioSet's label file from
+    `~/panns_data` when imported (and runs `wget` for it when missing): HOME is a
+    directory holding that file, the copy kerasaudio ships, so the import stays offline."""
+    directory = tmp_path_factory.mktemp("example")
+    home = directory / "home"
+    (home / "panns_data").mkdir(parents=True)
+    shutil.copy(Path(kerasaudio.datasets.audioset.__file__).with_name(
+        "class_labels_indices.csv"), home / "panns_data")
+    monkeypatch.setenv("HOME", str(home))
+    try:
+        _run(name, directory, monkeypatch)
+    finally:
+        monkeypatch.chdir(tmp_path_factory.getbasetemp())
+        shutil.rmtree(directory, ignore_errors=True)

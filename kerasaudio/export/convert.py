@@ -56,8 +56,12 @@ def check_quantization(quantization, *, per_channel: bool = True,
 
     Example:
     ```python
-    check_quantization("int8", per_channel=False)  # fine
-    check_quantization("float16", per_channel=False)  # InvalidOptionError
+    from kerasaudio.export.convert import check_quantization
+    check_quantization("int8", per_channel=False)  # fine: per-tensor int8 weights
+    try:
+        check_quantization("float16", per_channel=False)
+    except kerasaudio.errors.InvalidOptionError as e:
+        print(e)  # per_channel=False: float16 files have no integer weights; ...
     ```
     """
     if quantization not in QUANTIZATIONS:
@@ -84,7 +88,9 @@ def equalizes(quantization, *, per_channel: bool, equalize: bool | None) -> bool
 
     Example:
     ```python
+    from kerasaudio.export.convert import equalizes
     equalizes("int8", per_channel=False, equalize=None)  # True
+    equalizes("int8", per_channel=True, equalize=None)  # False
     ```
     """
     if equalize is not None and not isinstance(equalize, bool):
@@ -468,7 +474,12 @@ def clip_array(data, *, input_shape: tuple, input_length: int | None = None,
 
     Example:
     ```python
-    clips = clip_array(dataset.map(lambda x, y: x), input_shape=(8000,), input_length=8000)
+    import soundfile as sf
+    from kerasaudio.export.convert import clip_array
+    paths = kerasaudio.datasets.fsdd.load(sample=True).path[:4]
+    recordings = (sf.read(path, dtype="int16")[0] for path in paths)  # PCM, any length
+    clips = clip_array(recordings, input_shape=(8000,), input_length=8000)
+    clips.shape, clips.dtype  # ((4, 8000), dtype('float32'))
     ```
     """
     given = np.shape(data) if isinstance(data, np.ndarray) else None

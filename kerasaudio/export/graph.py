@@ -43,8 +43,26 @@ def restore_float_constants(quantized: bytes, reference: bytes, scopes: set[str]
 
     Example:
     ```python
-    # float16: the converter's file, and the same graph converted without quantization
-    fixed = restore_float_constants(half, float32, {"mel_spectrogram"})
+    import keras, tensorflow as tf
+    from kerasaudio.export.graph import restore_float_constants
+    inputs = keras.Input((8000,))
+    mel = kerasaudio.layers.MelSpectrogram(sample_rate=8000, n_fft=256, name="mel")(inputs)
+    model = keras.Model(inputs, kerasaudio.layers.PowerToDb(name="db")(mel))
+    holder = tf.Module()
+    holder.variables_ = [v.value for v in model.variables]  # what the converter freezes
+    with kerasaudio.layers.tflite_mode():
+        concrete = tf.function(model).get_concrete_function(tf.TensorSpec((1, 8000)))
+    float32 = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder).convert()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+    half = converter.convert()  # every constant float16, the mel bank too
+    fixed = restore_float_constants(half, float32, {"mel", "db"})
+    x = kerasaudio.datasets.fsdd.sample_clips()[0][:1]
+    reference = kerasaudio.export.run_tflite(float32, x)[0]
+    for fb in (half, fixed):  # largest dB difference from the float32 file
+        print(np.abs(kerasaudio.export.run_tflite(fb, x)[0] - reference).max())
+    # 1.1137848 (the float16 mel bank), then 0.0
     ```
     """
     from tensorflow.lite.python import schema_py_generated as schema
@@ -137,7 +155,9 @@ def in_scopes(tensor_name: str, scopes: set[str]) -> bool:
 
     Example:
     ```python
+    from kerasaudio.export.graph import in_scopes
     in_scopes("functional_1/mel_1/Tensordot;functional_1/mel_1/Log", {"mel"})  # True
+    in_scopes("functional_1/dense_1/MatMul", {"mel"})  # False
     ```
     """
     import re
@@ -175,7 +195,22 @@ def unclip_lstm_cells(flatbuffer: bytes) -> bytes:
 
     Example:
     ```python
-    unclipped = unclip_lstm_cells(open("bilstm.tflite", "rb").read())
+    import keras, tensorflow as tf
+    from ai_edge_litert import schema_py_generated as schema
+    from kerasaudio.export.graph import unclip_lstm_cells
+    model = keras.Sequential([keras.Input((50, 8)), kerasaudio.layers.LSTM(4)])
+    holder = tf.Module()
+    holder.variables_ = [v.value for v in model.variables]  # what the converter freezes
+    with kerasaudio.layers.tflite_mode():  # kerasaudio's LSTM: TFLite's fused LSTM op
+        concrete = tf.function(model).get_concrete_function(tf.TensorSpec((1, 50, 8)))
+    raw = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder).convert()
+
+    def cell_clips(fb):
+        graph = schema.ModelT.InitFromPackedBuf(bytearray(fb), 0).subgraphs[0]
+        return [op.builtinOptions.cellClip for op in graph.operators
+                if isinstance(op.builtinOptions, schema.UnidirectionalSequenceLSTMOptionsT)]
+
+    cell_clips(raw), cell_clips(unclip_lstm_cells(raw))  # ([10.0], [0.0]): 0 is no clip
     ```
     """
     from tensorflow.lite.python import schema_py_generated as schema
@@ -222,8 +257,23 @@ def fuse_clipped_relu(flatbuffer: bytes) -> bytes:
 
     Example:
     ```python
+    import keras, tensorflow as tf
     from kerasaudio.export.graph import fuse_clipped_relu
-    faster = fuse_clipped_relu(open("deep_speaker_int8.tflite", "rb").read())
+    inputs = keras.Input((40, 40, 1))
+    x = keras.layers.ReLU(max_value=20.0)(keras.layers.Conv2D(8, 3)(inputs))  # clipped ReLU
+    model = keras.Model(inputs, keras.layers.Dense(4)(keras.layers.Flatten()(x)))
+    data = np.random.default_rng(0).normal(size=(16, 40, 40, 1)).astype("float32")
+    holder = tf.Module()
+    holder.variables_ = [v.value for v in model.variables]  # what the converter freezes
+    concrete = tf.function(model).get_concrete_function(tf.TensorSpec((1, 40, 40, 1)))
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x[None]] for x in data)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    raw = converter.convert()  # the converter's int8 file: CONV_2D, MINIMUM, RELU
+    fused = fuse_clipped_relu(raw)
+    "MINIMUM" in kerasaudio.export.op_names(raw), "MINIMUM" in kerasaudio.export.op_names(fused)
+    # (True, False): the convolution's fused RELU and int8 saturation clip instead
     ```
     """
     from tensorflow.lite.python import schema_py_generated as schema
@@ -311,7 +361,15 @@ def strip_tensor_names(flatbuffer: bytes) -> bytes:
 
     Example:
     ```python
-    small = strip_tensor_names(flatbuffer)  # same outputs, a smaller file
+    from kerasaudio.export.graph import strip_tensor_names
+    model = kerasaudio.create_model("m5", input_shape=(8000,), frontend="default",
+                                    classes=10, n_channel=8)
+    flatbuffer = kerasaudio.export.convert(model)
+    small = strip_tensor_names(flatbuffer)
+    len(small) < len(flatbuffer)  # True
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 8000)).astype("float32")
+    np.array_equal(kerasaudio.export.run_tflite(small, x)[0],
+                   kerasaudio.export.run_tflite(flatbuffer, x)[0])  # True
     ```
     """
     from tensorflow.lite.tools import flatbuffer_utils
@@ -379,7 +437,20 @@ def halve_float_constants(flatbuffer: bytes, *, min_values: int = 256) -> bytes:
 
     Example:
     ```python
-    smaller = halve_float_constants(int8_flatbuffer)  # its filterbank in half the bytes
+    import keras
+    from kerasaudio.export.graph import halve_float_constants
+    inputs = keras.Input((8000,))
+    x = kerasaudio.layers.MelSpectrogram(sample_rate=8000, n_fft=256, n_mels=64)(inputs)
+    x = keras.layers.GlobalAveragePooling1D()(kerasaudio.layers.PowerToDb()(x))
+    model = keras.Model(inputs, keras.layers.Dense(10)(x))
+    clips, _ = kerasaudio.datasets.fsdd.sample_clips()
+    int8 = kerasaudio.export.convert(model, quantization="int8",
+                                     representative_data=clips[:16])
+    smaller = halve_float_constants(int8)  # the mel bank's blocks in float16
+    len(smaller) < len(int8)  # True
+    x = clips[:1]
+    np.abs(kerasaudio.export.run_tflite(smaller, x)[0]
+           - kerasaudio.export.run_tflite(int8, x)[0]).max()  # a few int8 steps at most
     ```
     """
     from tensorflow.lite.python import schema_py_generated as schema

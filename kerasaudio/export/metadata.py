@@ -133,10 +133,14 @@ def add_metadata(flatbuffer: bytes, *, sample_rate: int, class_names=None, chann
 
     Example:
     ```python
+    model = kerasaudio.create_model("m5", input_shape=(8000,), frontend="default",
+                                    classes=10, n_channel=8)
     fb = kerasaudio.export.convert(model)
     fb = kerasaudio.export.add_metadata(fb, sample_rate=8000,
-                                        class_names=[str(d) for d in range(10)])
+                                        class_names=[str(d) for d in range(10)],
+                                        extra={"input_length": 8000})
     kerasaudio.export.read_metadata(fb)["class_names"][:3]  # ['0', '1', '2']
+    kerasaudio.runtime.TFLiteModel(fb).sample_rate  # 8000
     ```
     """
     from ai_edge_litert import schema_py_generated as schema

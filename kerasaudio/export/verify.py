@@ -51,7 +51,13 @@ def op_names(model_content: bytes) -> list[str]:
 
     Example:
     ```python
-    assert not any(op.startswith("Flex") for op in kerasaudio.export.op_names(fb))
+    import keras
+    inputs = keras.Input((8000,))
+    x = kerasaudio.layers.MelSpectrogram(sample_rate=8000, n_fft=256)(inputs)
+    outputs = keras.layers.Dense(4)(keras.layers.GlobalAveragePooling1D()(x))
+    fb = kerasaudio.export.convert(keras.Model(inputs, outputs))
+    ops = kerasaudio.export.op_names(fb)
+    "RFFT2D" in ops, any(op.startswith("Flex") for op in ops)  # (True, False)
     ```
     """
     interpreter = make_interpreter(model_content)
@@ -67,7 +73,15 @@ def float_ops(model_content: bytes) -> list[str]:
 
     Example:
     ```python
-    kerasaudio.export.float_ops(int8_flatbuffer)  # e.g. ['LOG', 'RFFT2D']
+    import keras
+    inputs = keras.Input((8000,))
+    x = kerasaudio.layers.MelSpectrogram(sample_rate=8000, n_fft=256)(inputs)
+    x = kerasaudio.layers.PowerToDb()(x)
+    outputs = keras.layers.Dense(4)(keras.layers.GlobalAveragePooling1D()(x))
+    clips, _ = kerasaudio.datasets.fsdd.sample_clips()
+    int8 = kerasaudio.export.convert(keras.Model(inputs, outputs), quantization="int8",
+                                     representative_data=clips[:16])
+    kerasaudio.export.float_ops(int8)  # the float32 front end: [..., 'LOG', ..., 'RFFT2D', ...]
     ```
     """
     interpreter = make_interpreter(model_content)
@@ -91,10 +105,11 @@ class ExportReport:
 
     Example:
     ```python
-    report = kerasaudio.export.to_tflite(model, "m5.tflite", quantization="dynamic",
-                                         representative_data=clips)
-    print(report)             # a readable summary
-    report.size_bytes, report.max_abs_diff, report.top1_agreement
+    model = kerasaudio.create_model("m5_fsdd_digits")
+    report = kerasaudio.export.to_tflite(model, "m5.tflite", quantization="dynamic")
+    print(report)  # a readable summary (a preset is verified on its bundled clips)
+    report.passed, report.max_abs_diff <= report.tolerance  # (True, True)
+    report.to_dict()["keras_accuracy"] == report.keras_accuracy  # True
     ```
     """
 
@@ -387,11 +402,20 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
 
     Example:
     ```python
-    model = kerasaudio.create_model("m5", frontend="default", input_shape=(8000,),
-                                    classes=10, n_channel=32)
-    report = kerasaudio.export.to_tflite(model, "m5_int8.tflite", quantization="int8",
-                                         representative_data=clips)  # (n, 8000) float32
-    print(report)
+    import keras
+    from kerasaudio.runtime import TFLiteModel
+    inputs = keras.Input((8000,), name="audio")
+    x = kerasaudio.layers.MelSpectrogram(sample_rate=8000, n_fft=256, n_mels=40)(inputs)
+    x = keras.layers.GlobalAveragePooling1D()(kerasaudio.layers.PowerToDb()(x))
+    model = kerasaudio.models.with_info(  # the record becomes the file's metadata
+        keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x)),
+        class_names=[str(d) for d in range(10)], sample_rate=8000)
+    clips, _ = kerasaudio.datasets.fsdd.sample_clips()  # (120, 8000) float32
+    report = kerasaudio.export.to_tflite(model, "digits.tflite", representative_data=clips)
+    print(report)  # size, ops, max |diff| against Keras, top-1 agreement, latency
+    report.passed  # True
+    runner = TFLiteModel("digits.tflite")
+    runner.class_names[:3], runner.sample_rate, runner.input_length  # (['0', '1', '2'], 8000, 8000)
     ```
     """
     check_quantization(quantization, per_channel=per_channel,

@@ -119,9 +119,13 @@ def with_info(model, info: AudioInfo | dict | None = None, /, **fields) -> Audio
 
     Example:
     ```python
+    import keras
+    inputs = keras.Input((16000,))
+    my_keras_model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
     model = kerasaudio.models.with_info(my_keras_model, class_names=["cat", "dog"],
                                         sample_rate=16000, input_length=16000)
     kerasaudio.info.model_info(model).class_names  # ('cat', 'dog')
+    kerasaudio.info.model_info(my_keras_model).is_empty  # True: left unchanged
     ```
     """
     record = model_info(model) if info is None else _checked(info)

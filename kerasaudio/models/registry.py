@@ -73,10 +73,22 @@ def register_model(name: str | None = None, *, task: str, input: str, paper: str
 
     Example:
     ```python
-    @kerasaudio.models.register_model(task="keyword spotting", input="(8000, 1) audio",
-                                      paper="Me et al. 2026", parameters=1234)
-    def tiny_net(*, include_top=True, weights=None, input_shape=None, classes=10, ...):
-        ...
+    import keras
+    from kerasaudio.models.common import finish
+
+    @kerasaudio.models.register_model(task="keyword spotting", input="(8000,) audio, 8 kHz",
+                                      paper="(authors, title, venue, year)", parameters=330)
+    def tiny_net(*, include_top=True, weights=None, input_shape=(8000,), classes=10,
+                 name="tiny_net"):
+        inputs = keras.Input(input_shape, name="audio")
+        x = kerasaudio.layers.MelSpectrogram(sample_rate=8000, n_fft=256, n_mels=32)(inputs)
+        x = keras.layers.GlobalAveragePooling1D()(x)
+        if include_top:
+            x = keras.layers.Dense(classes, activation="softmax", name="predictions")(x)
+        return finish(inputs, x, name, weights)  # an AudioModel; loads `weights`
+
+    model = kerasaudio.create_model("tiny_net", classes=3)
+    model.count_params(), kerasaudio.info.model_info(model).sample_rate  # (99, 8000)
     ```
     """
 

@@ -84,7 +84,9 @@ def file_sha256(path: str | os.PathLike) -> str:
 
     Example:
     ```python
-    kerasaudio.weights.file_sha256("m5_fsdd_digits.weights.h5")  # '3f2a...'
+    preset = kerasaudio.weights.get_preset("m5_fsdd_digits")
+    path = kerasaudio.weights.package_weights_dir() / preset.file  # shipped in the package
+    kerasaudio.weights.file_sha256(path) == preset.sha256  # True
     ```
     """
     digest = hashlib.sha256()
@@ -493,8 +495,17 @@ def download_file(url: str, dest: str | os.PathLike, *, sha256: str, size: int |
 
     Example:
     ```python
-    kerasaudio.weights.download_file("https://example.org/m5.weights.h5",
-                                     "m5.weights.h5", sha256="3f2a...")
+    import functools, http.server, threading
+    preset = kerasaudio.weights.get_preset("m5_fsdd_digits")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,  # a local mirror
+                                directory=kerasaudio.weights.package_weights_dir())
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/{preset.file}"
+    path = kerasaudio.weights.download_file(url, f"downloads/{preset.file}",
+                                            sha256=preset.sha256, size=preset.size)
+    server.shutdown()
+    path.stat().st_size == preset.size  # True
     ```
     """
     dest = checked_path(dest, "dest")

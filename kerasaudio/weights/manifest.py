@@ -134,7 +134,12 @@ class Preset:
 
         Example:
         ```python
+        import json
+        manifest = json.loads(kerasaudio.weights.PACKAGED_MANIFEST.read_text())
+        entry = kerasaudio.weights.validate_entry(  # from_entry takes a checked entry
+            "m5_fsdd_digits", manifest["presets"]["m5_fsdd_digits"], "manifest.json")
         preset = kerasaudio.weights.Preset.from_entry("m5_fsdd_digits", entry)
+        preset.tag, preset.classes, preset.input_shape  # ('fsdd_digits', 10, (8000,))
         ```
         """
         entry = copy.deepcopy(entry)
@@ -350,7 +355,13 @@ def validate_manifest(data, where: str) -> dict:
 
     Example:
     ```python
+    import json
+    entry = kerasaudio.weights.get_preset("m5_fsdd_digits").entry()
+    with open("manifest.json", "w") as f:  # a manifest of one preset, as JSON
+        json.dump({"format": 1, "presets": {"my_m5": entry}}, f)
+    text = open("manifest.json").read()
     entries = kerasaudio.weights.validate_manifest(json.loads(text), "manifest.json")
+    list(entries), entries["my_m5"]["architecture"]  # (['my_m5'], 'm5')
     ```
     """
     if not isinstance(data, dict):
@@ -384,7 +395,12 @@ def validate_entry(name, entry, where: str) -> dict:
 
     Example:
     ```python
-    kerasaudio.weights.validate_entry("m5_fsdd_digits", entry, "my manifest")
+    entry = kerasaudio.weights.get_preset("m5_fsdd_digits").entry()
+    entry["sha256"] = "3f2a"  # a truncated digest
+    try:
+        kerasaudio.weights.validate_entry("m5_fsdd_digits", entry, "my manifest")
+    except kerasaudio.errors.ManifestError as e:
+        print(e)  # my manifest: preset 'm5_fsdd_digits': ...sha256...
     ```
     """
     check_class = keras_available()

@@ -29,10 +29,17 @@ AudioSet's class names: `kerasaudio.datasets.audioset.class_names()`.
 
 Example:
 ```python
-model = kerasaudio.create_model("panns_cnn14", weights="Cnn14_mAP=0.431.pth")
-scores = model(audio_32k[None])[0]                       # (527,)
+import torch
+from panns_inference.models import Cnn14  # the authors' code, to write a checkpoint here
+torch.save({"model": Cnn14(sample_rate=32000, window_size=1024, hop_size=320, mel_bins=64,
+                           fmin=50, fmax=14000, classes_num=527).state_dict()},
+           "cnn14.pth")  # random weights, in the released files' form
+model = kerasaudio.create_model("panns_cnn14", weights="cnn14.pth")  # or Cnn14_mAP=0.431.pth
+clip = kerasaudio.datasets.fsdd.SAMPLE_DIR / "7_jackson_0.wav"
+audio_32k, _ = kerasaudio.audio_io.load_audio(clip, sample_rate=32000)
+scores = np.asarray(model(audio_32k[None]))[0]           # (527,)
 names = kerasaudio.datasets.audioset.class_names()
-top = [names[i] for i in np.argsort(scores)[::-1][:5]]
+top = [names[i] for i in np.argsort(scores)[::-1][:5]]   # the five highest-scoring tags
 ```
 
 Reference:

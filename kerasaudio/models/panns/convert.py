@@ -84,9 +84,15 @@ def read_panns_checkpoint(source) -> dict[str, np.ndarray]:
 
     Example:
     ```python
+    import torch
+    from panns_inference.models import Cnn14  # the authors' PyTorch CNN14
+    reference = Cnn14(sample_rate=32000, window_size=1024, hop_size=320, mel_bins=64,
+                      fmin=50, fmax=14000, classes_num=527).eval()
+    torch.save({"model": reference.state_dict()}, "cnn14.pth")  # as the released files
     from kerasaudio.models.panns import read_panns_checkpoint
-    tensors = read_panns_checkpoint("Cnn14_mAP=0.431.pth")
-    tensors["fc_audioset.weight"].shape  # (527, 2048)
+    tensors = read_panns_checkpoint("cnn14.pth")  # torch.load(weights_only=True)
+    tensors["fc_audioset.weight"].shape, tensors["fc_audioset.weight"].dtype
+    # ((527, 2048), dtype('float32'))
     ```
     """
     if isinstance(source, Mapping):
@@ -196,9 +202,17 @@ def load_panns_weights(model, source) -> None:
 
     Example:
     ```python
+    import torch
+    from panns_inference.models import Cnn14  # the authors' PyTorch CNN14
+    reference = Cnn14(sample_rate=32000, window_size=1024, hop_size=320, mel_bins=64,
+                      fmin=50, fmax=14000, classes_num=527).eval()
+    torch.save({"model": reference.state_dict()}, "cnn14.pth")  # as the released files
     from kerasaudio.models.panns import load_panns_weights
     model = kerasaudio.create_model("panns_cnn14")
-    load_panns_weights(model, "Cnn14_mAP=0.431.pth")
+    load_panns_weights(model, "cnn14.pth")  # or the downloaded Cnn14_mAP=0.431.pth
+    audio = np.random.default_rng(0).uniform(-0.5, 0.5, (1, 32000)).astype("float32")
+    expected = reference(torch.from_numpy(audio))["clipwise_output"].detach().numpy()
+    float(np.abs(np.asarray(model(audio)) - expected).max()) < 1e-4  # True
     ```
     """
     state = read_panns_checkpoint(source)

@@ -334,9 +334,10 @@ def panns_cnn14(*, include_top: bool = True, weights=None, input_shape=None,
 
     Example:
     ```python
-    model = kerasaudio.create_model("panns_cnn14")              # random weights, 32 kHz
-    model = kerasaudio.create_model("panns_cnn14", weights="Cnn14_mAP=0.431.pth")
-    scores = model(np.zeros((1, 32000), "float32"))             # (1, 527)
+    model = kerasaudio.create_model("panns_cnn14")  # random weights, 32 kHz
+    np.asarray(model(np.zeros((1, 32000), "float32"))).shape  # (1, 527)
+    # AudioSet weights: create_model("panns_cnn14", weights="Cnn14_mAP=0.431.pth")
+    # (see kerasaudio.models.panns.load_panns_weights)
     ```
 
     Reference:
