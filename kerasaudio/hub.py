@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-import importlib.util
+import importlib
 import inspect
 import os
 from collections.abc import Mapping, Sequence
@@ -366,19 +366,29 @@ def _model_type(config: Mapping, where) -> str:
     return model_type
 
 
+def _has_converter(module: str) -> bool:
+    try:
+        return hasattr(importlib.import_module(module), "from_huggingface")
+    except ModuleNotFoundError:
+        return False
+
+
 def _converter(model_type: str):
-    """The converter module of `model_type` (an error if this kerasaudio lacks it)."""
+    """`from_huggingface` of `model_type`'s family (an error if this kerasaudio lacks it)."""
     module, _, _ = HF_FAMILIES[model_type]
     try:
-        return importlib.import_module(module)
+        convert = getattr(importlib.import_module(module), "from_huggingface", None)
     except ModuleNotFoundError as exc:
         if exc.name is None or not module.startswith(exc.name):
             raise
+        convert = None
+    if convert is None:
         available = sorted(key for key, (name, _, _) in HF_FAMILIES.items()
-                           if importlib.util.find_spec(name.rpartition(".")[0]) is not None)
+                           if _has_converter(name))
         raise InvalidOptionError(
-            f"model_type={model_type!r} converts with {module}, which this kerasaudio "
-            f"does not have; converters present: {available}.") from None
+            f"model_type={model_type!r} converts with {module}.from_huggingface, which "
+            f"this kerasaudio does not have; converters present: {available}.")
+    return convert
 
 
 def load_huggingface(source: str | os.PathLike, /, *, architecture: str | None = None,
@@ -433,12 +443,12 @@ def load_huggingface(source: str | os.PathLike, /, *, architecture: str | None =
             f"{architecture}: weights={os.fspath(source)!r} is a {model_type!r} checkpoint, "
             f"which builds {list(patterns)}; use create_model({os.fspath(source)!r}).")
     convert = _converter(model_type)
-    parameters = inspect.signature(convert.from_huggingface).parameters
+    parameters = inspect.signature(convert).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     refused = sorted(k for k in options if not takes_any and k not in parameters)
     if refused:
         raise InvalidOptionError(f"{model_type} checkpoints take no option(s) {refused}.")
-    model = convert.from_huggingface(directory, config=config, **options)
+    model = convert(directory, config=config, **options)
     if huggingface.is_reference(source):
         repo, _ = huggingface.parse_reference(source)
         model = with_info(model, preset=f"hf://{repo}@{directory.name}")

@@ -19,6 +19,7 @@ import zipfile
 import keras
 import numpy as np
 import pytest
+from harness import assert_mediapipe_scores
 
 import kerasaudio
 from kerasaudio import export
@@ -80,19 +81,7 @@ def test_int8_file_is_verified_and_the_transformer_is_integer(int8_export):
 
 @pytest.mark.requires("mediapipe")
 def test_mediapipe_audio_classifier_loads_the_int8_file(int8_export):
-    from mediapipe.tasks.python import audio
-    from mediapipe.tasks.python.components.containers import audio_data
-    from mediapipe.tasks.python.core import base_options
-
     model, clips, path, _ = int8_export
-    expected = model.predict(clips[:3], verbose=0)
-    options = audio.AudioClassifierOptions(
-        base_options=base_options.BaseOptions(model_asset_path=str(path)), max_results=3)
-    with audio.AudioClassifier.create_from_options(options) as classifier:
-        for clip, probabilities in zip(clips[:3], expected, strict=True):
-            result = classifier.classify(audio_data.AudioData.create_from_array(clip, 16000))
-            scores = {c.category_name: c.score
-                      for c in result[0].classifications[0].categories}
-            assert sorted(scores) == sorted(LABELS)
-            np.testing.assert_allclose([scores[name] for name in LABELS], probabilities,
-                                       atol=export.DEFAULT_TOLERANCE["int8"])
+    assert_mediapipe_scores(path, clips[:3], model.predict(clips[:3], verbose=0),
+                            sample_rate=16000, class_names=LABELS,
+                            atol=export.DEFAULT_TOLERANCE["int8"])

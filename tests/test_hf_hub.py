@@ -254,13 +254,14 @@ def test_unsupported_model_type_lists_the_supported_ones(tmp_path):
         kerasaudio.create_model(str(tmp_path / "arch"))
 
 
-def test_a_family_without_its_converter_module_says_so(tmp_path, monkeypatch):
-    monkeypatch.setitem(HF_FAMILIES, "wavlm", ("kerasaudio.models.no_such_family.convert",
-                                               ("wavlm*",), "WavLM"))
+@pytest.mark.parametrize("module", ["kerasaudio.models.no_such_family.convert",
+                                    "kerasaudio.models.ast.config"])
+def test_a_family_without_its_converter_says_so(tmp_path, monkeypatch, module):
+    monkeypatch.setitem(HF_FAMILIES, "wavlm", (module, ("wavlm*",), "WavLM"))
     hf.write_checkpoint(tmp_path / "wavlm", {"model_type": "wavlm"},
                         {"w": np.zeros(2, "float32")})
-    with pytest.raises(InvalidOptionError, match=r"no_such_family.*does not have.*"
-                                                 r"audio-spectrogram-transformer"):
+    with pytest.raises(InvalidOptionError, match=rf"{module}\.from_huggingface.*does not "
+                                                 r"have.*audio-spectrogram-transformer"):
         kerasaudio.create_model(str(tmp_path / "wavlm"))
 
 
