@@ -201,6 +201,7 @@ def test_safetensors_headers_are_bounded_and_checked(tmp_path, case, match):
     assert info.value.path == str(path)
 
 
+@pytest.mark.jax
 def test_local_directory_with_and_without_trailing_slash(keras_checkpoint, clip):
     directory, reference = keras_checkpoint
     audio = np.resize(clip, 16000)[None]  # a real FSDD clip, as 16000 samples

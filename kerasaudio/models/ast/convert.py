@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+import keras
 import numpy as np
 
 from kerasaudio.errors import InvalidOptionError
@@ -229,9 +230,11 @@ def state_dict(model) -> dict[str, np.ndarray]:
     weights["classifier.dense.weight"].shape  # (2, 32): torch's (out, in)
     ```
     """
-    return {name: np.ascontiguousarray(
-                (to_torch or np.asarray)(np.asarray(variable.numpy(), dtype="float32")))
-            for variable, name, _, to_torch in _pairs(model)}
+    weights = {}
+    for variable, name, _, to_torch in _pairs(model):
+        value = np.asarray(keras.ops.convert_to_numpy(variable), dtype="float32")
+        weights[name] = np.ascontiguousarray(to_torch(value) if to_torch else value)
+    return weights
 
 
 def save_huggingface(model, directory: str | os.PathLike) -> None:
