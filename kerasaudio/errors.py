@@ -16,7 +16,7 @@ Exception
     │   └── VerificationError                       the converted file disagrees with Keras
     ├── AudioFileError                (ValueError)  a file that cannot be decoded as audio
     │   └── AudioFileNotFoundError    (+ FileNotFoundError)
-    ├── ModelFileError                (ValueError)  a .tflite or .keras file that cannot be read
+    ├── ModelFileError                (ValueError)  an unreadable .tflite, .keras or checkpoint
     │   └── ModelFileNotFoundError    (+ FileNotFoundError)
     ├── ManifestError                 (ValueError)  a weights manifest breaks the schema
     ├── WeightsNotFoundError          (FileNotFoundError)  a preset's weights are nowhere
@@ -140,8 +140,9 @@ class AudioFileNotFoundError(AudioFileError, FileNotFoundError):
 
 class ModelFileError(KerasAudioError, ValueError):
     """A model file that cannot be read: not a `.tflite` flatbuffer (empty, text,
-    garbage), a directory, an unreadable or invalid `.keras` archive. `path` names the
-    file, `reason` the problem.
+    garbage), a directory, an unreadable or invalid `.keras` archive, a checkpoint's
+    `config.json` or `.safetensors` file that breaks its format. `path` names the file,
+    `reason` the problem.
 
     Example:
     ```python

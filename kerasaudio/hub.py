@@ -15,7 +15,20 @@ model = kerasaudio.create_model("m5", weights="fsdd_digits")   # architecture + 
 model = kerasaudio.create_model("m5_fsdd_digits")      # by preset name
 model.save_weights("my.weights.h5")                    # e.g. after fine-tuning
 model = kerasaudio.create_model("m5_fsdd_digits", weights="my.weights.h5")  # own file
+model = kerasaudio.create_model("hf://MIT/ast-finetuned-speech-commands-v2")  # the hub
+model = kerasaudio.create_model("ast", weights="/models/ast-checkpoint/")    # a directory
 ```
+
+## Hugging Face checkpoints
+
+`create_model("hf://ORG/NAME[@REVISION]")`, `create_model(directory)` and
+`create_model(ARCH, weights=<either>)` read a transformers checkpoint
+(`kerasaudio.weights.huggingface`: downloaded with huggingface_hub, tensors as numpy,
+never a pickle) and pick its family from `config.json`'s `model_type` (or, without
+one, its `architectures` class names) in `HF_FAMILIES`; the family's
+`convert.from_huggingface(directory, config=...)` builds the model, and its model-info
+record carries the checkpoint's `id2label` as class names, the sample rate, the task and
+(from the hub) `hf://ORG/NAME@COMMIT` as its source.
 
 ## Where the weights come from (in this order)
 
@@ -46,6 +59,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import importlib
 import inspect
 import os
 from collections.abc import Mapping, Sequence
@@ -63,6 +77,7 @@ from kerasaudio.models.registry import (
 )
 from kerasaudio.weights import (
     Preset,
+    huggingface,
     jsonable,
     list_presets,
     load_manifest,
@@ -71,8 +86,9 @@ from kerasaudio.weights import (
 )
 from kerasaudio.weights import get_preset as _read_preset
 
-__all__ = ["FREE_OPTIONS", "Preset", "available_models", "check_preset", "create_model",
-           "get_preset", "list_models", "preset_of", "presets_table", "representative_clips"]
+__all__ = ["FREE_OPTIONS", "HF_FAMILIES", "Preset", "available_models", "check_preset",
+           "create_model", "get_preset", "list_models", "load_huggingface", "preset_of",
+           "presets_table", "representative_clips"]
 
 #: Options a caller may change on a preset model: they do not change the weights.
 FREE_OPTIONS = ("include_top", "pooling", "classifier_activation", "name")
@@ -314,6 +330,132 @@ def _expand_members(members, *, pretrained: bool):
     return expanded
 
 
+# --------------------------------------------------------------------------- Hugging Face
+
+#: Hugging Face `model_type` -> (the family's converter module, the registered
+#: architectures it builds as fnmatch patterns, the `architectures` class-name prefix).
+#: Each module defines `from_huggingface(directory, *, config=None) -> AudioModel`.
+HF_FAMILIES = {
+    "audio-spectrogram-transformer": ("kerasaudio.models.ast.convert", ("ast",), "AST"),
+    "wav2vec2": ("kerasaudio.models.wav2vec2.convert", ("wav2vec2*",), "Wav2Vec2"),
+    "hubert": ("kerasaudio.models.hubert.convert", ("hubert*",), "Hubert"),
+    "wavlm": ("kerasaudio.models.wavlm.convert", ("wavlm*",), "WavLM"),
+}
+
+
+def _is_checkpoint(source) -> bool:
+    """True if `source` is an `hf://` reference or a local directory (a checkpoint)."""
+    if huggingface.is_reference(source):
+        return True
+    return isinstance(source, (str, os.PathLike)) and os.path.isdir(os.fspath(source))
+
+
+def _model_type(config: Mapping, where) -> str:
+    """The `HF_FAMILIES` key of a parsed `config.json`."""
+    model_type = config.get("model_type")
+    if model_type is None:
+        classes = [str(c) for c in config.get("architectures") or ()]
+        for key, (_, _, prefix) in HF_FAMILIES.items():
+            if any(c.startswith(prefix) for c in classes):
+                return key
+    if model_type not in HF_FAMILIES:
+        found = (f"model_type={model_type!r}" if model_type is not None else
+                 f"no model_type and architectures={config.get('architectures')!r}")
+        raise InvalidOptionError(
+            f"{where}: {found} is not a checkpoint kerasaudio converts; supported "
+            f"model_type values: {sorted(HF_FAMILIES)}.")
+    return model_type
+
+
+def _has_converter(module: str) -> bool:
+    try:
+        return hasattr(importlib.import_module(module), "from_huggingface")
+    except ModuleNotFoundError:
+        return False
+
+
+def _converter(model_type: str):
+    """`from_huggingface` of `model_type`'s family (an error if this kerasaudio lacks it)."""
+    module, _, _ = HF_FAMILIES[model_type]
+    try:
+        convert = getattr(importlib.import_module(module), "from_huggingface", None)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module.startswith(exc.name):
+            raise
+        convert = None
+    if convert is None:
+        available = sorted(key for key, (name, _, _) in HF_FAMILIES.items()
+                           if _has_converter(name))
+        raise InvalidOptionError(
+            f"model_type={model_type!r} converts with {module}.from_huggingface, which "
+            f"this kerasaudio does not have; converters present: {available}.")
+    return convert
+
+
+def load_huggingface(source: str | os.PathLike, /, *, architecture: str | None = None,
+                     **options):
+    """Build the Keras model of a transformers checkpoint, with its weights and labels.
+
+    `create_model("hf://...")`, `create_model(directory)` and `create_model(ARCH,
+    weights=...)` call this. The checkpoint's `config.json` names the family
+    (`model_type`, or its `architectures` without one; `HF_FAMILIES`), whose
+    `convert.from_huggingface` builds the model.
+
+    Args:
+        source: `"hf://ORG/NAME[@REVISION]"` (downloaded with huggingface_hub into its
+            cache, honouring `HF_ENDPOINT`, `HF_HUB_OFFLINE` and its token; see
+            `kerasaudio.weights.huggingface.snapshot`) or a checkpoint directory (with
+            or without a trailing slash).
+        architecture: the registered architecture the caller asked for
+            (`create_model(ARCH, weights=...)`); the checkpoint must be of its family.
+        **options: the family's `from_huggingface` options (for AST: `include_top`,
+            `pooling`, `frontend`, `input_shape`, `classifier_activation`, ...).
+
+    Returns:
+        A `kerasaudio.models.AudioModel`; its model-info record holds the checkpoint's
+        class names (`id2label`, in output order), sample rate and task, and for a hub
+        download `preset="hf://ORG/NAME@COMMIT"`.
+
+    Raises:
+        InvalidOptionError: a model type kerasaudio does not convert (the supported ones
+            are listed), a checkpoint of another family than `architecture`, or options
+            the family does not take.
+        WeightsNotFoundError, DownloadError: see `kerasaudio.weights.huggingface.snapshot`.
+        ModelFileNotFoundError, ModelFileError: a directory without (readable)
+            `config.json` or weights.
+
+    Example:
+    ```python
+    from kerasaudio.models.ast import AST, save_huggingface
+    save_huggingface(AST(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=48, max_length=100, classes=2,
+                         class_names=["yes", "no"]), "tiny-ast")
+    model = kerasaudio.hub.load_huggingface("tiny-ast/")
+    kerasaudio.info.model_info(model).class_names   # ('yes', 'no')
+    ```
+    """
+    directory = huggingface.resolve(source)
+    config = huggingface.read_config(directory)
+    model_type = _model_type(config, source)
+    _, patterns, _ = HF_FAMILIES[model_type]
+    if architecture is not None and not any(fnmatch.fnmatch(architecture, p)
+                                            for p in patterns):
+        raise InvalidOptionError(
+            f"{architecture}: weights={os.fspath(source)!r} is a {model_type!r} checkpoint, "
+            f"which builds {list(patterns)}; use create_model({os.fspath(source)!r}).")
+    convert = _converter(model_type)
+    parameters = inspect.signature(convert).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    refused = sorted(k for k in options if not takes_any and k not in parameters)
+    if refused:
+        raise InvalidOptionError(f"{model_type} checkpoints take no option(s) {refused}.")
+    model = convert(directory, config=config, **options)
+    if huggingface.is_reference(source):
+        repo, _ = huggingface.parse_reference(source)
+        model = with_info(model, preset=f"hf://{repo}@{directory.name}")
+    return model
+
+
 # --------------------------------------------------------------------------- the API
 
 
@@ -343,13 +485,17 @@ def create_model(name: str, /, *, weights=None, **kwargs):
     Args:
         name: a registered name (see `list_models()`), or a preset name such as
             `"m5_fsdd_digits"` (see `list_models(pretrained=True)`): the architecture
-            with the preset's options and trained weights.
+            with the preset's options and trained weights; or a Hugging Face checkpoint,
+            `"hf://ORG/NAME[@REVISION]"` or a local checkpoint directory (see
+            `load_huggingface`).
         weights: None (random initialisation, or a preset's own weights), a path to a
             `.weights.h5` file saved from the same architecture and options, or a
             preset tag of `name` such as `"fsdd_digits"` (`create_model("m5",
             weights="fsdd_digits")` is `create_model("m5_fsdd_digits")`). A preset's
             weights come from the cache, the package or a verified download (see
             `kerasaudio.weights`); with a preset name, a path loads that file instead.
+            With an architecture, also a Hugging Face checkpoint (`"hf://..."` or a
+            directory) of that architecture's family.
         **kwargs: the builder's keyword options (`include_top`, `input_shape`,
             `classes`, `pooling`, `classifier_activation`, `frontend`, and the family's
             own); unknown options are an error. With a preset, `include_top`,
@@ -376,6 +522,15 @@ def create_model(name: str, /, *, weights=None, **kwargs):
     model.count_params()  # 25674: 25,290 trainable (the torchaudio tutorial's M5) + 384
     ```
     """
+    registered = isinstance(name, str) and name in list_architectures()
+    if registered and weights is not None and _is_checkpoint(weights):
+        return load_huggingface(weights, architecture=name, **kwargs)
+    if not registered and _is_checkpoint(name) and (
+            huggingface.is_reference(name) or name not in load_manifest()):
+        if weights is not None:
+            raise InvalidOptionError(f"{name!r} is a checkpoint with its own weights; got "
+                                     f"weights={weights!r} too.")
+        return load_huggingface(name, **kwargs)
     preset = _find_preset(name, weights)
     architecture = name if preset is None else preset.architecture
     check_options(architecture, kwargs)

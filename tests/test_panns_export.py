@@ -17,6 +17,7 @@ import zipfile
 import keras
 import numpy as np
 import pytest
+from harness import assert_mediapipe_scores
 
 import kerasaudio
 from kerasaudio import export
@@ -93,24 +94,11 @@ def test_int8_export_is_verified_small_and_integer(int8_file):
 @pytest.mark.export
 @pytest.mark.requires("mediapipe")
 def test_mediapipe_audio_classifier_loads_the_int8_file(tagger, int8_file):
-    from mediapipe.tasks.python import audio
-    from mediapipe.tasks.python.components.containers import audio_data
-    from mediapipe.tasks.python.core import base_options
-
     model, clips = tagger
     path, _ = int8_file
-    names = audioset.class_names()
-    expected = model.predict(clips[:3], verbose=0)
-    options = audio.AudioClassifierOptions(
-        base_options=base_options.BaseOptions(model_asset_path=str(path)), max_results=527)
-    with audio.AudioClassifier.create_from_options(options) as classifier:
-        for clip, probabilities in zip(clips[:3], expected, strict=True):
-            result = classifier.classify(audio_data.AudioData.create_from_array(clip, 16000))
-            categories = result[0].classifications[0].categories
-            scores = {c.category_name: c.score for c in categories}
-            assert sorted(scores) == sorted(names)
-            np.testing.assert_allclose([scores[name] for name in names], probabilities,
-                                       atol=export.DEFAULT_TOLERANCE["int8"])
+    assert_mediapipe_scores(path, clips[:3], model.predict(clips[:3], verbose=0),
+                            sample_rate=16000, class_names=audioset.class_names(),
+                            atol=export.DEFAULT_TOLERANCE["int8"])
 
 
 @pytest.mark.slow

@@ -286,14 +286,16 @@ def first_layers_after_frontend(model) -> list[str]:
     import keras
 
     from kerasaudio.layers.base import FrontEndLayer
+    from kerasaudio.layers.kaldi import KaldiFbank
 
+    frontend = FrontEndLayer | KaldiFbank
     layers = list(model.layers)
-    ends = [i for i, layer in enumerate(layers) if isinstance(layer, FrontEndLayer)]
+    ends = [i for i, layer in enumerate(layers) if isinstance(layer, frontend)]
     between = []
     for layer in layers[ends[-1] + 1 if ends else 0:]:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        if layer.weights and not isinstance(layer, FrontEndLayer):
+        if layer.weights and not isinstance(layer, frontend):
             # A nested model (an ensemble's member) is not one layer: no guess inside it.
             return [] if getattr(layer, "layers", None) else [*between, layer.name]
         between.append(layer.name)
@@ -302,13 +304,14 @@ def first_layers_after_frontend(model) -> list[str]:
 
 def _frontend_scopes(model) -> set[str]:
     """Names of the layers of `model` kept float32 in quantized files, nested models included:
-    kerasaudio's front-end layers, and NetVLAD/GhostVLAD pooling, whose soft assignment and
-    two L2 normalisations int8 cannot follow (docs/design.md)."""
+    kerasaudio's front-end layers (AST's `KaldiFbank` too), and NetVLAD/GhostVLAD pooling,
+    whose soft assignment and two L2 normalisations int8 cannot follow (docs/design.md)."""
     from kerasaudio.layers.base import FrontEndLayer
+    from kerasaudio.layers.kaldi import KaldiFbank
     from kerasaudio.layers.vlad import VLADPooling
 
     return {layer.name for top in model.layers for layer in _tree(top)
-            if isinstance(layer, FrontEndLayer | VLADPooling)}
+            if isinstance(layer, FrontEndLayer | KaldiFbank | VLADPooling)}
 
 
 def _has_recurrent(model, scopes: set[str]) -> bool:

@@ -9,9 +9,8 @@ import keras
 from keras import ops
 
 from kerasaudio.errors import InvalidOptionError
-from kerasaudio.layers.kaldi import KaldiFbank
+from kerasaudio.layers.kaldi import AUDIOSET_MEAN, AUDIOSET_STD, KaldiFbank
 from kerasaudio.models.ast.config import ARCHITECTURE, SAMPLE_RATE, patch_grid
-from kerasaudio.models.ast.convert import load_huggingface_weights, read_config
 from kerasaudio.models.common import check_arguments
 from kerasaudio.models.registry import register_model
 
@@ -216,8 +215,9 @@ class AST(keras.Model):
 
     Args:
         include_top: add the classification head.
-        weights: None or a `.weights.h5` file (use `AST.from_huggingface` or
-            `create_model("ast", weights=<directory>)` for a transformers checkpoint).
+        weights: None or a `.weights.h5` file (a transformers checkpoint loads with
+            `kerasaudio.models.ast.from_huggingface`, or `create_model("hf://ORG/NAME")`
+            / `create_model("ast", weights=<directory>)`).
         input_shape: `(samples,)` with the front end (default `(None,)`: any length of at
             least 400 samples), or `(max_length, num_mel_bins)` without.
         classes: outputs of the head (527 for AudioSet).
@@ -227,14 +227,22 @@ class AST(keras.Model):
         output_hidden_states: output every layer's state (see above).
         class_names: optional label names of the head's outputs (a converted
             checkpoint's `id2label`), kept in the model's config.
+        mean, std, do_normalize: the front end's normalisation,
+            `(fbank - mean) / (2 * std)` (`ASTFeatureExtractor`'s options; AudioSet's
+            statistics by default; a checkpoint's `preprocessor_config.json` may differ).
         name: model name.
         **architecture: `ARCHITECTURE` options (`hidden_size`, `num_hidden_layers`, ...).
 
     Example:
     ```python
-    model = kerasaudio.create_model("ast")                       # random, AudioSet size
-    model = kerasaudio.models.ast.AST.from_huggingface("ast-finetuned-audioset/")
-    logits = model(np.zeros((1, 160000), "float32"))             # (1, 527)
+    from kerasaudio.models.ast import AST
+    model = AST(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                intermediate_size=48, max_length=100, classes=3)   # a tiny random AST
+    model(np.zeros((1, 16000), "float32")).shape                   # (1, 3)
+    embedder = AST(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                   intermediate_size=48, max_length=100, include_top=False,
+                   pooling="avg")
+    embedder(np.zeros((1, 16000), "float32")).shape                # (1, 32)
     ```
 
     Reference:
@@ -244,7 +252,9 @@ class AST(keras.Model):
     def __init__(self, *, include_top: bool = True, input_shape=None, classes: int = 527,
                  pooling: str | None = None, classifier_activation="softmax",
                  frontend="default", output_hidden_states: bool = False,
-                 class_names: list[str] | None = None, name: str = "ast", **architecture):
+                 class_names: list[str] | None = None, mean: float = AUDIOSET_MEAN,
+                 std: float = AUDIOSET_STD, do_normalize: bool = True, name: str = "ast",
+                 **architecture):
         check_arguments(name, include_top=include_top, weights=None, classes=classes,
                         pooling=pooling, classifier_activation=classifier_activation)
         if frontend not in (None, "default"):
@@ -266,7 +276,8 @@ class AST(keras.Model):
         x = inputs
         if frontend == "default":
             x = KaldiFbank(sample_rate=SAMPLE_RATE, num_mel_bins=arch["num_mel_bins"],
-                           max_length=arch["max_length"], name="fbank")(x)
+                           max_length=arch["max_length"], normalize=do_normalize,
+                           mean=mean, std=std, name="fbank")(x)
         states, last = encoder(x)
         if include_top:
             x = _TokenMean(name="token_mean")(last)
@@ -292,6 +303,8 @@ class AST(keras.Model):
         self.frontend = frontend
         self.output_hidden_states = bool(output_hidden_states)
         self.class_names = class_names
+        self.normalization = {"mean": float(mean), "std": float(std),
+                              "do_normalize": bool(do_normalize)}
         self.architecture = dict(arch)
 
     @property
@@ -309,51 +322,12 @@ class AST(keras.Model):
                 "classes": self.classes, "pooling": self.pooling,
                 "classifier_activation": self.classifier_activation,
                 "frontend": self.frontend, "output_hidden_states": self.output_hidden_states,
-                "class_names": self.class_names, "name": self.name, **self.architecture}
+                "class_names": self.class_names, **self.normalization, "name": self.name,
+                **self.architecture}
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-    @classmethod
-    def from_huggingface(cls, path: str | os.PathLike, **kwargs) -> AST:
-        """Build the model of a transformers AST checkpoint directory, with its weights.
-
-        Reads `config.json` and `model.safetensors` (never a pickle; see
-        `kerasaudio.models.ast.convert`). The head gets the checkpoint's `num_labels`
-        and `id2label` (as `class_names`) and outputs logits unless
-        `classifier_activation` is given.
-
-        Args:
-            path: the checkpoint directory (`save_pretrained` output or a hub snapshot).
-            **kwargs: `AST` options (`include_top`, `pooling`, `output_hidden_states`,
-                `frontend`, `input_shape`, ...); architecture options must agree with
-                `config.json`.
-
-        Returns:
-            An `AST` holding every tensor of the checkpoint.
-
-        Example:
-        ```python
-        from kerasaudio.models.ast import AST
-        model = AST.from_huggingface("/models/ast-finetuned-audioset-10-10-0.4593")
-        ```
-        """
-        config = read_config(path)
-        arch, labels = config["architecture"], config["class_names"]
-        for key in list(kwargs):
-            if key in ARCHITECTURE:
-                if kwargs.pop(key) != arch[key]:
-                    raise InvalidOptionError(f"{key} disagrees with {path}/config.json "
-                                             f"({arch[key]!r}).")
-        kwargs.setdefault("classifier_activation", None)
-        kwargs.setdefault("name", "ast")
-        if kwargs.get("include_top", True):
-            kwargs.setdefault("classes", len(labels))
-            kwargs.setdefault("class_names", labels)
-        model = cls(**arch, **kwargs)
-        load_huggingface_weights(model, path)
-        return model
 
 
 def _input_shape(name: str, input_shape, arch: dict, frontend) -> tuple:
@@ -380,15 +354,16 @@ def _input_shape(name: str, input_shape, arch: dict, frontend) -> tuple:
 def ast(*, include_top: bool = True, weights=None, input_shape=None, classes: int = 527,
         pooling: str | None = None, classifier_activation="softmax", frontend="default",
         output_hidden_states: bool = False, class_names: list[str] | None = None,
+        mean: float = AUDIOSET_MEAN, std: float = AUDIOSET_STD, do_normalize: bool = True,
         name: str = "ast", **architecture) -> AST:
     """Audio Spectrogram Transformer (transformers' `ASTForAudioClassification`).
 
     Args:
         include_top, input_shape, classes, pooling, classifier_activation, frontend,
-            output_hidden_states, class_names, name: as `AST`.
-        weights: None (random), a `.weights.h5` file, or a transformers checkpoint
-            directory (architecture, labels and weights from it; see
-            `AST.from_huggingface`).
+            output_hidden_states, class_names, mean, std, do_normalize, name: as `AST`.
+        weights: None (random) or a `.weights.h5` file. A transformers checkpoint
+            (a directory or `"hf://ORG/NAME"`) is `kerasaudio.create_model`'s to load
+            (`create_model("ast", weights=...)`), with its architecture and labels.
         **architecture: `hidden_size`, `num_hidden_layers`, `num_attention_heads`,
             `intermediate_size`, `patch_size`, `frequency_stride`, `time_stride`,
             `max_length`, `num_mel_bins`, ... (default: the AudioSet AST base).
@@ -396,27 +371,34 @@ def ast(*, include_top: bool = True, weights=None, input_shape=None, classes: in
     Returns:
         An `AST` model.
 
+    Raises:
+        InvalidOptionError: an invalid option, a weights file that does not fit, or a
+            checkpoint directory given to the builder itself.
+
     Example:
     ```python
-    model = kerasaudio.create_model("ast", classes=10)              # random weights
-    model = kerasaudio.create_model("ast", weights="/models/ast-dir")  # a checkpoint
+    model = kerasaudio.create_model("ast", classes=10, hidden_size=32, num_hidden_layers=1,
+                                    num_attention_heads=2, intermediate_size=48,
+                                    max_length=100)    # a tiny random AST
+    model.output_shape                                 # (None, 10)
     ```
 
     Reference:
         Gong, Chung, Glass, "AST: Audio Spectrogram Transformer", Interspeech 2021.
     """
-    kwargs = dict(include_top=include_top, input_shape=input_shape, classes=classes,
-                  pooling=pooling, classifier_activation=classifier_activation,
-                  frontend=frontend, output_hidden_states=output_hidden_states,
-                  class_names=class_names, name=name, **architecture)
-    if weights is not None and os.path.isdir(os.fspath(weights)):
-        given = inspect.signature(ast).parameters
-        passed = {k: v for k, v in kwargs.items()
-                  if k in ARCHITECTURE or k not in given or v != given[k].default}
-        return AST.from_huggingface(weights, **passed)
+    if weights is not None and (os.path.isdir(os.fspath(weights))
+                                or str(weights).startswith("hf://")):
+        raise InvalidOptionError(
+            f"{name}: weights={os.fspath(weights)!r} is a transformers checkpoint; load it "
+            "with kerasaudio.create_model('ast', weights=...) or "
+            "kerasaudio.models.ast.from_huggingface(...).")
     check_arguments(name, include_top=True, weights=weights, classes=2, pooling=None,
                     classifier_activation=None)
-    model = AST(**kwargs)
+    model = AST(include_top=include_top, input_shape=input_shape, classes=classes,
+                pooling=pooling, classifier_activation=classifier_activation,
+                frontend=frontend, output_hidden_states=output_hidden_states,
+                class_names=class_names, mean=mean, std=std, do_normalize=do_normalize,
+                name=name, **architecture)
     if weights is not None:
         try:
             model.load_weights(os.fspath(weights))
