@@ -32,6 +32,9 @@ HF_CHECKPOINT = "needs a Hugging Face wav2vec 2.0 checkpoint directory, which is
 SKIP = {
     # Examples that need what the project cannot provide here.
     "kerasaudio.embeddings.extract": HF_CHECKPOINT,
+    "kerasaudio.models.silero_vad.convert.read_torchscript": (
+        "needs torch and silero-vad; the parity tier converts the package's file "
+        "(tests/test_silero_vad.py)"),
     # Examples not self-contained (names they do not define, files they do not make), in
     # files this change does not edit.
     "kerasaudio.audio_io.load_audio": NOT_SELF_CONTAINED,
@@ -39,7 +42,6 @@ SKIP = {
     "kerasaudio.vad": "reads long.wav, which it does not make (fix in vad.py)",
     "kerasaudio.vad.Segment": "uses `audio`, which it does not define (fix in vad.py)",
     "kerasaudio.vad.speech_frames": "uses `audio`, which it does not define (fix in vad.py)",
-    "kerasaudio.vad.split": "uses `audio`, which it does not define (fix in vad.py)",
     "kerasaudio.ensemble": NOT_SELF_CONTAINED,
     "kerasaudio.models.registry.register_model": NOT_SELF_CONTAINED,
     # Examples written before this runner existed, not yet self-contained.
