@@ -485,10 +485,16 @@ def create_model(name: str, /, *, weights=None, **kwargs):
     Args:
         name: a registered name (see `list_models()`), or a preset name such as
             `"m5_fsdd_digits"` (see `list_models(pretrained=True)`): the architecture
+<<<<<<< HEAD
             with the preset's options and trained weights; or a Hugging Face checkpoint,
             `"hf://ORG/NAME[@REVISION]"` or a local checkpoint directory (see
             `load_huggingface`).
         weights: None (random initialisation, or a preset's own weights), a path to a
+=======
+            with the preset's options and trained weights.
+        weights: None (the builder's default: random initialisation, or the weights a
+            family ships, such as Silero VAD's; a preset's own weights), a path to a
+>>>>>>> wt-silero
             `.weights.h5` file saved from the same architecture and options, or a
             preset tag of `name` such as `"fsdd_digits"` (`create_model("m5",
             weights="fsdd_digits")` is `create_model("m5_fsdd_digits")`). A preset's
@@ -539,7 +545,11 @@ def create_model(name: str, /, *, weights=None, **kwargs):
             pretrained = bool(kwargs.get("pretrained_members", True)) and weights is None
             kwargs = {**kwargs, "members": _expand_members(kwargs["members"],
                                                            pretrained=pretrained)}
-        return build_model(architecture, weights=weights, **kwargs)
+        # weights=None keeps the builder's own default (random, or a family's shipped
+        # weights such as Silero VAD's).
+        if weights is not None:
+            kwargs = {**kwargs, "weights": weights}
+        return build_model(architecture, **kwargs)
     options = _builder_options(preset, kwargs)
     path = weights if _is_local_path(weights) else weights_path(preset)
     model = build_model(architecture, weights=path, **options)

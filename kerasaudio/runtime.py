@@ -34,6 +34,7 @@ from kerasaudio.audio_io import (
     resample,
 )
 from kerasaudio.errors import (
+    InvalidAudioError,
     InvalidOptionError,
     KerasAudioError,
     ModelFileError,
@@ -44,6 +45,7 @@ from kerasaudio.info import AudioInfo
 __all__ = [
     "KERASAUDIO_METADATA",
     "WINDOW_BATCH",
+    "StreamingVAD",
     "TFLiteModel",
     "check_flatbuffer",
     "invoke",
@@ -563,3 +565,98 @@ class TFLiteModel:
         ```
         """
         return self.predict_windows(audio, sample_rate=sample_rate)[1].mean(axis=0)
+
+
+#: Silero VAD's chunk length -> sample rate (the streaming file's chunk input fixes it).
+_VAD_CHUNK_RATES = {512: 16000, 256: 8000}
+
+
+class StreamingVAD:
+    """A streaming voice-activity TFLite file (`kerasaudio.export.streaming_vad_tflite`),
+    fed one chunk at a time, without TensorFlow or Keras.
+
+    The file takes `chunk` (1, 512 samples at 16 kHz or 256 at 8 kHz) and `state` (the
+    LSTM's `h` and `c` and the previous chunk's last samples) and returns the speech
+    probability and the next state; this runner keeps the state between calls, as an app
+    does. `process` takes one chunk; `probabilities` a whole recording (the last chunk
+    zero-padded), from a fresh state, giving what `kerasaudio.create_model("silero_vad")`
+    gives.
+
+    Args:
+        model: path to the `.tflite` file, or its bytes.
+        num_threads: LiteRT threads (None: its default).
+
+    Raises:
+        ModelFileError: not a TFLite file, or not a streaming VAD file (inputs `chunk` and
+            `state`).
+
+    Example:
+    ```python
+    import tempfile
+    path = tempfile.mkdtemp() + "/vad.tflite"
+    kerasaudio.export.streaming_vad_tflite(path, sample_rate=8000)
+    vad = kerasaudio.runtime.StreamingVAD(path)
+    p = vad.process(np.zeros(256, "float32"))      # one chunk; the state is kept
+    vad.reset()                                    # a new stream
+    probabilities = vad.probabilities(np.zeros(8000, "float32"))  # (32,)
+    ```
+    """
+
+    def __init__(self, model: str | bytes | os.PathLike, *, num_threads: int | None = None):
+        data = read_model_file(model) if not isinstance(model, (bytes, bytearray)) else \
+            bytes(model)
+        self._interpreter = make_interpreter(data, num_threads=num_threads)
+        self._interpreter.allocate_tensors()
+        inputs = {d["name"].split(":")[0].rsplit("_", 1)[-1]: d
+                  for d in self._interpreter.get_input_details()}
+        if set(inputs) != {"chunk", "state"}:
+            raise ModelFileError(str(model)[:200], "is not a streaming VAD file (it needs "
+                                 "the inputs 'chunk' and 'state')")
+        self._chunk, self._state = inputs["chunk"], inputs["state"]
+        self.chunk_size = int(self._chunk["shape"][-1])
+        self.state_size = int(self._state["shape"][-1])
+        self.sample_rate = _VAD_CHUNK_RATES.get(self.chunk_size)
+        outputs = self._interpreter.get_output_details()
+        by_size = {int(np.prod(d["shape"])): d for d in outputs}
+        if len(outputs) != 2 or set(by_size) != {1, self.state_size}:
+            raise ModelFileError(str(model)[:200], "is not a streaming VAD file (it needs a "
+                                 "probability and a state output)")
+        self._probability, self._next_state = by_size[1], by_size[self.state_size]
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new stream: a zero state."""
+        self.state = np.zeros((1, self.state_size), np.float32)
+
+    def process(self, chunk) -> float:
+        """The speech probability of the next chunk (`chunk_size` samples), updating the
+        state.
+
+        Raises:
+            InvalidAudioError: a chunk of another length or with non-finite samples.
+        """
+        chunk = np.asarray(chunk, np.float32).reshape(-1)
+        if chunk.size != self.chunk_size or not np.all(np.isfinite(chunk)):
+            raise InvalidAudioError(f"a chunk is {self.chunk_size} finite samples; got "
+                                    f"{chunk.size} samples.")
+        interpreter = self._interpreter
+        interpreter.set_tensor(self._chunk["index"], chunk[None])
+        interpreter.set_tensor(self._state["index"], self.state)
+        interpreter.invoke()
+        self.state = interpreter.get_tensor(self._next_state["index"]).reshape(1, -1).copy()
+        return float(interpreter.get_tensor(self._probability["index"]).reshape(()))
+
+    def probabilities(self, audio) -> np.ndarray:
+        """Probabilities of every chunk of a recording, from a fresh state (which is left
+        reset afterwards).
+
+        Returns:
+            `(ceil(len(audio) / chunk_size),)` float32.
+        """
+        audio = np.asarray(audio, np.float32).reshape(-1)
+        audio = np.pad(audio, (0, -len(audio) % self.chunk_size))
+        self.reset()
+        out = np.array([self.process(audio[i:i + self.chunk_size])
+                        for i in range(0, len(audio), self.chunk_size)], np.float32)
+        self.reset()
+        return out

@@ -47,7 +47,6 @@ SKIP = {
     "kerasaudio.vad": "reads long.wav, which it does not make (fix in vad.py)",
     "kerasaudio.vad.Segment": "uses `audio`, which it does not define (fix in vad.py)",
     "kerasaudio.vad.speech_frames": "uses `audio`, which it does not define (fix in vad.py)",
-    "kerasaudio.vad.split": "uses `audio`, which it does not define (fix in vad.py)",
     "kerasaudio.ensemble": NOT_SELF_CONTAINED,
     # Examples written before this runner existed, not yet self-contained.
     "kerasaudio.errors.CacheError": NOT_SELF_CONTAINED,
@@ -72,7 +71,10 @@ PANNS_REFERENCE = ("writes a PANNs checkpoint with the authors' PyTorch CNN14 (t
                    ("torch", "panns_inference"))
 PRESET_EXPORT = ("a verified TFLite export of a preset (a converter process, verification "
                  "on the 120 bundled clips)", "export", ())
+SILERO_REFERENCE = ("reads the TorchScript file of the silero-vad package (torch, silero-vad: "
+                    "the test-heavy extra)", "parity", ("torch", "silero_vad"))
 TIERS = {
+    "kerasaudio.models.silero_vad.convert.read_torchscript": SILERO_REFERENCE,
     "kerasaudio.models.panns": PANNS_REFERENCE,
     "kerasaudio.models.panns.convert.load_panns_weights": PANNS_REFERENCE,
     "kerasaudio.models.panns.convert.read_panns_checkpoint": PANNS_REFERENCE,

@@ -36,6 +36,12 @@ from kerasaudio.export.equalization import (
     equalize_channels,
 )
 from kerasaudio.export.metadata import add_metadata, read_metadata
+from kerasaudio.export.streaming import (
+    MIN_AGREEMENT,
+    STREAMING_TOLERANCE,
+    StreamingReport,
+    streaming_vad_tflite,
+)
 from kerasaudio.export.verify import (
     DEFAULT_TOLERANCE,
     FALLBACK,
@@ -51,12 +57,15 @@ __all__ = [
     "DEFAULT_TOLERANCE",
     "FALLBACK",
     "MAX_REPRESENTATIVE",
+    "MIN_AGREEMENT",
     "QUANTIZATIONS",
+    "STREAMING_TOLERANCE",
     "ConversionError",
     "EqualizedPair",
     "ExportReport",
     "InvalidOptionError",
     "KerasAudioError",
+    "StreamingReport",
     "TFLiteModel",
     "VerificationError",
     "add_metadata",
@@ -68,5 +77,6 @@ __all__ = [
     "op_names",
     "read_metadata",
     "run_tflite",
+    "streaming_vad_tflite",
     "to_tflite",
 ]

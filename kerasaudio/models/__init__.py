@@ -24,6 +24,7 @@ from kerasaudio.models import (  # noqa: F401  (imported for their registrations
     deep_speaker,
     mnets,
     panns,
+    silero_vad,
     vggvox,
     wav2vec2,
 )
@@ -40,7 +41,7 @@ from kerasaudio.models.wav2vec2 import Wav2Vec2
 
 #: The family modules in this package (the `stack` family is `kerasaudio.ensemble`'s).
 FAMILIES = ("ast", "bilstm_attention", "complex_cnn", "deep_speaker", "mnets", "panns",
-            "vggvox", "wav2vec2")
+            "silero_vad", "vggvox", "wav2vec2")
 
 __all__ = ["AudioModel", "ModelInfo", "Wav2Vec2", "build_arguments", "build_model",
            "get_model_info", "list_architectures", "register_model", "with_info"]

@@ -179,8 +179,9 @@ def build_model(name: str, /, *, weights=None, **kwargs):
 
     Args:
         name: a registered name (see `list_architectures()`).
-        weights: None (random initialisation) or a path to a `.weights.h5` file saved from
-            the same architecture and options.
+        weights: None (the builder's default: random initialisation, or the weights
+            the family ships, as Silero VAD does) or what the builder takes (a path to a
+            `.weights.h5` file saved from the same architecture and options).
         **kwargs: the builder's keyword options; unknown options are an error.
 
     Returns:
@@ -194,7 +195,8 @@ def build_model(name: str, /, *, weights=None, **kwargs):
     """
     info = get_model_info(name)
     check_options(name, kwargs)
-    model = info.builder(weights=weights, **kwargs)
+    model = info.builder(**kwargs) if weights is None else info.builder(weights=weights,
+                                                                         **kwargs)
     if not isinstance(model, AudioModel):
         try:
             model = with_info(model)
