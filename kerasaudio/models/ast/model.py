@@ -384,8 +384,8 @@ def ast(*, include_top: bool = True, weights=None, input_shape=None, classes: in
     """Audio Spectrogram Transformer (transformers' `ASTForAudioClassification`).
 
     Args:
-        include_top, input_shape, classes, pooling, classifier_activation, frontend,
-            output_hidden_states, class_names, name: as `AST`.
+        include_top, input_shape, classes, pooling, classifier_activation: as `AST`.
+        frontend, output_hidden_states, class_names, name: as `AST`.
         weights: None (random), a `.weights.h5` file, or a transformers checkpoint
             directory (architecture, labels and weights from it; see
             `AST.from_huggingface`).
