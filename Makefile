@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 # The default tier: everything not in a heavier tier (markers in pyproject.toml).
-HEAVY := slow or export or parity or release
+HEAVY := slow or export or parity or release or docs
 # The default tier's JAX run: the layers, losses and metrics (`make test-jax`: every test
 # marked jax).
 JAX_LAYER_TESTS := $(addprefix tests/test_,attention.py augment.py conv.py decibels.py \
@@ -18,7 +18,7 @@ JAX_LAYER_TESTS := $(addprefix tests/test_,attention.py augment.py conv.py decib
 	stft.py vlad.py losses.py eer.py lwlrap.py)
 
 .PHONY: demo test test-jax test-export test-parity test-synth test-slow test-all test-wheel dist \
-	lint bench \
+	docs docs-check chromium lint bench \
 	bench-training synthesizers clean
 
 $(BIN)/python:
@@ -34,6 +34,10 @@ $(VENV)/.installed-test: setup.cfg pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-release: $(VENV)/.installed-test
 	$(PIP) -e '.[test,release]'
+	touch $@
+
+$(VENV)/.installed-docs: $(VENV)/.installed-test
+	$(PIP) -e '.[test,docs]'
 	touch $@
 
 $(VENV)/.installed-heavy: $(VENV)/.installed-test
@@ -86,7 +90,20 @@ dist: $(VENV)/.installed-release
 test-wheel: $(VENV)/.installed-release
 	$(PYTEST) -m "release and not slow"
 
-test-all: test test-jax test-synth test-export test-parity test-wheel test-slow
+# The documentation site (mkdocs.yml, docs/) into build/docs/site, offline: warnings
+# (broken links and cross-references, docstrings that do not parse) are errors, and the
+# gallery's examples (docs/gallery_src/) run on the bundled FSDD clips to draw its figures.
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 KERASAUDIO_OFFLINE=1 MPLBACKEND=Agg \
+		$(BIN)/python -m mkdocs build --strict --clean
+
+# The built site in headless Chromium (Debian's package, installed by `make chromium`):
+# the index, a guide, an API page and the gallery render with their images loaded;
+# screenshots in build/docs/screenshots/.
+docs-check: docs chromium
+	$(BIN)/python -m pytest -n 0 -m docs tests/test_docs_site.py
+
+test-all: test test-jax test-synth test-export test-parity test-wheel test-slow docs-check
 
 # The speech synthesisers behind zoo/synthetic.py (synthetic training speakers) and its
 # tests: Debian's espeak-ng and flite, installed with apt-get when missing.
@@ -95,6 +112,12 @@ synthesizers:
 	@command -v espeak-ng >/dev/null && command -v flite >/dev/null || \
 		{ $(SUDO) apt-get update -qq && \
 		  $(SUDO) apt-get install -y -qq --no-install-recommends espeak-ng flite >/dev/null; }
+
+# Debian's Chromium for `make docs-check`, installed with apt-get when missing.
+chromium:
+	@command -v chromium >/dev/null || \
+		{ $(SUDO) apt-get update -qq && \
+		  $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/features.py
@@ -106,4 +129,4 @@ bench-training: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/training.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache docs/gallery

@@ -145,8 +145,9 @@ class MFCC(MelSpectrogram):
         n_mfcc: number of coefficients (<= `n_mels`).
         lifter: cepstral liftering coefficient (0: none).
         top_db: dynamic range of the dB mel spectrogram (None: no floor).
-        n_fft, hop_length, win_length, window, center, pad_mode, power, n_mels, fmin,
-            fmax, htk, norm, dft: as in `MelSpectrogram`.
+        n_fft, hop_length, win_length, window, center, pad_mode, power: as in
+            `MelSpectrogram`.
+        n_mels, fmin, fmax, htk, norm, dft: as in `MelSpectrogram`.
 
     Example:
     ```python

@@ -359,8 +359,8 @@ def ast(*, include_top: bool = True, weights=None, input_shape=None, classes: in
     """Audio Spectrogram Transformer (transformers' `ASTForAudioClassification`).
 
     Args:
-        include_top, input_shape, classes, pooling, classifier_activation, frontend,
-            output_hidden_states, class_names, mean, std, do_normalize, name: as `AST`.
+        include_top, input_shape, classes, pooling, classifier_activation: as `AST`.
+        frontend, output_hidden_states, class_names, mean, std, do_normalize, name: as `AST`.
         weights: None (random) or a `.weights.h5` file. A transformers checkpoint
             (a directory or `"hf://ORG/NAME"`) is `kerasaudio.create_model`'s to load
             (`create_model("ast", weights=...)`), with its architecture and labels.
