@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from harness import real_audio, run_model_test
 from speech_parity import (
-    SMALL,
     VARIANTS,
     check_classifier,
     check_padded,

@@ -1,4 +1,5 @@
-"""wav2vec 2.0: parity with transformers.Wav2Vec2Model, checkpoint conversion, TFLite.
+"""wav2vec 2.0: parity with transformers.Wav2Vec2Model and
+Wav2Vec2ForSequenceClassification, checkpoint conversion, TFLite.
 
 The reference is PyTorch transformers on CPU with random weights of small configurations
 of both families (group-norm feature encoder + post-norm layers as in base/large;
@@ -11,11 +12,19 @@ import json
 import keras
 import numpy as np
 import pytest
+from speech_parity import (
+    check_classifier,
+    check_padded,
+    check_weighted_layer_sum,
+    reference_classifier,
+    speech_16k,
+)
 
 import kerasaudio
 from kerasaudio import export
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.models.wav2vec2 import Wav2Vec2, frame_lengths, receptive_field
+from kerasaudio.models.wav2vec2 import convert as wav2vec2_convert
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -214,3 +223,53 @@ def test_tflite_export_matches_in_litert(quantization, speech):
     assert report.passed
     assert not [op for op in report.ops if "flex" in op.lower()]
     assert report.max_abs_diff <= (1e-4 if quantization is None else 5e-2)
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def classifier_checkpoint(request, tmp_path_factory):
+    """(variant, transformers Wav2Vec2ForSequenceClassification, its directory)."""
+    reference = reference_classifier(torch, transformers.Wav2Vec2Config,
+                                     transformers.Wav2Vec2ForSequenceClassification,
+                                     request.param)
+    directory = tmp_path_factory.mktemp(f"classifier_{request.param}")
+    reference.save_pretrained(directory)
+    return request.param, reference, directory
+
+
+@pytest.mark.jax
+def test_sequence_classifier_matches_transformers(classifier_checkpoint, clips):
+    """Logits (with id2label as class names) and every hidden state, FSDD at 16 kHz."""
+    _, reference, directory = classifier_checkpoint
+    model = check_classifier(torch, wav2vec2_convert, reference, directory,
+                             np.stack(speech_16k(clips[:2], 9000)))
+    assert isinstance(model, Wav2Vec2) and model.head == "sequence_classification"
+    # The same through the class method and the registered builder (a trailing slash).
+    for other in (Wav2Vec2.from_huggingface(directory),
+                  kerasaudio.create_model("wav2vec2_base", weights=f"{directory}/")):
+        assert other.audio_info.class_names == model.audio_info.class_names
+        assert other.classifier_activation is None  # logits, as transformers
+
+
+@pytest.mark.jax
+def test_sequence_classifier_padded_batch(classifier_checkpoint, clips):
+    variant, reference, directory = classifier_checkpoint
+    long, short = speech_16k(clips[:2])
+    check_padded(torch, wav2vec2_convert, reference, directory,
+                 [long, short[:len(long) // 2]], masked_reference=variant == "layer_prenorm")
+
+
+def test_sequence_classifier_weighted_layer_sum(clips, tmp_path):
+    reference = reference_classifier(torch, transformers.Wav2Vec2Config,
+                                     transformers.Wav2Vec2ForSequenceClassification,
+                                     "layer_prenorm", use_weighted_layer_sum=True)
+    reference.save_pretrained(tmp_path)
+    check_weighted_layer_sum(torch, wav2vec2_convert, reference, tmp_path,
+                             np.stack(speech_16k(clips[:2], 8000)))
+
+
+def test_encoder_checkpoint_keeps_its_head_choice(checkpoint):
+    """A checkpoint without a head converts to the encoder; a new head stays random."""
+    _, _, directory = checkpoint
+    assert not wav2vec2_convert.from_huggingface(directory).include_top
+    model = wav2vec2_convert.from_huggingface(directory, include_top=True, classes=4)
+    assert model.head == "dense_tanh" and model.audio_info.class_names is None
