@@ -12,13 +12,8 @@ import json
 import keras
 import numpy as np
 import pytest
-from speech_parity import (
-    check_classifier,
-    check_padded,
-    check_weighted_layer_sum,
-    reference_classifier,
-    speech_16k,
-)
+import speech_parity as parity
+from speech_parity import SMALL, TOLERANCE, VARIANTS
 
 import kerasaudio
 from kerasaudio import export
@@ -32,15 +27,6 @@ transformers = pytest.importorskip("transformers")
 # Parity with PyTorch transformers: `make test-parity` (the test-heavy extra).
 pytestmark = pytest.mark.parity
 
-SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48,
-             conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
-VARIANTS = {
-    "group_postnorm": dict(feat_extract_norm="group", do_stable_layer_norm=False,
-                           conv_bias=False),
-    "layer_prenorm": dict(feat_extract_norm="layer", do_stable_layer_norm=True,
-                          conv_bias=True),
-}
-TOLERANCE = 1e-4
 
 
 def _hf_model(variant: str):
@@ -228,9 +214,9 @@ def test_tflite_export_matches_in_litert(quantization, speech):
 @pytest.fixture(scope="module", params=sorted(VARIANTS))
 def classifier_checkpoint(request, tmp_path_factory):
     """(variant, transformers Wav2Vec2ForSequenceClassification, its directory)."""
-    reference = reference_classifier(torch, transformers.Wav2Vec2Config,
-                                     transformers.Wav2Vec2ForSequenceClassification,
-                                     request.param)
+    reference = parity.reference_classifier(
+        torch, transformers.Wav2Vec2Config, transformers.Wav2Vec2ForSequenceClassification,
+        request.param)
     directory = tmp_path_factory.mktemp(f"classifier_{request.param}")
     reference.save_pretrained(directory)
     return request.param, reference, directory
@@ -240,8 +226,8 @@ def classifier_checkpoint(request, tmp_path_factory):
 def test_sequence_classifier_matches_transformers(classifier_checkpoint, clips):
     """Logits (with id2label as class names) and every hidden state, FSDD at 16 kHz."""
     _, reference, directory = classifier_checkpoint
-    model = check_classifier(torch, wav2vec2_convert, reference, directory,
-                             np.stack(speech_16k(clips[:2], 9000)))
+    model = parity.check_classifier(torch, wav2vec2_convert, reference, directory,
+                                    np.stack(parity.speech_16k(clips[:2], 9000)))
     assert isinstance(model, Wav2Vec2) and model.head == "sequence_classification"
     # The same through the class method and the registered builder (a trailing slash).
     for other in (Wav2Vec2.from_huggingface(directory),
@@ -253,18 +239,19 @@ def test_sequence_classifier_matches_transformers(classifier_checkpoint, clips):
 @pytest.mark.jax
 def test_sequence_classifier_padded_batch(classifier_checkpoint, clips):
     variant, reference, directory = classifier_checkpoint
-    long, short = speech_16k(clips[:2])
-    check_padded(torch, wav2vec2_convert, reference, directory,
-                 [long, short[:len(long) // 2]], masked_reference=variant == "layer_prenorm")
+    long, short = parity.speech_16k(clips[:2])
+    parity.check_padded(torch, wav2vec2_convert, reference, directory,
+                        [long, short[:len(long) // 2]],
+                        masked_reference=variant == "layer_prenorm")
 
 
 def test_sequence_classifier_weighted_layer_sum(clips, tmp_path):
-    reference = reference_classifier(torch, transformers.Wav2Vec2Config,
-                                     transformers.Wav2Vec2ForSequenceClassification,
-                                     "layer_prenorm", use_weighted_layer_sum=True)
+    reference = parity.reference_classifier(
+        torch, transformers.Wav2Vec2Config, transformers.Wav2Vec2ForSequenceClassification,
+        "layer_prenorm", use_weighted_layer_sum=True)
     reference.save_pretrained(tmp_path)
-    check_weighted_layer_sum(torch, wav2vec2_convert, reference, tmp_path,
-                             np.stack(speech_16k(clips[:2], 8000)))
+    parity.check_weighted_layer_sum(torch, wav2vec2_convert, reference, tmp_path,
+                                    np.stack(parity.speech_16k(clips[:2], 8000)))
 
 
 def test_encoder_checkpoint_keeps_its_head_choice(checkpoint):

@@ -1,27 +1,22 @@
-"""HuBERT in Keras, loadable from Hugging Face checkpoint directories (offline).
+"""HuBERT in Keras: `Hubert`, its registered sizes, and its checkpoint converter.
 
-`Hubert` is the network of `transformers.HubertModel` (wav2vec 2.0's: convolutional
-feature encoder, feature projection, convolutional positional embedding, transformer
-encoder; post-norm base, pre-norm large) built from `kerasaudio.models.wav2vec2`'s
-encoder, with every option, output and padding behaviour of `Wav2Vec2` and, with
-`include_top=True`, the head of `HubertForSequenceClassification`.
-`convert.from_huggingface(directory)` turns a checkpoint (a fine-tuned classifier
-included, with its label names) into a Keras model; nothing is downloaded or unpickled.
-
-Registered configurations (`create_model(name)`; `weights=` a `.weights.h5` file or a
-Hugging Face directory):
-
-| name | feature encoder | transformer | parameters |
-| --- | --- | --- | --- |
-| `hubert_base` | group norm, no conv bias | 12 x 768, post-norm | 94.4 M |
-| `hubert_large` | layer norm, conv bias | 24 x 1024, pre-norm | 315.4 M |
+HuBERT keeps wav2vec 2.0's network and drops the quantizer, so `Hubert` is
+`kerasaudio.models.Wav2Vec2` with HuBERT's options (`feat_proj_layer_norm`), checkpoint
+names (`hubert.*`) and, with `include_top=True`, the head of transformers'
+`HubertForSequenceClassification` by default. `hubert_base` (facebook/hubert-base-ls960:
+group-norm feature encoder, 12 post-norm layers of 768, 94.4 M parameters) and
+`hubert_large` (facebook/hubert-large-ll60k: layer-norm encoder with conv biases, 24
+pre-norm layers of 1024, 315.4 M) are registered; `convert.from_huggingface(directory)`
+turns a checkpoint, a fine-tuned classifier with its label names included, into a Keras
+model offline.
 
 Example:
 ```python
-small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-             intermediate_size=64, conv_dim=(32,) * 7, num_conv_pos_embedding_groups=2)
-model = kerasaudio.create_model("hubert_base", pooling="avg", **small)   # random weights
-model(np.zeros((1, 16000), "float32")).shape  # (1, 32)
+from kerasaudio.models import Hubert
+print(Hubert.family, Hubert.default_head)   # hubert sequence_classification
+kerasaudio.models.get_model_info("hubert_base").parameters  # 94370944, as transformers
+speech = kerasaudio.create_model("hubert_base", include_top=True, classes=4,
+                                 num_hidden_layers=1)          # base width, one layer
 ```
 
 Reference:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import keras
 
-from kerasaudio.models.hubert.config import ARCHITECTURE, CONFIGS
-from kerasaudio.models.registry import register_model
-from kerasaudio.models.wav2vec2.model import Wav2Vec2, family_builder
+from kerasaudio.models.hubert.config import ARCHITECTURE, CONFIGS, SIZES
+from kerasaudio.models.wav2vec2.model import Wav2Vec2, register_sizes
 
 __all__ = ["Hubert", "hubert_base", "hubert_large"]
 
@@ -52,17 +51,5 @@ class Hubert(Wav2Vec2):
     default_head = "sequence_classification"
 
 
-hubert_base = register_model(
-    "hubert_base", task="speech representation (hidden states, embeddings, classification)",
-    input="raw 16 kHz audio (samples,); 49 frames/s of 768-d hidden states out",
-    paper=_PAPER, parameters=94_370_944)(family_builder(
-        Hubert, "hubert_base", CONFIGS["hubert_base"],
-        "HuBERT base (facebook/hubert-base-ls960): 12 post-norm layers of 768, group-norm "
-        "feature encoder.", _PAPER))
-hubert_large = register_model(
-    "hubert_large", task="speech representation (hidden states, embeddings, classification)",
-    input="raw 16 kHz audio (samples,); 49 frames/s of 1024-d hidden states out",
-    paper=_PAPER, parameters=315_437_696)(family_builder(
-        Hubert, "hubert_large", CONFIGS["hubert_large"],
-        "HuBERT large (facebook/hubert-large-ll60k): 24 pre-norm layers of 1024, "
-        "layer-norm feature encoder with conv biases.", _PAPER))
+hubert_base, hubert_large = register_sizes(Hubert, CONFIGS, paper=_PAPER,
+                                          sizes=SIZES).values()

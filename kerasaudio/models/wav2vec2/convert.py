@@ -437,12 +437,14 @@ def to_state_dict(model, *, pairs: list[tuple] | None = None) -> dict[str, np.nd
 
     Example:
     ```python
+    from kerasaudio.models import Hubert
     from kerasaudio.models.wav2vec2.convert import to_state_dict
-    model = kerasaudio.create_model("wav2vec2_base", hidden_size=32, num_hidden_layers=1,
-                                    num_attention_heads=2, intermediate_size=64,
-                                    conv_dim=(32,) * 7, num_conv_pos_embedding_groups=2)
-    state = to_state_dict(model)
-    state["wav2vec2.encoder.layers.0.attention.q_proj.weight"].shape  # (32, 32)
+    classifier = Hubert(include_top=True, classes=2, hidden_size=16, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=32, conv_dim=(16,) * 7,
+                        num_conv_pos_embedding_groups=2)
+    state = to_state_dict(classifier)
+    state["classifier.weight"].shape, state["hubert.encoder.layer_norm.weight"].shape
+    # (2, 256), (16,)
     ```
     """
     prefix = getattr(model, "family", "wav2vec2")

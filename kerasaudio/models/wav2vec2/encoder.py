@@ -290,11 +290,17 @@ class Wav2Vec2Encoder(keras.layers.Layer):
         """Transformer layer `i` (subclasses with other attention override this)."""
         return _TransformerLayer(**self._layer_options(i))
 
+    def _attention_inputs(self, x) -> dict:
+        """More inputs every layer's attention takes, computed once from the transformer
+        input `x` (none here)."""
+        return {}
+
     def _transformer(self, x, bias, training):
         """The transformer layers' outputs on `x` (`bias` masks padded keys)."""
+        extra = self._attention_inputs(x)
         states = []
         for layer in self.transformer_layers:
-            x = layer(x, bias, training=training)
+            x = layer(x, bias, training=training, **extra)
             states.append(x)
         return states
 

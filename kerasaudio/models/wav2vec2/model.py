@@ -31,8 +31,8 @@ from kerasaudio.models.wav2vec2.convert import (
 )
 from kerasaudio.models.wav2vec2.encoder import Wav2Vec2Encoder
 
-__all__ = ["HEADS", "Wav2Vec2", "WeightedLayerSum", "family_builder", "wav2vec2_base",
-           "wav2vec2_large", "wav2vec2_large_lv60"]
+__all__ = ["HEADS", "Wav2Vec2", "WeightedLayerSum", "family_builder", "register_sizes",
+           "wav2vec2_base", "wav2vec2_large", "wav2vec2_large_lv60"]
 
 #: The classification heads (`include_top=True`), by `head=` name.
 HEADS = {
@@ -488,6 +488,38 @@ def family_builder(model_class: type, registered: str, sizes: dict, summary: str
         {reference}
     """
     return builder
+
+
+def register_sizes(model_class: type, configs: dict, *, paper: str,
+                   sizes: dict[str, tuple[int, str]]) -> dict:
+    """Register a builder (`family_builder`) for each size of a family (at import of the
+    family's model module; `kerasaudio.models.hubert` and `.wavlm` use it).
+
+    Args:
+        model_class: `Wav2Vec2` or a subclass.
+        configs: the family's `CONFIGS` (name -> overrides of its architecture).
+        paper: the family's paper, for the registry and the docstrings.
+        sizes: name -> (parameters of the default configuration, one-line summary).
+
+    Returns:
+        `{name: builder}`, each registered under its name.
+
+    Example:
+    ```python
+    # kerasaudio.models.hubert.model registers its sizes with it:
+    info = kerasaudio.models.get_model_info("hubert_large")
+    info.parameters, info.builder.model_class.__name__  # 315437696, 'Hubert'
+    ```
+    """
+    builders = {}
+    for name, (parameters, summary) in sizes.items():
+        width = {**model_class.architecture_defaults, **configs[name]}["hidden_size"]
+        builders[name] = register_model(
+            name, task="speech representation (hidden states, embeddings, classification)",
+            input=f"raw 16 kHz audio (samples,); 49 frames/s of {width}-d hidden states out",
+            paper=paper, parameters=parameters)(
+                family_builder(model_class, name, configs[name], summary, paper))
+    return builders
 
 
 def _builder(registered: str, summary: str):

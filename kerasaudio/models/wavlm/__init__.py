@@ -1,19 +1,13 @@
-"""WavLM in Keras, loadable from Hugging Face checkpoint directories (offline).
+"""WavLM in Keras: `WavLM`, `WavLMEncoder`, its registered sizes, and its converter.
 
-`WavLM` is the network of `transformers.WavLMModel`: wav2vec 2.0's
-(`kerasaudio.models.wav2vec2`'s encoder) with a gated relative position bias in every
-attention layer (`WavLMEncoder`), every option, output and padding behaviour of
-`Wav2Vec2` and, with `include_top=True`, the head of `WavLMForSequenceClassification`.
-`convert.from_huggingface(directory)` turns a checkpoint (a fine-tuned classifier
-included, with its label names) into a Keras model; nothing is downloaded or unpickled.
-
-Registered configurations (`create_model(name)`; `weights=` a `.weights.h5` file or a
-Hugging Face directory):
-
-| name | feature encoder | transformer | parameters |
-| --- | --- | --- | --- |
-| `wavlm_base` (also base-plus) | group norm, no conv bias | 12 x 768, post-norm | 94.4 M |
-| `wavlm_large` | layer norm, no conv bias | 24 x 1024, pre-norm | 315.5 M |
+WavLM adds a gated relative position bias to wav2vec 2.0's attention (`WavLMEncoder`,
+a `Wav2Vec2Encoder` subclass); `WavLM` is `kerasaudio.models.Wav2Vec2` with that encoder,
+WavLM's checkpoint names (`wavlm.*`) and, by default with `include_top=True`, the head of
+`WavLMForSequenceClassification`. Registered: `wavlm_base` (microsoft/wavlm-base and
+wavlm-base-plus, one architecture: group-norm feature encoder, 12 post-norm layers of 768,
+94.4 M parameters) and `wavlm_large` (microsoft/wavlm-large: layer-norm encoder without
+conv biases, 24 pre-norm layers of 1024, 315.5 M). `convert.from_huggingface(directory)`
+reads a checkpoint offline, keeping a classifier's `id2label`.
 
 Example:
 ```python

@@ -113,11 +113,14 @@ class WavLMEncoder(Wav2Vec2Encoder):
     Example:
     ```python
     from kerasaudio.models.wavlm import WavLMEncoder
-    encoder = WavLMEncoder(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                           intermediate_size=64, conv_dim=(32,) * 7,
-                           num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
-    states, frame_mask = encoder(np.zeros((2, 16000), "float32"))
-    len(states), states[-1].shape  # 3, (2, 49, 32)
+    layer = WavLMEncoder(num_buckets=32, max_bucket_distance=100, hidden_size=16,
+                         num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                         conv_dim=(16,) * 7, num_conv_pos_embedding_groups=2)
+    audio = np.zeros((1, 24000), "float32")
+    mask = np.ones_like(audio)
+    mask[:, 16000:] = 0.0                                # 1 s of audio, then padding
+    hidden, valid = layer(audio, mask)
+    hidden[-1].shape, int(np.sum(valid))  # (1, 74, 16), 49
     ```
 
     Reference:
@@ -145,13 +148,8 @@ class WavLMEncoder(Wav2Vec2Encoder):
                                    max_distance=self.max_bucket_distance,
                                    **self._layer_options(i))
 
-    def _transformer(self, x, bias, training):
-        position_bias = self.transformer_layers[0].position_bias(ops.shape(x)[1])
-        states = []
-        for layer in self.transformer_layers:
-            x = layer(x, bias, training=training, position_bias=position_bias)
-            states.append(x)
-        return states
+    def _attention_inputs(self, x) -> dict:
+        return {"position_bias": self.transformer_layers[0].position_bias(ops.shape(x)[1])}
 
     def get_config(self):
         return {**super().get_config(), "num_buckets": self.num_buckets,

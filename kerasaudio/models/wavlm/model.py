@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import keras
 
-from kerasaudio.models.registry import register_model
-from kerasaudio.models.wav2vec2.model import Wav2Vec2, family_builder
-from kerasaudio.models.wavlm.config import ARCHITECTURE, CONFIGS
+from kerasaudio.models.wav2vec2.model import Wav2Vec2, register_sizes
+from kerasaudio.models.wavlm.config import ARCHITECTURE, CONFIGS, SIZES
 from kerasaudio.models.wavlm.encoder import WavLMEncoder
 
 __all__ = ["WavLM", "wavlm_base", "wavlm_large"]
@@ -52,17 +51,5 @@ class WavLM(Wav2Vec2):
     default_head = "sequence_classification"
 
 
-wavlm_base = register_model(
-    "wavlm_base", task="speech representation (hidden states, embeddings, classification)",
-    input="raw 16 kHz audio (samples,); 49 frames/s of 768-d hidden states out",
-    paper=_PAPER, parameters=94_381_168)(family_builder(
-        WavLM, "wavlm_base", CONFIGS["wavlm_base"],
-        "WavLM base (microsoft/wavlm-base, wavlm-base-plus): 12 post-norm layers of 768, "
-        "group-norm feature encoder.", _PAPER))
-wavlm_large = register_model(
-    "wavlm_large", task="speech representation (hidden states, embeddings, classification)",
-    input="raw 16 kHz audio (samples,); 49 frames/s of 1024-d hidden states out",
-    paper=_PAPER, parameters=315_452_096)(family_builder(
-        WavLM, "wavlm_large", CONFIGS["wavlm_large"],
-        "WavLM large (microsoft/wavlm-large): 24 pre-norm layers of 1024, layer-norm "
-        "feature encoder.", _PAPER))
+wavlm_base, wavlm_large = register_sizes(WavLM, CONFIGS, paper=_PAPER,
+                                          sizes=SIZES).values()
