@@ -16,7 +16,8 @@ MODULES = ["kerasaudio.layers", "kerasaudio.filters", "kerasaudio.data",
            "kerasaudio.ensemble", "kerasaudio.vad", "kerasaudio.export.equalization",
            "kerasaudio.export.convert", "kerasaudio.export.verify", "kerasaudio.runtime",
            "kerasaudio.models.panns", "kerasaudio.datasets.audioset", "kerasaudio.models.ast",
-           "kerasaudio.weights.huggingface"]
+           "kerasaudio.weights.huggingface", "kerasaudio.models.hubert",
+           "kerasaudio.models.wavlm"]
 
 
 def public_objects():

@@ -54,15 +54,6 @@ SKIP = {
     "kerasaudio.errors.ConversionError": NOT_SELF_CONTAINED,
     "kerasaudio.errors.DownloadError": NOT_SELF_CONTAINED,
     "kerasaudio.errors.VerificationError": NOT_SELF_CONTAINED,
-    "kerasaudio.models.wav2vec2": NOT_SELF_CONTAINED,
-    "kerasaudio.models.wav2vec2.convert.load_huggingface_weights": NOT_SELF_CONTAINED,
-    "kerasaudio.models.wav2vec2.convert.read_huggingface_config": NOT_SELF_CONTAINED,
-    "kerasaudio.models.wav2vec2.convert.read_huggingface_weights": NOT_SELF_CONTAINED,
-    "kerasaudio.models.wav2vec2.model.Wav2Vec2": NOT_SELF_CONTAINED,
-    "kerasaudio.models.wav2vec2.model.Wav2Vec2.from_huggingface": NOT_SELF_CONTAINED,
-    "kerasaudio.models.wav2vec2.model.wav2vec2_base": NOT_SELF_CONTAINED,
-    "kerasaudio.models.wav2vec2.model.wav2vec2_large": NOT_SELF_CONTAINED,
-    "kerasaudio.models.wav2vec2.model.wav2vec2_large_lv60": NOT_SELF_CONTAINED,
 }
 
 # Examples that need a heavier test tier: they run in that tier (marker, required modules).

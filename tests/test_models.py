@@ -43,7 +43,8 @@ CONFIGS = {
     "panns_cnn14_decision_level_max": dict(input_shape=(2560,), classes=5,
                                            outputs="clipwise", **PANNS_SMALL),
     **{name: dict(input_shape=(4000,), classes=5, include_top=True, **WAV2VEC2_SMALL)
-       for name in ("wav2vec2_base", "wav2vec2_large", "wav2vec2_large_lv60")},
+       for name in ("wav2vec2_base", "wav2vec2_large", "wav2vec2_large_lv60", "hubert_base",
+                    "hubert_large", "wavlm_base", "wavlm_large")},
     "ast": dict(input_shape=(4000,), classes=5, **AST_SMALL),
     "stack": dict(members=[
         {"architecture": "m3", "config": {"input_shape": [8000, 1], "classes": 5}},
@@ -55,14 +56,20 @@ AUDIO_SAMPLES = {
     "m3": 8000, "m5": 8000, "m11": 8000, "m18": 8000, "m34_res": 8000,
     "bilstm_attention": 22050, "complex_cnn": 16000, "vggvox_v1": 16000,
     "vggvox_v2": 16000, "deep_speaker": 16000, "wav2vec2_base": 4000, "wav2vec2_large": 4000,
-    "wav2vec2_large_lv60": 4000, "stack": 8000, "panns_cnn14": 2560,
+    "wav2vec2_large_lv60": 4000, "hubert_base": 4000, "hubert_large": 4000,
+    "wavlm_base": 4000, "wavlm_large": 4000, "stack": 8000, "panns_cnn14": 2560,
     "panns_cnn14_decision_level_max": 2560, "ast": 4000,
 }
 NAMES = kerasaudio.list_models()
 #: Shrunk to CONFIGS size, wav2vec2_large is wav2vec2_base exactly (the same group-norm
 #: encoder and post-norm layers; only the default sizes differ), so the harness runs it
-#: once; tests/test_wav2vec2.py checks the large sizes and both norm variants.
-TESTED = [name for name in NAMES if name != "wav2vec2_large"]
+#: once; tests/test_wav2vec2.py checks the large sizes and both norm variants. HuBERT and
+#: WavLM are `Wav2Vec2` with other class attributes (WavLM: another attention), so one
+#: size of each runs here (hubert_large: the pre-norm layers; wavlm_base: the post-norm
+#: ones); tests/test_hubert_wavlm.py checks both norm placements of both against
+#: transformers.
+TESTED = [name for name in NAMES
+          if name not in ("wav2vec2_large", "hubert_base", "wavlm_large")]
 #: The stack combines whole classifiers: no include_top=False, pooling, front end or input
 #: length of its own (tests/test_stack.py checks what it does instead).
 APPLICATIONS = [name for name in TESTED if name != "stack"]
@@ -185,7 +192,7 @@ def test_input_too_short_for_pooling_fails_before_building(name):
 
 
 #: Defaults too big to build in the fast suite (315 M parameters, ~30 s each on 2 cores).
-SLOW_DEFAULTS = {"wav2vec2_large", "wav2vec2_large_lv60"}
+SLOW_DEFAULTS = {"wav2vec2_large", "wav2vec2_large_lv60", "hubert_large", "wavlm_large"}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)

@@ -1,4 +1,5 @@
-"""wav2vec 2.0: parity with transformers.Wav2Vec2Model, checkpoint conversion, TFLite.
+"""wav2vec 2.0: parity with transformers.Wav2Vec2Model and
+Wav2Vec2ForSequenceClassification, checkpoint conversion, TFLite.
 
 The reference is PyTorch transformers on CPU with random weights of small configurations
 of both families (group-norm feature encoder + post-norm layers as in base/large;
@@ -11,11 +12,14 @@ import json
 import keras
 import numpy as np
 import pytest
+import speech_parity as parity
+from speech_parity import SMALL, TOLERANCE, VARIANTS
 
 import kerasaudio
 from kerasaudio import export
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.models.wav2vec2 import Wav2Vec2, frame_lengths, receptive_field
+from kerasaudio.models.wav2vec2 import convert as wav2vec2_convert
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -23,15 +27,6 @@ transformers = pytest.importorskip("transformers")
 # Parity with PyTorch transformers: `make test-parity` (the test-heavy extra).
 pytestmark = pytest.mark.parity
 
-SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48,
-             conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
-VARIANTS = {
-    "group_postnorm": dict(feat_extract_norm="group", do_stable_layer_norm=False,
-                           conv_bias=False),
-    "layer_prenorm": dict(feat_extract_norm="layer", do_stable_layer_norm=True,
-                          conv_bias=True),
-}
-TOLERANCE = 1e-4
 
 
 def _hf_model(variant: str):
@@ -214,3 +209,54 @@ def test_tflite_export_matches_in_litert(quantization, speech):
     assert report.passed
     assert not [op for op in report.ops if "flex" in op.lower()]
     assert report.max_abs_diff <= (1e-4 if quantization is None else 5e-2)
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def classifier_checkpoint(request, tmp_path_factory):
+    """(variant, transformers Wav2Vec2ForSequenceClassification, its directory)."""
+    reference = parity.reference_classifier(
+        torch, transformers.Wav2Vec2Config, transformers.Wav2Vec2ForSequenceClassification,
+        request.param)
+    directory = tmp_path_factory.mktemp(f"classifier_{request.param}")
+    reference.save_pretrained(directory)
+    return request.param, reference, directory
+
+
+@pytest.mark.jax
+def test_sequence_classifier_matches_transformers(classifier_checkpoint, clips):
+    """Logits (with id2label as class names) and every hidden state, FSDD at 16 kHz."""
+    _, reference, directory = classifier_checkpoint
+    model = parity.check_classifier(torch, wav2vec2_convert, reference, directory,
+                                    np.stack(parity.speech_16k(clips[:2], 9000)))
+    assert isinstance(model, Wav2Vec2) and model.head == "sequence_classification"
+    # The same through the class method and the registered builder (a trailing slash).
+    for other in (Wav2Vec2.from_huggingface(directory),
+                  kerasaudio.create_model("wav2vec2_base", weights=f"{directory}/")):
+        assert other.audio_info.class_names == model.audio_info.class_names
+        assert other.classifier_activation is None  # logits, as transformers
+
+
+@pytest.mark.jax
+def test_sequence_classifier_padded_batch(classifier_checkpoint, clips):
+    variant, reference, directory = classifier_checkpoint
+    long, short = parity.speech_16k(clips[:2])
+    parity.check_padded(torch, wav2vec2_convert, reference, directory,
+                        [long, short[:len(long) // 2]],
+                        masked_reference=variant == "layer_prenorm")
+
+
+def test_sequence_classifier_weighted_layer_sum(clips, tmp_path):
+    reference = parity.reference_classifier(
+        torch, transformers.Wav2Vec2Config, transformers.Wav2Vec2ForSequenceClassification,
+        "layer_prenorm", use_weighted_layer_sum=True)
+    reference.save_pretrained(tmp_path)
+    parity.check_weighted_layer_sum(torch, wav2vec2_convert, reference, tmp_path,
+                                    np.stack(parity.speech_16k(clips[:2], 8000)))
+
+
+def test_encoder_checkpoint_keeps_its_head_choice(checkpoint):
+    """A checkpoint without a head converts to the encoder; a new head stays random."""
+    _, _, directory = checkpoint
+    assert not wav2vec2_convert.from_huggingface(directory).include_top
+    model = wav2vec2_convert.from_huggingface(directory, include_top=True, classes=4)
+    assert model.head == "dense_tanh" and model.audio_info.class_names is None

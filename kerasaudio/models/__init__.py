@@ -22,13 +22,16 @@ from kerasaudio.models import (  # noqa: F401  (imported for their registrations
     bilstm_attention,
     complex_cnn,
     deep_speaker,
+    hubert,
     mnets,
     panns,
     silero_vad,
     vggvox,
     wav2vec2,
+    wavlm,
 )
 from kerasaudio.models.audio_model import AudioModel, with_info
+from kerasaudio.models.hubert import Hubert
 from kerasaudio.models.registry import (
     ModelInfo,
     build_arguments,
@@ -38,10 +41,12 @@ from kerasaudio.models.registry import (
     register_model,
 )
 from kerasaudio.models.wav2vec2 import Wav2Vec2
+from kerasaudio.models.wavlm import WavLM
 
 #: The family modules in this package (the `stack` family is `kerasaudio.ensemble`'s).
-FAMILIES = ("ast", "bilstm_attention", "complex_cnn", "deep_speaker", "mnets", "panns",
-            "silero_vad", "vggvox", "wav2vec2")
+FAMILIES = ("ast", "bilstm_attention", "complex_cnn", "deep_speaker", "hubert", "mnets",
+            "panns", "silero_vad", "vggvox", "wav2vec2", "wavlm")
 
-__all__ = ["AudioModel", "ModelInfo", "Wav2Vec2", "build_arguments", "build_model",
+__all__ = ["AudioModel", "Hubert", "ModelInfo", "Wav2Vec2", "WavLM", "build_arguments",
+           "build_model",
            "get_model_info", "list_architectures", "register_model", "with_info"]

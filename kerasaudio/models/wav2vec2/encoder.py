@@ -126,7 +126,14 @@ class _TransformerLayer(keras.layers.Layer):
         x = ops.reshape(x, (shape[0], shape[1], self.num_heads, self.head_dim))
         return ops.transpose(x, (0, 2, 1, 3))
 
-    def _attention(self, x, bias, training):
+    def _attention(self, x, bias, training, **attention):
+        """Self-attention; `bias` (added to the scores) masks padded keys.
+
+        Subclasses add more terms to the scores through `_score_bias(x, **attention)`.
+        """
+        extra = self._score_bias(x, **attention)
+        if extra is not None:
+            bias = extra if bias is None else bias + extra
         q = self._heads(self.q_proj(x) * (self.head_dim ** -0.5))
         k = self._heads(self.k_proj(x))
         v = self._heads(self.v_proj(x))
@@ -138,17 +145,21 @@ class _TransformerLayer(keras.layers.Layer):
         shape = ops.shape(x)
         return self.out_proj(ops.reshape(y, (shape[0], shape[1], shape[2])))
 
+    def _score_bias(self, x, **attention):
+        """More attention-score terms computed from the attention input `x` (None here)."""
+        return None
+
     def _feed_forward(self, x, training):
         x = self.activation_dropout(self._act(self.intermediate_dense(x)), training=training)
         return self.hidden_dropout(self.output_dense(x), training=training)
 
-    def call(self, x, bias=None, training=None):
+    def call(self, x, bias=None, training=None, **attention):
         if self.pre_norm:
-            x = x + self.hidden_dropout(self._attention(self.layer_norm(x), bias, training),
-                                        training=training)
+            y = self._attention(self.layer_norm(x), bias, training, **attention)
+            x = x + self.hidden_dropout(y, training=training)
             return x + self._feed_forward(self.final_layer_norm(x), training)
-        x = self.layer_norm(x + self.hidden_dropout(self._attention(x, bias, training),
-                                                    training=training))
+        y = self._attention(x, bias, training, **attention)
+        x = self.layer_norm(x + self.hidden_dropout(y, training=training))
         return self.final_layer_norm(x + self._feed_forward(x, training))
 
 
@@ -164,8 +175,10 @@ class Wav2Vec2Encoder(keras.layers.Layer):
     `(hidden_states, frame_mask)`: a list of `num_hidden_layers + 1` tensors
     `(batch, frames, hidden_size)` (the transformer input, then the output of each
     layer; the last one is the final output, after the closing layer norm of pre-norm
-    models: `last_hidden_state` in transformers) and the `(batch, frames)` boolean mask
-    of frames computed from audio alone. `Wav2Vec2` wraps it in a model.
+    models: `last_hidden_state` in transformers; with `final_norm=False` the last
+    layer's output before that norm, transformers 5's last `hidden_states` entry) and
+    the `(batch, frames)` boolean mask of frames computed from audio alone. `Wav2Vec2`
+    wraps it in a model.
 
     Args:
         conv_dim, conv_kernel, conv_stride, conv_bias: the feature encoder's
@@ -184,6 +197,9 @@ class Wav2Vec2Encoder(keras.layers.Layer):
         layer_norm_eps: epsilon of the projection and transformer layer norms.
         hidden_dropout, attention_dropout, activation_dropout, feat_proj_dropout:
             dropout rates (training only).
+        feat_proj_layer_norm: a layer norm on the feature encoder's output before the
+            projection (every wav2vec 2.0 and WavLM checkpoint; HuBERT's config may
+            omit it).
         normalize_audio: standardise each utterance (zero mean, unit variance over its
             unpadded samples, epsilon 1e-7), as `Wav2Vec2FeatureExtractor` does with
             `do_normalize=True`, inside the layer.
@@ -215,7 +231,8 @@ class Wav2Vec2Encoder(keras.layers.Layer):
                  do_stable_layer_norm: bool = False, layer_norm_eps: float = 1e-5,
                  hidden_dropout: float = 0.1, attention_dropout: float = 0.1,
                  activation_dropout: float = 0.0, feat_proj_dropout: float = 0.1,
-                 normalize_audio: bool = False, **kwargs):
+                 feat_proj_layer_norm: bool = True, normalize_audio: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.config_ = check_architecture(dict(
             conv_dim=conv_dim, conv_kernel=conv_kernel, conv_stride=conv_stride,
@@ -229,6 +246,7 @@ class Wav2Vec2Encoder(keras.layers.Layer):
             hidden_dropout=hidden_dropout, attention_dropout=attention_dropout,
             activation_dropout=activation_dropout, feat_proj_dropout=feat_proj_dropout))
         self.normalize_audio = bool(normalize_audio)
+        self.feat_proj_layer_norm = bool(feat_proj_layer_norm)
         c = self.config_
         self._feat_act = activation_function(c["feat_extract_activation"],
                                              "feat_extract_activation")
@@ -244,8 +262,9 @@ class Wav2Vec2Encoder(keras.layers.Layer):
                                                                name=f"conv_norm_{i}")
                                for i in range(len(c["conv_dim"]))]
         eps = c["layer_norm_eps"]
-        self.projection_norm = keras.layers.LayerNormalization(epsilon=eps,
-                                                               name="projection_norm")
+        self.projection_norm = (keras.layers.LayerNormalization(epsilon=eps,
+                                                                name="projection_norm")
+                                if self.feat_proj_layer_norm else None)
         self.projection = keras.layers.Dense(c["hidden_size"], name="projection")
         self.projection_dropout = keras.layers.Dropout(c["feat_proj_dropout"])
         self.pos_conv = _PositionalConv(kernel_size=c["num_conv_pos_embeddings"],
@@ -254,15 +273,36 @@ class Wav2Vec2Encoder(keras.layers.Layer):
                                         name="pos_conv")
         self.encoder_norm = keras.layers.LayerNormalization(epsilon=eps, name="encoder_norm")
         self.encoder_dropout = keras.layers.Dropout(c["hidden_dropout"])
-        self.transformer_layers = [
-            _TransformerLayer(hidden_size=c["hidden_size"], num_heads=c["num_attention_heads"],
-                              intermediate_size=c["intermediate_size"],
-                              pre_norm=c["do_stable_layer_norm"], epsilon=eps,
-                              activation=c["hidden_act"],
-                              attention_dropout=c["attention_dropout"],
-                              hidden_dropout=c["hidden_dropout"],
-                              activation_dropout=c["activation_dropout"], name=f"layer_{i}")
-            for i in range(c["num_hidden_layers"])]
+        self.transformer_layers = [self._transformer_layer(i)
+                                   for i in range(c["num_hidden_layers"])]
+
+    def _layer_options(self, i: int) -> dict:
+        """The options of transformer layer `i` (`_TransformerLayer` arguments)."""
+        c = self.config_
+        return dict(hidden_size=c["hidden_size"], num_heads=c["num_attention_heads"],
+                    intermediate_size=c["intermediate_size"],
+                    pre_norm=c["do_stable_layer_norm"], epsilon=c["layer_norm_eps"],
+                    activation=c["hidden_act"], attention_dropout=c["attention_dropout"],
+                    hidden_dropout=c["hidden_dropout"],
+                    activation_dropout=c["activation_dropout"], name=f"layer_{i}")
+
+    def _transformer_layer(self, i: int) -> keras.layers.Layer:
+        """Transformer layer `i` (subclasses with other attention override this)."""
+        return _TransformerLayer(**self._layer_options(i))
+
+    def _attention_inputs(self, x) -> dict:
+        """More inputs every layer's attention takes, computed once from the transformer
+        input `x` (none here)."""
+        return {}
+
+    def _transformer(self, x, bias, training):
+        """The transformer layers' outputs on `x` (`bias` masks padded keys)."""
+        extra = self._attention_inputs(x)
+        states = []
+        for layer in self.transformer_layers:
+            x = layer(x, bias, training=training, **extra)
+            states.append(x)
+        return states
 
     def build(self, audio_shape, padding_mask_shape=None):
         c = self.config_
@@ -272,7 +312,8 @@ class Wav2Vec2Encoder(keras.layers.Layer):
             shape = (None, None, c["conv_dim"][i])
             if i < len(self.conv_norms):
                 self.conv_norms[i].build(shape)
-        self.projection_norm.build(shape)
+        if self.projection_norm is not None:
+            self.projection_norm.build(shape)
         self.projection.build(shape)
         hidden = (None, None, c["hidden_size"])
         self.pos_conv.build(hidden)
@@ -290,7 +331,7 @@ class Wav2Vec2Encoder(keras.layers.Layer):
         """Frames made from `lengths` samples (see `frame_lengths`)."""
         return frame_lengths(lengths, self.config_["conv_kernel"], self.config_["conv_stride"])
 
-    def call(self, audio, padding_mask=None, training=None):
+    def call(self, audio, padding_mask=None, training=None, final_norm=True):
         c = self.config_
         x = ops.cast(audio, self.compute_dtype)
         if len(x.shape) == 3:
@@ -311,8 +352,9 @@ class Wav2Vec2Encoder(keras.layers.Layer):
                 else:
                     x = self.conv_norms[i](x)
             x = self._feat_act(x)
-        x = self.projection_dropout(self.projection(self.projection_norm(x)),
-                                    training=training)
+        if self.projection_norm is not None:
+            x = self.projection_norm(x)
+        x = self.projection_dropout(self.projection(x), training=training)
         steps = ops.shape(x)[1]
         if lengths is None:
             frame_mask = ops.ones((ops.shape(x)[0], steps), "bool")
@@ -325,15 +367,12 @@ class Wav2Vec2Encoder(keras.layers.Layer):
         if not c["do_stable_layer_norm"]:
             x = self.encoder_norm(x)
         x = self.encoder_dropout(x, training=training)
-        states = [x]
-        for layer in self.transformer_layers:
-            x = layer(x, bias, training=training)
-            states.append(x)
-        if c["do_stable_layer_norm"]:
-            states[-1] = self.encoder_norm(x)
+        states = [x, *self._transformer(x, bias, training)]
+        if c["do_stable_layer_norm"] and final_norm:
+            states[-1] = self.encoder_norm(states[-1])
         return states, frame_mask
 
-    def compute_output_spec(self, audio, padding_mask=None, training=None):
+    def compute_output_spec(self, audio, padding_mask=None, training=None, final_norm=True):
         batch = audio.shape[0]
         samples = audio.shape[1]
         frames = None if samples is None else int(self.frame_lengths(samples))
@@ -343,7 +382,9 @@ class Wav2Vec2Encoder(keras.layers.Layer):
                 keras.KerasTensor((batch, frames), "bool"))
 
     def get_config(self):
-        config = {**super().get_config(), **self.config_, "normalize_audio": self.normalize_audio}
+        config = {**super().get_config(), **self.config_,
+                  "feat_proj_layer_norm": self.feat_proj_layer_norm,
+                  "normalize_audio": self.normalize_audio}
         for key in ("conv_dim", "conv_kernel", "conv_stride"):
             config[key] = list(config[key])
         return config
