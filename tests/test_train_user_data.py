@@ -309,3 +309,25 @@ def test_lwlrap_metric_string_in_compile():
     result = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
     assert result["lwlrap"] == pytest.approx(lwlrap(y, model.predict(x, verbose=0)),
                                              abs=1e-5)
+
+
+def test_start_recipe_front_end_and_rate():
+    """Another recipe's front end at another rate: the layers take the rate, the fixed
+    frame count of its Reshape follows the window, and the model builds."""
+    from kerasaudio.training.build import build_model
+    from kerasaudio.training.user_data import start_recipe
+
+    recipe, preset = start_recipe("logmel_cnn_fsdd_digits", frontend="mfcc_cnn_fsdd_digits",
+                                  sample_rate=16000, duration=0.5, augment=["noise", "mixup"])
+    assert preset == "logmel_cnn_fsdd_digits" and recipe.samples == 8000
+    assert recipe.frontend[0]["class_name"] == "MFCC"
+    assert recipe.frontend[0]["config"]["sample_rate"] == 16000
+    assert recipe.frontend[1]["config"]["target_shape"] == [-1, 20, 1]
+    assert [s["class_name"] for s in recipe.augment.waveform] == ["AddNoise"]
+    assert recipe.augment.mixup_alpha == 0.2 and recipe.augment.features == []
+    model = build_model(recipe, class_names=["a", "b", "c"])
+    assert tuple(model.outputs[0].shape) == (None, 3)
+    with pytest.raises(InvalidOptionError, match="augment"):
+        start_recipe("m5", augment=["reverb"])
+    with pytest.raises(InvalidOptionError, match="stacking recipe"):
+        start_recipe("stack_fsdd_digits")
