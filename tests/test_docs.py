@@ -15,7 +15,8 @@ MODULES = ["kerasaudio.layers", "kerasaudio.filters", "kerasaudio.data",
            "kerasaudio.audio_io", "kerasaudio.hub", "kerasaudio.weights", "kerasaudio.cli",
            "kerasaudio.ensemble", "kerasaudio.vad", "kerasaudio.export.equalization",
            "kerasaudio.export.convert", "kerasaudio.export.verify", "kerasaudio.runtime",
-           "kerasaudio.models.panns", "kerasaudio.datasets.audioset", "kerasaudio.models.ast"]
+           "kerasaudio.models.panns", "kerasaudio.datasets.audioset", "kerasaudio.models.ast",
+           "kerasaudio.training.user_data"]
 
 
 def public_objects():

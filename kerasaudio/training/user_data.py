@@ -69,6 +69,16 @@ class Table:
         groups: each clip's group (None without a group column).
         class_names: the classes, in output order.
         multi_label: whether a clip may have several labels.
+
+    Example:
+    ```python
+    from kerasaudio.training.user_data import Table
+
+    table = Table(names=("a.wav", "b.wav"), paths=("/data/a.wav", "/data/b.wav"),
+                  labels=(("dog",), ("cat", "dog")), groups=None,
+                  class_names=("cat", "dog"), multi_label=True)
+    table.targets()  # [[0. 1.] [1. 1.]]
+    ```
     """
 
     names: tuple[str, ...]
