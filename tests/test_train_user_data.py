@@ -109,7 +109,6 @@ def test_single_label_with_folds_in_process(tables, tmp_path, capsys):
     assert _predict(model, [r["fname"] for r in table[:8]]).shape == (8, 10)
 
 
-@pytest.mark.slow
 def test_multi_label_subprocess_from_a_copied_package(tables, tmp_path):
     """`python -m kerasaudio train` from a copy of the package alone (no repository
     around it), in an empty working directory."""
@@ -331,3 +330,14 @@ def test_start_recipe_front_end_and_rate():
         start_recipe("m5", augment=["reverb"])
     with pytest.raises(InvalidOptionError, match="stacking recipe"):
         start_recipe("stack_fsdd_digits")
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--sample-rate", "0", "sample_rate=0"), ("--duration", "nan", "duration=nan"),
+    ("--batch-size", "0", "batch_size=0"), ("--n-folds", "1", "n_folds=1"),
+    ("--epochs", "0", "--epochs 0")])
+def test_bad_numbers_are_usage_errors(tables, tmp_path, capsys, option, value, message):
+    err = _main_error(["m5", "--csv", os.fspath(tables / "digits.csv"), "--audio-dir",
+                       os.fspath(FSDD), "--out", os.fspath(tmp_path / "run"), option, value],
+                      capsys)
+    assert message in err

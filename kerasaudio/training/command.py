@@ -78,12 +78,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "labels of a clip separated by commas)")
     own.add_argument("--audio-dir", default=None, metavar="DIR",
                      help="the folder the CSV's paths are relative to (default: the CSV's)")
-    own.add_argument("--path-column", default="fname", help="default: fname")
-    own.add_argument("--label-column", default="labels", help="default: labels")
-    own.add_argument("--group-column", default=None,
+    own.add_argument("--path-column", default="fname", metavar="COLUMN",
+                     help="the column of file paths (default: fname)")
+    own.add_argument("--label-column", default="labels", metavar="COLUMN",
+                     help="the column of labels (default: labels)")
+    own.add_argument("--group-column", default=None, metavar="COLUMN",
                      help="a column of groups (speaker, session, fold); each group stays "
                      "in one fold (default folds: one per group)")
-    own.add_argument("--n-folds", type=int, default=None,
+    own.add_argument("--n-folds", type=int, default=None, metavar="N",
                      help="cross-validation folds (groups dealt into N folds; without "
                      "--group-column, clips dealt at random)")
     labels = own.add_mutually_exclusive_group()
@@ -91,20 +93,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         const=True, default=None,
                         help="several labels per clip (default: when a cell has a comma)")
     labels.add_argument("--single-label", dest="multi_label", action="store_const",
-                        const=False)
-    own.add_argument("--classes", default=None,
+                        const=False, help="one label per clip (commas are part of it)")
+    own.add_argument("--classes", default=None, metavar="NAMES",
                      help="comma-separated class names in output order (default: the "
                      "sorted labels); other labels are an error")
-    own.add_argument("--sample-rate", type=int, default=None,
+    own.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
                      help="resample the clips to this rate (default: the recipe's)")
-    own.add_argument("--duration", type=float, default=None,
+    own.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                      help="the model's window, seconds (default: the recipe's)")
-    own.add_argument("--batch-size", type=int, default=None,
+    own.add_argument("--batch-size", type=int, default=None, metavar="N",
                      help="shorthand for --set training.batch_size=N")
-    own.add_argument("--frontend", default=None,
+    own.add_argument("--frontend", default=None, metavar="RECIPE",
                      help="use this packaged recipe's front end (e.g. "
                      "mfcc_cnn_fsdd_digits) instead of the start's")
-    own.add_argument("--augment", default=None,
+    own.add_argument("--augment", default=None, metavar="NAMES",
                      help="comma-separated augmentations replacing the recipe's: gain, "
                      "noise, speed, mixup; none: no augmentation")
     own.add_argument("--from-scratch", action="store_true",

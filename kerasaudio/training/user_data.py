@@ -406,6 +406,12 @@ def start_recipe(start: str | os.PathLike, *, name: str = "model",
         parse_recipe,
     )
 
+    if sample_rate is not None and (isinstance(sample_rate, bool) or not isinstance(
+            sample_rate, int) or sample_rate < 1):
+        raise InvalidOptionError(f"sample_rate={sample_rate!r}: use a positive integer (Hz).")
+    if duration is not None and not (isinstance(duration, (int, float))
+                                     and math.isfinite(duration) and duration > 0):
+        raise InvalidOptionError(f"duration={duration!r}: use a positive number of seconds.")
     text = os.fspath(start)
     preset = None
     if text in packaged_recipes():
