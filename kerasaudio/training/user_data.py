@@ -495,7 +495,8 @@ def _load_preset_weights(model, preset: str, values: list) -> None:
 
 class _Checkpoint:
     """One training's checkpoint in `folder`: the training twin's weights, the optimizer's
-    variables, the epochs done and their history, written atomically after each epoch."""
+    variables, the epochs done and their history, in one `.npz` replaced atomically after
+    each epoch (`state.json` is a readable copy of the state; the `.npz` is what counts)."""
 
     def __init__(self, folder: Path, *, write: bool):
         self.folder, self.write = folder, write
@@ -503,11 +504,11 @@ class _Checkpoint:
     def restore(self, model, optimizer) -> tuple[int, dict | None]:
         import numpy as np
 
-        state_path = self.folder / "state.json"
-        if not state_path.is_file():
+        path = self.folder / "weights.npz"
+        if not path.is_file():
             return 0, None
-        state = json.loads(state_path.read_text())
-        with np.load(self.folder / "weights.npz") as arrays:
+        with np.load(path) as arrays:  # no pickles: plain arrays and a JSON string
+            state = json.loads(str(arrays["state"]))
             values = [arrays[f"w{i}"] for i in range(len(model.weights))]
             opt = [arrays[f"o{i}"] for i in range(len(optimizer.variables))]
         for variable, value in zip([*model.weights, *optimizer.variables], [*values, *opt],
@@ -525,11 +526,13 @@ class _Checkpoint:
         arrays = {f"w{i}": keras.ops.convert_to_numpy(w) for i, w in enumerate(model.weights)}
         arrays.update({f"o{i}": keras.ops.convert_to_numpy(v)
                        for i, v in enumerate(optimizer.variables)})
+        state = {"epochs": epochs, "history": history}
+        arrays["state"] = np.array(json.dumps(state))
         tmp = self.folder / "weights.npz.tmp"
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
-        tmp.replace(self.folder / "weights.npz")
-        _write_json(self.folder / "state.json", {"epochs": epochs, "history": history})
+        tmp.replace(self.folder / "weights.npz")  # weights and state in one rename
+        _write_json(self.folder / "state.json", state)  # a readable copy
 
 
 def _dataset(recipe, table: Table, rows: Sequence[int], *, train: bool):
@@ -545,8 +548,9 @@ def _dataset(recipe, table: Table, rows: Sequence[int], *, train: bool):
     if not train:
         return audio_dataset(paths, length_mode="center", **common)
     labels = [list(table.labels[r]) for r in rows]
+    # Decoded every epoch: a user's table may not fit in memory decoded.
     ds = audio_dataset(paths, labels, classes=table.class_names, multi_label=True,
-                       shuffle=True, cache=True, drop_remainder=True,
+                       shuffle=True, drop_remainder=True,
                        length_mode=recipe.augment.length_mode, **common)
     return finish(ds, recipe, train=True)
 
