@@ -18,12 +18,14 @@ import importlib.util
 import sys
 import warnings
 
-#: What `_register` imports: every layer and every model family (their blocks).
-_MODULES = ("kerasaudio.layers", "kerasaudio.models")
+#: What `_register` imports: every layer, every model family (their blocks) and the
+#: metrics (`"lwlrap"` as a `compile` metric string).
+_MODULES = ("kerasaudio.layers", "kerasaudio.models", "kerasaudio.metrics")
 
 
 def _register() -> None:
     import kerasaudio.layers
+    import kerasaudio.metrics
     import kerasaudio.models  # noqa: F401
 
 

@@ -316,10 +316,14 @@ def _label_name(value) -> str:
 def _resolve_source(source, labels, path_column: str, label_column: str):
     """Return (paths, raw labels or None) from a list of paths or a DataFrame."""
     if _is_dataframe(source):
-        if path_column not in source.columns:
+        # Every missing column at once; the default label column is optional.
+        missing = [f"{kind} column {name!r}" for kind, name in (
+            ("path", path_column), ("label", label_column))
+            if name not in source.columns and (kind == "path" or name != "label")]
+        if missing:
             raise InvalidOptionError(
-                f"the DataFrame has no path column {path_column!r} (columns: "
-                f"{list(source.columns)}); pass path_column=..."
+                f"the DataFrame has no {' and no '.join(missing)} (columns: "
+                f"{list(source.columns)}); pass path_column=... / label_column=..."
             )
         if labels is not None:
             raise InvalidOptionError(
@@ -329,11 +333,6 @@ def _resolve_source(source, labels, path_column: str, label_column: str):
         paths = list(source[path_column])
         if label_column in source.columns:
             labels = list(source[label_column])
-        elif label_column != "label":
-            raise InvalidOptionError(
-                f"the DataFrame has no label column {label_column!r} (columns: "
-                f"{list(source.columns)})."
-            )
     elif isinstance(source, (str, bytes, os.PathLike)):
         raise InvalidOptionError(
             "source must be a list of file paths or a pandas DataFrame, got a single "

@@ -42,7 +42,7 @@ FLOORS = {
     "models": 3,
     "hub": 4, "presets": 4, "ensemble": 4, "export": 4, "embeddings": 4, "vad": 4,
     "training": 4, "equalization": 4, "tflite_graph": 4, "tflite_metadata": 4,
-    "cli": 5, "_registration": 5,
+    "cli": 5, "_registration": 5, "__main__": 5,
 }
 ROOT_FLOOR = 5
 #: The low floors, and what they must never import.

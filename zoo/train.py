@@ -248,6 +248,8 @@ def command(args: argparse.Namespace) -> int:
 
     if args.publish and (args.sample or args.max_steps):
         raise InvalidOptionError("--publish: not from a --sample or --max-steps run.")
+    if (args.publish or args.merge) and args.csv is not None:
+        raise InvalidOptionError("--publish/--merge: FSDD recipe runs only, not --csv runs.")
     log = lambda line: print(line, flush=True)  # noqa: E731
     run = run_from_args(args, runs_dir=RUNS_DIR, extra_train=lambda r: synthetic_clips(
         r, log=log), log=log)

@@ -16,7 +16,8 @@ It also equals the per-class mean precision weighted by each class's share of th
 
 - `lwlrap(y_true, y_score)`: the score of NumPy arrays.
 - `lwlrap_per_class(y_true, y_score)`: per-class scores and weights.
-- `Lwlrap`: the same as a stateful Keras metric (accumulated over batches).
+- `Lwlrap`: the same as a stateful Keras metric (accumulated over batches); after
+  `import kerasaudio` it is also the metric string `"lwlrap"` of `model.compile`.
 """
 
 from __future__ import annotations
@@ -188,3 +189,22 @@ class Lwlrap(keras.metrics.Metric):
 
     def result(self):
         return ops.divide_no_nan(self.precision_sum, self.label_count)
+
+
+def _register_metric_string() -> None:
+    """Make `"lwlrap"` a metric string of `model.compile(metrics=["lwlrap"])`.
+
+    Keras 3 looks metric strings up in its own table of built-in metrics only
+    (`keras.metrics.get`); the name is added there, next to Keras' own, unless that table
+    already has it. Keras versions without the table keep `metrics=[Lwlrap()]`.
+    """
+    try:
+        from keras.src import metrics as keras_metrics
+    except ImportError:  # a Keras without the private module: the class still works
+        return
+    table = getattr(keras_metrics, "ALL_OBJECTS_DICT", None)
+    if isinstance(table, dict):
+        table.setdefault("lwlrap", Lwlrap)
+
+
+_register_metric_string()

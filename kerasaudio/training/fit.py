@@ -45,7 +45,10 @@ def fit(model: keras.Model, optimizer, ds: tf.data.Dataset, *, strategy, epochs:
         steps: int, global_batch: int, label_smoothing: float, jit_compile: bool,
         log: Callable[[str], None] | None, swa_epochs: int = 0, adversary: bool = False,
         teacher_models: Sequence[keras.Model] = (), distill_weight: float = 0.0,
-        digits: int = len(fsdd.CLASSES)) -> dict:
+        digits: int = len(fsdd.CLASSES), multi_label: bool = False,
+        initial_epoch: int = 0, history: dict | None = None,
+        on_epoch_end: Callable[[int, dict], None] | None = None,
+        progress: bool = False) -> dict:
     """The training loop: `steps` full batches per epoch, under `strategy`.
 
     A plain `strategy.run` loop rather than `model.fit`: Keras 3's `fit` does not run
@@ -79,12 +82,27 @@ def fit(model: keras.Model, optimizer, ds: tf.data.Dataset, *, strategy, epochs:
             probs)` (teachers in inference mode).
         distill_weight: see `teacher_models`.
         digits: width of the label part of `y` with `adversary`.
+        multi_label: `y` is multi-hot and the model's outputs are independent sigmoid
+            probabilities: the loss is the binary cross-entropy (mean over classes), and
+            `accuracy` counts a clip as right when its highest-scoring class is one of
+            its labels.
+        initial_epoch: epochs already run (a resumed training): the loop runs epochs
+            `initial_epoch` to `epochs - 1`; the optimizer's step count, restored with its
+            variables, keeps the learning-rate schedule where it was.
+        history: the `history` of the epochs already run (extended in place).
+        on_epoch_end: called as `on_epoch_end(epoch, history)` after each epoch (epoch
+            counted from 0): a checkpoint hook.
+        progress: show a progress bar (`keras.utils.Progbar`) over each epoch's steps.
 
     Returns:
         The per-epoch `history`: `loss` and `accuracy` on the training batches.
     """
-    loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing,
-                                                   reduction=None)
+    if multi_label:
+        loss_fn = keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing,
+                                                  reduction=None)
+    else:
+        loss_fn = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing,
+                                                       reduction=None)
     variables = model.trainable_variables
 
     def replica_step(x, y):
@@ -109,7 +127,10 @@ def fit(model: keras.Model, optimizer, ds: tf.data.Dataset, *, strategy, epochs:
                 loss += tf.add_n(model.losses) / strategy.num_replicas_in_sync
         grads = tape.gradient(loss, variables)
         optimizer.apply_gradients(zip(grads, variables, strict=True))
-        hits = tf.cast(tf.equal(tf.argmax(probs, -1), tf.argmax(y, -1)), tf.float32)
+        if multi_label:  # the top class is one of the clip's labels
+            hits = tf.gather(y, tf.argmax(probs, -1), batch_dims=1)
+        else:
+            hits = tf.cast(tf.equal(tf.argmax(probs, -1), tf.argmax(y, -1)), tf.float32)
         speaker_hits = (tf.cast(tf.equal(tf.argmax(speaker_probs, -1),
                                          tf.argmax(y_speaker, -1)), tf.float32)
                         if adversary else tf.zeros_like(hits))
@@ -121,18 +142,22 @@ def fit(model: keras.Model, optimizer, ds: tf.data.Dataset, *, strategy, epochs:
         return [strategy.reduce("SUM", value, axis=None) for value in sums]
 
     iterator = iter(strategy.experimental_distribute_dataset(ds.repeat()))
-    history = {"loss": [], "accuracy": []}
+    if history is None:
+        history = {"loss": [], "accuracy": []}
     if adversary:
-        history["speaker_accuracy"] = []
+        history.setdefault("speaker_accuracy", [])
     averaged = None
-    for epoch in range(epochs):
+    for epoch in range(initial_epoch, epochs):
         start = time.perf_counter()
         loss_sum = hit_sum = speaker_sum = 0.0
-        for _ in range(steps):
+        bar = keras.utils.Progbar(steps, unit_name="step") if progress else None
+        for step in range(steps):
             loss, hits, speaker_hits = train_step(iterator)
             loss_sum += float(loss)
             hit_sum += float(hits)
             speaker_sum += float(speaker_hits)
+            if bar is not None:
+                bar.update(step + 1, [("loss", loss_sum / ((step + 1) * global_batch))])
         seen = steps * global_batch
         history["loss"].append(round(loss_sum / seen, 5))
         history["accuracy"].append(round(hit_sum / seen, 5))
@@ -145,6 +170,8 @@ def fit(model: keras.Model, optimizer, ds: tf.data.Dataset, *, strategy, epochs:
         if log is not None:
             log(f"epoch {epoch + 1}/{epochs}: loss {loss_sum / seen:.4f}, accuracy "
                 f"{hit_sum / seen:.4f} ({time.perf_counter() - start:.1f} s)")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, history)
     if averaged is not None:
         for variable, total in zip(variables, averaged, strict=True):
             variable.assign((total / swa_epochs).astype(variable.dtype))
@@ -152,7 +179,30 @@ def fit(model: keras.Model, optimizer, ds: tf.data.Dataset, *, strategy, epochs:
         optimizer.finalize_variable_values(variables)
     if averaged is not None or getattr(optimizer, "use_ema", False):
         _refresh_batch_norm(model, iterator, strategy=strategy, steps=steps)
+    _agree_on_statistics(model, strategy)
     return history
+
+
+def _agree_on_statistics(model: keras.Model, strategy) -> None:
+    """Give every replica the mean of the replicas' non-trainable float variables.
+
+    Keras 3 creates batch-norm moving statistics without a cross-replica aggregation, so
+    under `MultiWorkerMirroredStrategy` each worker updates its copy from its own share
+    of the batches and the workers end with different statistics (the trainable weights
+    agree: their gradients are all-reduced). Their mean is what `tf.keras` reported for
+    such variables (`ON_READ` with `MEAN`); after this, every worker holds the same model.
+    """
+    variables = [v for v in model.non_trainable_variables if "float" in str(v.dtype)]
+    if strategy.num_replicas_in_sync == 1 or not variables:
+        return
+
+    @tf.function
+    def means():
+        local = strategy.run(lambda: [tf.identity(v.value) for v in variables])
+        return [strategy.reduce("MEAN", value, axis=None) for value in local]
+
+    for variable, mean in zip(variables, means(), strict=True):
+        variable.assign(mean)
 
 
 def _refresh_batch_norm(model: keras.Model, iterator, *, strategy, steps: int) -> None:

@@ -18,7 +18,7 @@ from kerasaudio.datasets import fsdd
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.training.recipe import Recipe
 
-__all__ = ["dataset", "load_index", "with_extra"]
+__all__ = ["dataset", "finish", "load_index", "with_extra"]
 
 
 def load_index(data: str | None = None, *, sample: bool = False) -> pd.DataFrame:
@@ -71,8 +71,6 @@ def dataset(recipe: Recipe, frame: pd.DataFrame, *, train: bool,
     x.shape, y.shape  # (8, 8000), (8, 10)
     ```
     """
-    from kerasaudio.layers import augment as augment_layers
-
     names = list(recipe.class_names if class_names is None else class_names)
     column = "speaker" if recipe.task == "speakers" else "digit"
     classes = len(names)
@@ -94,6 +92,15 @@ def dataset(recipe: Recipe, frame: pd.DataFrame, *, train: bool,
             [tf.one_hot(y % classes, classes), tf.one_hot(y // classes, len(speakers))], -1)))
     else:
         ds = ds.map(lambda x, y: (x, tf.one_hot(y, classes)))
+    return finish(ds, recipe, train=train)
+
+
+def finish(ds: tf.data.Dataset, recipe: Recipe, *, train: bool) -> tf.data.Dataset:
+    """The end of every recipe pipeline, on `(waveform, float label rows)` batches:
+    mixup in training when the recipe says so, sharding by data under a multi-worker
+    strategy, prefetch."""
+    from kerasaudio.layers import augment as augment_layers
+
     if train and recipe.augment.mixup_alpha:
         mixup = augment_layers.MixUp(alpha=recipe.augment.mixup_alpha, seed=recipe.seed)
         # Sequential map: the draws come in batch order, the same in every run.
