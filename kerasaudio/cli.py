@@ -440,13 +440,15 @@ def _parser() -> argparse.ArgumentParser:
     predict.set_defaults(run=_predict)
 
     train = commands.add_parser(
-        "train", help="train a preset's recipe on FSDD",
+        "train", help="train a recipe on FSDD, or on your own clips (--csv)",
         description="Train a recipe: a packaged one by name (m5_fsdd_digits, "
         "logmel_cnn_fsdd_digits, deep_speaker_fsdd_speakers, stack_fsdd_digits, ...) or a "
         "recipe .json file you name. Runs its protocols (digits: the official split and "
         "leave-one-speaker-out; speakers: official and unseen-speaker folds) and writes "
         "the weights, config.json, metrics.json and recipe.json to runs/<preset>/ (--out "
-        "elsewhere). The last line printed is a JSON summary.")
+        "elsewhere). With --csv FILE it trains on your own clips instead, starting from a "
+        "preset, recipe or architecture (see the 'own data' options). The last line "
+        "printed is a JSON summary.")
     add_arguments(train)
     train.set_defaults(run=_train)
 
