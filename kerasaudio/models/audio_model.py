@@ -13,6 +13,8 @@ passes only inputs, outputs and name to the new model); set it again with
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 from kerasaudio.errors import InvalidOptionError
@@ -172,7 +174,7 @@ def frontend_info(model) -> AudioInfo:
                                           input_shape=(44100,))).sample_rate  # 44100
     ```
     """
-    fields = {}
+    fields: dict[str, Any] = {}
     inputs = list(getattr(model, "inputs", None) or [])
     if len(inputs) == 1 and inputs[0].name == "audio":
         rates = {int(layer.sample_rate) for layer in model.layers

@@ -168,7 +168,7 @@ def _plan(arch: str, name: str, *, channels=None, stride=None, padding=None, n_c
                 f"channels={channels!r}."
             )
         n = _positive_int(name, "n_channel", n_channel)
-        widths = (n, n, 2 * n, 2 * n)
+        widths: tuple[int, ...] = (n, n, 2 * n, 2 * n)
     elif channels is None:
         widths = paper_widths
     else:

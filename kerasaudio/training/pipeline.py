@@ -81,7 +81,7 @@ def dataset(recipe: Recipe, frame: pd.DataFrame, *, train: bool,
         column = "_speaker_digit"
         frame = frame.assign(**{column: [speakers.index(s) * classes + int(d) for s, d in
                                          zip(frame["speaker"], frame["digit"], strict=True)]})
-        names = list(range(classes * len(speakers)))
+        names = [str(i) for i in range(classes * len(speakers))]
     ds = audio_dataset(
         frame, classes=names, label_column=column, sample_rate=recipe.sample_rate,
         duration=recipe.duration, batch_size=recipe.training.batch_size, shuffle=train,

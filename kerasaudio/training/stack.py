@@ -122,7 +122,8 @@ def _loso(recipe: StackRecipe, index: pd.DataFrame, runs_dir: Path,
             f"{missing}; run the members' recipes with --protocol loso first.")
     configs = {m: json.loads((runs_dir / m / "config.json").read_text())
                for m in recipe.members}
-    per_speaker, per_member = {}, {m: [] for m in recipe.members}
+    per_speaker: dict = {}
+    per_member: dict[str, list] = {m: [] for m in recipe.members}
     for speaker in fsdd.SPEAKERS:
         frame = index[index["speaker"] == speaker]
         labels = frame["digit"].astype(int).to_numpy()

@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kerasaudio.errors import AudioFileNotFoundError, InvalidOptionError
 
@@ -445,12 +446,13 @@ def start_recipe(start: str | os.PathLike, *, name: str = "model",
         if unknown:
             raise InvalidOptionError(f"augment {unknown}: use names from "
                                      f"{sorted(AUGMENTATIONS)}.")
-        section = {"length_mode": "random", "waveform": [], "features": [],
-                   "mixup_alpha": None}
+        waveform: list = []
+        section: dict[str, Any] = {"length_mode": "random", "waveform": waveform,
+                                   "features": [], "mixup_alpha": None}
         for item in augment:
             where, value = AUGMENTATIONS[item]
             if where == "waveform":
-                section["waveform"].append(value)
+                waveform.append(value)
             elif where is not None:
                 section[where] = value
         data["augment"] = section
@@ -475,7 +477,7 @@ def _preset_weights(preset: str) -> list:
     return [(w.path, keras.ops.convert_to_numpy(w)) for w in source.weights]
 
 
-def _load_preset_weights(model, preset: str, values: list) -> None:
+def _load_preset_weights(model, preset: str | None, values: list) -> None:
     """`values` (`_preset_weights`) into `model`, all but the classification head's."""
     head = {id(w) for w in model.layers[-1].weights}
     ours = model.weights

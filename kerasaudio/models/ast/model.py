@@ -410,7 +410,7 @@ def ast(*, include_top: bool = True, weights=None, input_shape=None, classes: in
 
 
 _sig = inspect.signature(ast)
-ast.__signature__ = _sig.replace(parameters=[
+ast.__signature__ = _sig.replace(parameters=[  # type: ignore[attr-defined]
     *[p for p in _sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD],
     *[inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
       for k, v in ARCHITECTURE.items()]])

@@ -15,6 +15,7 @@ import hashlib
 import os
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,8 @@ def tensor_shapes(sample_rate: int) -> dict[str, tuple[int, ...]]:
     """
     cfg = config_for(sample_rate)
     p = cfg.prefix
-    shapes = {f"{p}stft.forward_basis_buffer": (2 * cfg.bins, 1, cfg.n_fft)}
+    shapes: dict[str, tuple[int, ...]] = {
+        f"{p}stft.forward_basis_buffer": (2 * cfg.bins, 1, cfg.n_fft)}
     channels = cfg.bins
     for i, filters in enumerate((128, 64, 64, UNITS)):
         shapes[f"{p}encoder.{i}.reparam_conv.weight"] = (filters, channels, 3)
@@ -90,7 +92,7 @@ def read_torchscript(path: str | os.PathLike | None = None) -> dict[str, np.ndar
                                    "(pip install torch silero-vad).") from None
     if path is None:
         try:
-            path = resources.files("silero_vad") / "data" / "silero_vad.jit"
+            path = str(resources.files("silero_vad") / "data" / "silero_vad.jit")
         except ModuleNotFoundError:
             raise WeightsNotFoundError("the silero-vad package is not installed "
                                        "(pip install silero-vad).") from None
@@ -115,7 +117,7 @@ def write_weights(tensors: dict, path: str | os.PathLike) -> str:
         tensors, tempfile.mkdtemp() + "/silero_vad.npz")
     ```
     """
-    arrays = {}
+    arrays: dict[str, Any] = {}
     for rate in CONFIGS:
         arrays.update(_checked(tensors, rate))
     path = Path(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -16,7 +17,7 @@ __all__ = ["ACTIVATIONS", "ARCHITECTURE", "CONFIGS", "SAMPLE_RATE", "activation_
 #: Sampling rate every wav2vec 2.0 checkpoint expects.
 SAMPLE_RATE = 16000
 #: Architecture options and their defaults (those of `facebook/wav2vec2-base`).
-ARCHITECTURE = {
+ARCHITECTURE: dict[str, Any] = {
     "conv_dim": (512, 512, 512, 512, 512, 512, 512),
     "conv_kernel": (10, 3, 3, 3, 3, 2, 2),
     "conv_stride": (5, 2, 2, 2, 2, 2, 2),
@@ -41,7 +42,7 @@ _LARGE = {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 1
           "intermediate_size": 4096}
 #: The registered configurations (`wav2vec2_base`, `wav2vec2_large`, `wav2vec2_large_lv60`:
 #: facebook/wav2vec2-base, -large and -large-lv60) as overrides of `ARCHITECTURE`.
-CONFIGS = {
+CONFIGS: dict[str, dict[str, Any]] = {
     "wav2vec2_base": {},
     "wav2vec2_large": dict(_LARGE),
     "wav2vec2_large_lv60": {**_LARGE, "feat_extract_norm": "layer", "conv_bias": True,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -185,7 +185,7 @@ def read_huggingface_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
 #: to the checkpoint). Linear weights are (out, in) in PyTorch, (in, out) in Keras;
 #: convolutions (out, in, kernel) and (kernel, in, out); the positional convolution's
 #: weight-norm magnitude is (1, 1, kernel) and (kernel,).
-LAYOUTS = {
+LAYOUTS: dict[str | None, tuple[Callable, Callable]] = {
     None: (lambda w: w, lambda w: w),
     "linear": (np.transpose, np.transpose),
     "conv": (lambda w: np.transpose(w, (2, 1, 0)), lambda w: np.transpose(w, (2, 1, 0))),
@@ -507,5 +507,5 @@ def from_huggingface(directory: str | os.PathLike, *, config: Mapping | None = N
     ```
     """
     # `model.py` imports this module: the class comes through the registry instead.
-    model_class = get_model_info("wav2vec2_base").builder.model_class
+    model_class = get_model_info("wav2vec2_base").builder.model_class  # type: ignore[attr-defined]
     return model_class.from_huggingface(directory, config=config, **options)

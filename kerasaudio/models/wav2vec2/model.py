@@ -401,7 +401,7 @@ def _input_shape(name: str, input_shape, arch: dict) -> tuple:
     return shape
 
 
-def family_builder(model_class: type, registered: str, sizes: dict, summary: str,
+def family_builder(model_class: type[Wav2Vec2], registered: str, sizes: dict, summary: str,
                    reference: str):
     """The registered builder of one configuration of a wav2vec 2.0-style family.
 
@@ -462,9 +462,9 @@ def family_builder(model_class: type, registered: str, sizes: dict, summary: str
         params.append(parameter.replace(default=default))
     params += [inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=value)
                for key, value in defaults.items()]
-    builder.__signature__ = inspect.Signature(params)
+    builder.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     builder.__name__ = builder.__qualname__ = registered
-    builder.model_class = model_class
+    builder.model_class = model_class  # type: ignore[attr-defined]
     builder.__doc__ = f"""{summary}
 
     A `{model_class.__name__}` with this configuration (every option of
@@ -490,7 +490,7 @@ def family_builder(model_class: type, registered: str, sizes: dict, summary: str
     return builder
 
 
-def register_sizes(model_class: type, configs: dict, *, paper: str,
+def register_sizes(model_class: type[Wav2Vec2], configs: dict, *, paper: str,
                    sizes: dict[str, tuple[int, str]]) -> dict:
     """Register a builder (`family_builder`) for each size of a family (at import of the
     family's model module; `kerasaudio.models.hubert` and `.wavlm` use it).
