@@ -34,7 +34,6 @@ SKIP = {
     "kerasaudio.embeddings.extract": HF_CHECKPOINT,
     # Examples not self-contained (names they do not define, files they do not make), in
     # files this change does not edit.
-    "kerasaudio.audio_io.load_audio": NOT_SELF_CONTAINED,
     "kerasaudio.cli.main": NOT_SELF_CONTAINED,
     "kerasaudio.vad": "reads long.wav, which it does not make (fix in vad.py)",
     "kerasaudio.vad.Segment": "uses `audio`, which it does not define (fix in vad.py)",
