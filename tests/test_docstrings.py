@@ -34,19 +34,12 @@ SKIP = {
     "kerasaudio.embeddings.extract": HF_CHECKPOINT,
     # Examples not self-contained (names they do not define, files they do not make), in
     # files this change does not edit.
-    "kerasaudio.cli.main": NOT_SELF_CONTAINED,
     "kerasaudio.vad": "reads long.wav, which it does not make (fix in vad.py)",
     "kerasaudio.vad.Segment": "uses `audio`, which it does not define (fix in vad.py)",
     "kerasaudio.vad.speech_frames": "uses `audio`, which it does not define (fix in vad.py)",
     "kerasaudio.vad.split": "uses `audio`, which it does not define (fix in vad.py)",
-    "kerasaudio.ensemble": NOT_SELF_CONTAINED,
     "kerasaudio.models.registry.register_model": NOT_SELF_CONTAINED,
     # Examples written before this runner existed, not yet self-contained.
-    "kerasaudio.errors.CacheError": NOT_SELF_CONTAINED,
-    "kerasaudio.errors.ChecksumError": NOT_SELF_CONTAINED,
-    "kerasaudio.errors.ConversionError": NOT_SELF_CONTAINED,
-    "kerasaudio.errors.DownloadError": NOT_SELF_CONTAINED,
-    "kerasaudio.errors.VerificationError": NOT_SELF_CONTAINED,
     "kerasaudio.export.convert.check_quantization": NOT_SELF_CONTAINED,
     "kerasaudio.export.convert.clip_array": NOT_SELF_CONTAINED,
     "kerasaudio.export.convert.equalizes": NOT_SELF_CONTAINED,
