@@ -508,7 +508,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Example:
     ```python
     from kerasaudio.cli import main
-    main(["predict", "7_jackson_32.wav", "--model", "m5_fsdd_digits", "--format", "json"])
+    clip = kerasaudio.datasets.fsdd.load(sample=True).path[0]  # 0_george_0.wav, a "0"
+    main(["predict", clip, "--model", "m5_fsdd_digits", "--format", "json"])  # 0
+    # {"file": ".../0_george_0.wav", "predictions": [{"label": "0", ...}, ...]}
     ```
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -83,10 +83,13 @@ class ConversionError(KerasAudioError, RuntimeError):
 
     Example:
     ```python
+    import keras
+    # An LSTM with a dynamic batch needs TensorList ops, which have no builtin TFLite form.
+    model = keras.Sequential([keras.Input((10, 4)), keras.layers.LSTM(2)])
     try:
-        kerasaudio.export.convert(model)
-    except kerasaudio.errors.ConversionError as e:
-        print(e)
+        kerasaudio.export.convert(model, batch_size=None)
+    except kerasaudio.errors.ConversionError as e:  # also a RuntimeError
+        print(e)  # TFLite conversion (builtins only) failed: ... 'tf.TensorListReserve' ...
     ```
     """
 
@@ -97,11 +100,15 @@ class VerificationError(ConversionError):
 
     Example:
     ```python
-    try:
-        kerasaudio.export.to_tflite(model, "m.tflite", quantization="int8",
-                                    representative_data=clips, tolerance=1e-6)
+    import os
+    import keras
+    model = keras.Sequential([keras.Input((16,)), keras.layers.Dense(4)])
+    x = np.random.default_rng(0).normal(size=(8, 16)).astype("float32")
+    try:  # float16 weights move the outputs far more than a 1e-9 tolerance allows
+        kerasaudio.export.to_tflite(model, "dense.tflite", quantization="float16",
+                                    representative_data=x, tolerance=1e-9)
     except kerasaudio.errors.VerificationError as e:
-        print(e.report)
+        print(e.report.max_abs_diff, os.path.exists("dense.tflite"))  # ... False
     ```
     """
 
@@ -220,10 +227,14 @@ class DownloadError(KerasAudioError, OSError):
 
     Example:
     ```python
+    import socket
+    with socket.socket() as s:  # a free loopback port: nothing listens on it
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/m5.weights.h5"
     try:
-        kerasaudio.weights.download_file(url, "x.weights.h5", sha256=digest)
-    except kerasaudio.errors.DownloadError as e:
-        print(e.url, e.status, e.reason)
+        kerasaudio.weights.download_file(url, "m5.weights.h5", sha256="0" * 64, retries=0)
+    except kerasaudio.errors.DownloadError as e:  # also an OSError
+        print(e.status, e.reason)  # None connection error: ... Connection refused
     ```
     """
 
@@ -249,10 +260,22 @@ class ChecksumError(DownloadError):
 
     Example:
     ```python
+    import functools, http.server, os, threading
+    os.makedirs("served")
+    with open("served/m5.weights.h5", "wb") as f:
+        f.write(b"not the weights the manifest describes")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory="served")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # loopback only
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        kerasaudio.weights.download_file(url, "x.weights.h5", sha256="0" * 64)
+        kerasaudio.weights.download_file(
+            f"http://127.0.0.1:{server.server_port}/m5.weights.h5", "cache/m5.weights.h5",
+            sha256="0" * 64)
     except kerasaudio.errors.ChecksumError as e:
-        print(e.reason)  # sha256 mismatch: expected 000..., got 3f2...
+        print(e.reason)  # sha256 mismatch: expected 000..., got b23d...; nothing was cached
+    finally:
+        server.shutdown()
+        server.server_close()
     ```
     """
 
@@ -268,10 +291,13 @@ class CacheError(DownloadError):
 
     Example:
     ```python
-    try:
-        kerasaudio.weights.download_file(url, "/read-only/x.weights.h5", sha256=digest)
+    import os
+    os.makedirs("cache/m5.weights.h5")  # a directory where the file should go
+    try:  # refused before any request
+        kerasaudio.weights.download_file("https://example.org/m5.weights.h5",
+                                         "cache/m5.weights.h5", sha256="0" * 64)
     except kerasaudio.errors.CacheError as e:
-        print(e.path, e.reason)
+        print(e.path)  # cache/m5.weights.h5
     ```
     """
 

@@ -15,6 +15,7 @@ import soundfile as sf
 import tensorflow as tf
 
 from kerasaudio import audio_io, data
+from kerasaudio.data import pipeline
 from kerasaudio.datasets import fsdd
 from kerasaudio.errors import (
     AudioFileError,
@@ -627,7 +628,7 @@ def test_audio_dataset_xla_compiles_keras_features_or_falls_back():
 
     mel = layers.MelSpectrogram(sample_rate=8000, n_fft=256, hop_length=64, n_mels=20)
     mel(tf.zeros([1, 4000]))
-    assert data._compile_features(mel, [4, 4000]) is not mel  # a jit_compile tf.function
+    assert pipeline._compile_features(mel, [4, 4000]) is not mel  # a jit_compile tf.function
 
     class NumpyGain(keras.layers.Layer):  # tf.numpy_function: XLA cannot compile it
         def call(self, x):
@@ -635,7 +636,7 @@ def test_audio_dataset_xla_compiles_keras_features_or_falls_back():
             return tf.ensure_shape(y, x.shape)
 
     gain = NumpyGain()
-    assert data._compile_features(gain, [4, 4000]) is gain
+    assert pipeline._compile_features(gain, [4, 4000]) is gain
     plain = next(iter(data.audio_dataset(SAMPLE_PATHS[:4], sample_rate=8000, duration=0.5,
                                          batch_size=4)))
     doubled = next(iter(data.audio_dataset(SAMPLE_PATHS[:4], sample_rate=8000, duration=0.5,

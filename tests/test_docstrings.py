@@ -42,18 +42,10 @@ SKIP = {
     "(tests/test_hf_hub.py runs it against a fake hub on 127.0.0.1)",
     # Examples not self-contained (names they do not define, files they do not make), in
     # files this change does not edit.
-    "kerasaudio.audio_io.load_audio": NOT_SELF_CONTAINED,
-    "kerasaudio.cli.main": NOT_SELF_CONTAINED,
     "kerasaudio.vad": "reads long.wav, which it does not make (fix in vad.py)",
     "kerasaudio.vad.Segment": "uses `audio`, which it does not define (fix in vad.py)",
     "kerasaudio.vad.speech_frames": "uses `audio`, which it does not define (fix in vad.py)",
-    "kerasaudio.ensemble": NOT_SELF_CONTAINED,
     # Examples written before this runner existed, not yet self-contained.
-    "kerasaudio.errors.CacheError": NOT_SELF_CONTAINED,
-    "kerasaudio.errors.ChecksumError": NOT_SELF_CONTAINED,
-    "kerasaudio.errors.ConversionError": NOT_SELF_CONTAINED,
-    "kerasaudio.errors.DownloadError": NOT_SELF_CONTAINED,
-    "kerasaudio.errors.VerificationError": NOT_SELF_CONTAINED,
 }
 
 # Examples that need a heavier test tier: they run in that tier (marker, required modules).

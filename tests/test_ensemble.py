@@ -18,6 +18,7 @@ from kerasaudio.audio_io import load_audio
 from kerasaudio.data import fix_length
 from kerasaudio.datasets import fsdd
 from kerasaudio.errors import InvalidOptionError
+from kerasaudio.info import AudioInfo, model_info
 from kerasaudio.layers import Resample, StackingEnsemble
 
 L = kerasaudio.layers
@@ -370,6 +371,52 @@ def test_save_and_load_one_keras_file(members, data, tmp_path, aggregate):
     assert ens.ensemble_info(loaded)["weights"] == [1.0] * 4
 
 
+def test_the_stack_has_a_record_derived_from_its_members(members, data, tmp_path):
+    """Members with model-info records need no class_names=/sample_rates=; the stack's
+    record holds their classes, the input's rate and length, and their common task, and
+    survives a safe-mode `.keras` round trip."""
+    recorded = [kerasaudio.models.with_info(m, task="digits", class_names=CLASSES,
+                                            sample_rate=rate)
+                for m, rate in zip(members, RATES, strict=True)]
+    ensemble = ens.stack(recorded, sample_rate=8000)
+    expected = AudioInfo(task="digits", class_names=CLASSES, sample_rate=8000,
+                         input_length=8000)
+    assert isinstance(ensemble, kerasaudio.models.AudioModel)
+    assert model_info(ensemble) == expected
+    x = data["x"][:8]
+    np.testing.assert_allclose(
+        ensemble.predict(x, verbose=0),
+        ens.stack(members, class_names=CLASSES, **AT_8K).predict(x, verbose=0), atol=1e-6)
+    path = tmp_path / "recorded.keras"
+    ensemble.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert model_info(loaded) == expected
+    assert ens.ensemble_info(loaded)["class_names"] == CLASSES
+    # the members' records stay with them inside the stack
+    nested = [model_info(layer) for layer in loaded.layers
+              if isinstance(layer, kerasaudio.models.AudioModel)]
+    assert [record.sample_rate for record in nested] == RATES
+
+    # members recording different tasks (or none): the stack's task is unknown
+    mixed = [recorded[0], kerasaudio.models.with_info(members[1], class_names=CLASSES,
+                                                      sample_rate=8000)]
+    assert model_info(ens.stack(mixed)) == expected.replace(task=None)
+    # a member renamed inside the stack (its name is taken) keeps its record
+    namesake = kerasaudio.models.with_info(
+        keras.Model(members[0].inputs[0], members[0].outputs[0], name=members[1].name),
+        task="words", class_names=CLASSES, sample_rate=8000)
+    pair = ens.stack([recorded[1], namesake], aggregate="mean")
+    inside = {layer.name: model_info(layer) for layer in pair.layers
+              if isinstance(layer, kerasaudio.models.AudioModel)}
+    assert len(inside) == 2 and model_info(namesake) in inside.values()
+    assert model_info(pair).task is None
+    # an argument contradicting a member's record is refused
+    with pytest.raises(InvalidOptionError, match="contradict its model-info record"):
+        ens.stack(recorded[:2], class_names=CLASSES[::-1])
+    with pytest.raises(InvalidOptionError, match="contradicts its model-info record"):
+        ens.stack(recorded[:2], sample_rates=16000)
+
+
 @pytest.mark.export
 @pytest.mark.parametrize("quantization", [None, "int8"])
 def test_single_file_tflite_export(members, data, tmp_path, quantization):
@@ -668,6 +715,7 @@ def test_multi_label_learned_stack_exports_to_tflite(tag_fit, data, tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
     from kerasaudio.export import to_tflite
+    from kerasaudio.runtime import TFLiteModel
 
     ensemble = tag_fit.ensemble()
     x = data["x"][~data["train"]][:8]
@@ -685,6 +733,10 @@ def test_multi_label_learned_stack_exports_to_tflite(tag_fit, data, tmp_path):
         got.append(interpreter.get_tensor(out["index"])[0])
     np.testing.assert_allclose(np.stack(got), expected, atol=1e-4)
     assert "LOGISTIC" in report.ops  # the sigmoid head
+    # the stack's record (tag names, rate, length) reaches the file's metadata
+    record = model_info(ensemble)
+    assert record.class_names == tuple(tag_fit.class_names) and record.sample_rate == 8000
+    assert TFLiteModel(path).audio_info == record
 
 
 # ----------------------------------------------------------------------------- windows, TTA

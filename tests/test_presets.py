@@ -42,9 +42,8 @@ SPEAKERS = "bilstm_attention_fsdd_speakers"
 #: conv 3x8x16+16, BN 4x16, conv 3x16x16+16, BN 4x16, Dense 16x10+10.
 M5_SMALL_PARAMETERS = (80 * 8 + 8 + 32 + 3 * 8 * 8 + 8 + 32 + 3 * 8 * 16 + 16 + 64
                        + 3 * 16 * 16 + 16 + 64 + 16 * 10 + 10)
-ENV = ("KERASAUDIO_HOME", "KERASAUDIO_MANIFEST", "KERASAUDIO_WEIGHTS_URL",
-       "KERASAUDIO_OFFLINE", "KERASAUDIO_DOWNLOAD_TIMEOUT", "KERASAUDIO_DOWNLOAD_RETRIES",
-       "KERASAUDIO_PROGRESS")
+#: Every test runs without the weights layer's environment variables (conftest.py).
+pytestmark = pytest.mark.usefixtures("clean_weights_env")
 
 
 def probe(batch=2, samples=8000, seed=1):
@@ -61,13 +60,8 @@ def outputs(model, x):
 class _Handler(http.server.BaseHTTPRequestHandler):
     """GET /<mode>[/<arg>]/<file>: files, slow, truncate, corrupt, stall, status/<code>."""
 
-    def log_message(self, *args):
-        pass
-
     def do_GET(self):
         server = self.server
-        with server.lock:
-            server.requests.append(self.path)
         parts = self.path.strip("/").split("/")
         mode, name = parts[0], parts[-1]
         if mode == "status":
@@ -133,33 +127,8 @@ def published(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(published):
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.root = published["weights"]
-    httpd.requests = []
-    httpd.lock = threading.Lock()
-    httpd.release = threading.Event()
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield httpd
-    httpd.release.set()
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def requests(server):
-    """The paths the server is asked for during this test."""
-    with server.lock:
-        server.requests.clear()
-    return server.requests
+def server(published, local_http_server):
+    return local_http_server(_Handler, published["weights"])
 
 
 def write_manifest(directory: Path, entries: dict) -> Path:

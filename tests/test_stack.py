@@ -148,7 +148,7 @@ TINY = {"architecture": "m3", "config": {"input_shape": [8000, 1], "classes": 10
     ({"members": [TINY, {"architecture": "m6"}]}, "no model named 'm6'"),
     ({"members": [TINY, {**TINY, "config": {**TINY["config"], "name": "x"}}]},
      "do not belong in 'config'"),
-    ({"members": [TINY, TINY]}, "no preset metadata: pass class_names"),
+    ({"members": [TINY, TINY]}, "no class names in its model-info record: pass class_names"),
 ])
 def test_bad_stack_options_fail_clearly(offline, kwargs, match):
     with pytest.raises(InvalidOptionError, match=match):

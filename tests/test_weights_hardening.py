@@ -21,7 +21,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -42,10 +41,8 @@ from kerasaudio.errors import (
 from kerasaudio.weights.env import checked_path
 
 NAME = "m5_fsdd_digits"
-ENV = ("KERASAUDIO_HOME", "KERASAUDIO_MANIFEST", "KERASAUDIO_WEIGHTS_URL",
-       "KERASAUDIO_OFFLINE", "KERASAUDIO_DOWNLOAD_TIMEOUT", "KERASAUDIO_DOWNLOAD_RETRIES",
-       "KERASAUDIO_PROGRESS", "KERASAUDIO_DOWNLOAD_DEADLINE", "KERASAUDIO_LOCK_TIMEOUT",
-       "KERASAUDIO_DOWNLOAD_MAX_BYTES")
+#: Every test runs without the weights layer's environment variables (conftest.py).
+pytestmark = pytest.mark.usefixtures("clean_weights_env")
 #: What the server may send at most (a client without a byte bound reads all of it).
 SERVER_CAP_BYTES = 64_000_000
 #: How long a trickling response lasts at most before the server closes it.
@@ -58,13 +55,8 @@ STOPPED_EARLY = 20_000_000
 class _Handler(http.server.BaseHTTPRequestHandler):
     """GET /<mode>/<percent-encoded file>: files, huge, endless, trickle, slowheaders."""
 
-    def log_message(self, *args):
-        pass
-
     def do_GET(self):
         server = self.server
-        with server.lock:
-            server.requests.append(self.path)
         mode, _, quoted = self.path.strip("/").partition("/")
         path = server.root / urllib.parse.unquote(quoted)
         if not path.is_file():
@@ -124,37 +116,10 @@ def blob():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, blob):
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.root = tmp_path_factory.mktemp("served")
-    shutil.copy(blob["path"], httpd.root / blob["entry"]["file"])
-    httpd.requests, httpd.sent = [], {}
-    httpd.lock = threading.Lock()
-    httpd.done = threading.Semaphore(0)
-    httpd.release = threading.Event()
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield httpd
-    httpd.release.set()
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
-    for name in ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def requests(server):
-    with server.lock:
-        server.requests.clear()
-        server.sent.clear()
-    while server.done.acquire(blocking=False):
-        pass
-    return server.requests
+def server(tmp_path_factory, blob, local_http_server):
+    root = tmp_path_factory.mktemp("served")
+    shutil.copy(blob["path"], root / blob["entry"]["file"])
+    return local_http_server(_Handler, root)
 
 
 def write_manifest(directory: Path, entries: dict) -> Path:

@@ -5,6 +5,11 @@ graph (`kerasaudio.layers.Resample`) and fed through its own front end (members 
 end-to-end models); `kerasaudio.layers.StackingEnsemble` combines their probabilities.
 Both `kerasaudio.ensemble.stack(models)` and `kerasaudio.create_model("stack",
 members=...)` (the registered family, `kerasaudio.ensemble.family`) build with it.
+
+Members are described by their model-info records (`kerasaudio.info.model_info`), and the
+stack is a `kerasaudio.models.AudioModel` whose record is derived from them: the class
+names (the first member's order), the input's sample rate and length, and the task when
+every member records the same one.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from dataclasses import dataclass
 import keras
 
 from kerasaudio.errors import InvalidOptionError
+from kerasaudio.info import AudioInfo, model_info
 from kerasaudio.layers.ensemble import AGGREGATES, Resample, StackingEnsemble
-from kerasaudio.weights import preset_of
+from kerasaudio.models.audio_model import AudioModel
 
 __all__ = ["Member", "describe_members", "ensemble_info", "stack"]
 
@@ -28,8 +34,9 @@ class Member:
 
     `class_names` (output index -> name), `sample_rate` (Hz of the audio it takes),
     `input_length` (samples, None for any length), `channel_axis` (True when the model
-    takes `(samples, 1)`), `source` (`"preset"` or `"argument"`: where the class names
-    came from).
+    takes `(samples, 1)`), `source` (where the class names came from: `"preset"`, the
+    record of a model built from a preset; `"record"`, another model-info record;
+    `"argument"`), `task` (the member's recorded task, None when unknown).
 
     Example:
     ```python
@@ -46,6 +53,7 @@ class Member:
     input_length: int | None
     channel_axis: bool
     source: str
+    task: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -66,18 +74,20 @@ def per_member(value, count: int, what: str) -> list:
 
 def describe_members(models: Sequence, *, class_names=None, sample_rates=None,
                      sample_rate: int | None = None) -> list[Member]:
-    """Read each member's class names, sample rate and input length.
+    """Read each member's class names, sample rate, input length and task.
 
-    From the member's pretrained preset when it has one (`kerasaudio.weights.preset_of`),
-    otherwise from the arguments.
+    From the member's model-info record (`kerasaudio.info.model_info`: every preset from
+    `kerasaudio.create_model` has one, `kerasaudio.models.with_info` sets one) where it
+    knows them, otherwise from the arguments.
 
     Args:
         models: Keras models taking raw audio `(samples,)` or `(samples, 1)` and giving
             `(batch, classes)` probabilities.
-        class_names: the class names of members without preset metadata: one list for
-            all, or one list per member. A member with a preset must agree with it.
-        sample_rates: sample rates (Hz) of members without preset metadata: one int for
-            all, or one per member (default: `sample_rate`).
+        class_names: the class names of members whose record has none: one list for
+            all, or one list per member. A member whose record has them must agree.
+        sample_rates: sample rates (Hz) of members whose record has none: one int for
+            all, or one per member (default: `sample_rate`). A member whose record has
+            one must agree.
         sample_rate: the ensemble input's rate, the last fallback for a member's rate.
 
     Returns:
@@ -85,7 +95,7 @@ def describe_members(models: Sequence, *, class_names=None, sample_rates=None,
 
     Raises:
         InvalidOptionError: a member takes features rather than audio, has no known
-            class names or sample rate, or its metadata contradicts the arguments.
+            class names or sample rate, or its record contradicts the arguments.
 
     Example:
     ```python
@@ -119,25 +129,27 @@ def describe_members(models: Sequence, *, class_names=None, sample_rates=None,
             raise InvalidOptionError(
                 f"{label} outputs shape {out_shape}; members must output (batch, classes) "
                 "probabilities.")
-        preset = preset_of(model)
+        record = model_info(model)
+        known = f"its preset {record.preset!r}" if record.preset else "its model-info record"
         source = "argument"
-        if preset is not None:
-            if names is not None and tuple(map(str, names)) != preset.class_names:
+        if record.class_names is not None:
+            if names is not None and tuple(map(str, names)) != record.class_names:
                 raise InvalidOptionError(
-                    f"{label}: class_names {list(names)} contradict its preset "
-                    f"{preset.name!r}'s {list(preset.class_names)}."
+                    f"{label}: class_names {list(names)} contradict {known}'s "
+                    f"{list(record.class_names)}."
                 )
-            names, source = preset.class_names, "preset"
-            if rate is not None and int(rate) != preset.sample_rate:
+            names, source = record.class_names, ("preset" if record.preset else "record")
+        if record.sample_rate is not None:
+            if rate is not None and int(rate) != record.sample_rate:
                 raise InvalidOptionError(
-                    f"{label}: sample rate {rate} contradicts its preset {preset.name!r} "
-                    f"({preset.sample_rate} Hz).")
-            rate = preset.sample_rate
+                    f"{label}: sample rate {rate} contradicts {known} "
+                    f"({record.sample_rate} Hz).")
+            rate = record.sample_rate
         if names is None:
             raise InvalidOptionError(
-                f"{label} has no preset metadata: pass class_names= (one list for all "
-                "members, or one per member) so the ensemble can check that the members "
-                "share their classes."
+                f"{label} has no class names in its model-info record: pass class_names= "
+                "(one list for all members, or one per member) so the ensemble can check "
+                "that the members share their classes."
             )
         names = tuple(str(c) for c in names)
         if len(set(names)) != len(names):
@@ -148,9 +160,10 @@ def describe_members(models: Sequence, *, class_names=None, sample_rates=None,
         rate = rate if rate is not None else sample_rate
         if rate is None:
             raise InvalidOptionError(
-                f"{label} has no preset metadata: pass sample_rates= (or sample_rate=) so "
-                "the ensemble knows which rate to feed it.")
-        members.append(Member(model, names, int(rate), shape[0], len(shape) == 2, source))
+                f"{label} has no sample rate in its model-info record: pass sample_rates= "
+                "(or sample_rate=) so the ensemble knows which rate to feed it.")
+        members.append(Member(model, names, int(rate), shape[0], len(shape) == 2, source,
+                              record.task))
     return members
 
 
@@ -205,6 +218,16 @@ def parse_aggregate(aggregate, weights):
         f"aggregate={aggregate!r}; use one of {list(AGGREGATES)} or a list of weights.")
 
 
+def ensemble_record(members: list[Member], class_names, rate: int,
+                    length: int | None) -> AudioInfo:
+    """The stack's model-info record: its class names, rate and input length, and the
+    members' task when they all record the same one (else unknown)."""
+    tasks = {member.task for member in members}
+    task = tasks.pop() if len(tasks) == 1 else None
+    return AudioInfo(task=task, class_names=class_names, sample_rate=rate,
+                     input_length=length)
+
+
 def ensemble_rate(members: list[Member], sample_rate: int | None) -> int:
     return int(sample_rate) if sample_rate is not None else max(m.sample_rate for m in members)
 
@@ -249,9 +272,11 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
     Each member gets the input resampled to its own rate inside the graph
     (`kerasaudio.layers.Resample`, builtin TFLite ops) and computes its own features (its
     front end is part of it); `kerasaudio.layers.StackingEnsemble` combines the
-    probabilities. A model listed twice runs once and counts twice. Class names and
-    sample rate are kept in the model (see `ensemble_info`), so a reloaded `.keras` file
-    knows them.
+    probabilities. A model listed twice runs once and counts twice. The result is a
+    `kerasaudio.models.AudioModel` whose model-info record (`kerasaudio.info.model_info`)
+    holds the ensemble's class names, sample rate and input length, and the members'
+    task when they all record the same one; it survives `.keras` save/load and reaches
+    the TFLite metadata through `kerasaudio.export.to_tflite`.
 
     Args:
         models: member models (raw mono audio in, `(batch, classes)` probabilities out),
@@ -261,11 +286,11 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
             the members' log-probabilities; with `stacker=` its fitted weights).
         name: the model's name (default `"stacking_ensemble"`).
         weights: member weights for `"gmean"`, `"mean"` or `"vote"`.
-        class_names: class names of members without preset metadata (see
+        class_names: class names of members whose record has none (see
             `describe_members`). Members must share the label set; the same classes in
             another order are reordered, different sets raise `InvalidOptionError`.
         sample_rate: the input's sample rate (default: the highest member rate).
-        sample_rates: rates of members without preset metadata.
+        sample_rates: rates of members whose record has none.
         input_length: input samples (default: the members' common clip duration at
             `sample_rate`; None when every member takes any length).
         normalize: renormalise `"gmean"`, `"median"` and `"max"` to sum to one
@@ -276,7 +301,8 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
             the stacker's, else False.
 
     Returns:
-        A `keras.Model` `(batch, input_length) -> (batch, classes)`.
+        An `AudioModel` `(batch, input_length) -> (batch, classes)` with the ensemble's
+        record.
 
     Raises:
         InvalidOptionError: mismatched classes, durations or options; a sample-rate
@@ -333,8 +359,8 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
                                                           used_names))(x)
         model = member.model
         if model.name in used_names or model.name in ("audio", "ensemble"):
-            model = keras.Model(model.inputs[0], model.outputs[0],
-                                name=_fresh(model.name, used_names))
+            model = AudioModel(model.inputs[0], model.outputs[0],
+                               name=_fresh(model.name, used_names), info=model_info(model))
         used_names.add(model.name)
         outputs.append(model(x))
     layer = StackingEnsemble(
@@ -342,7 +368,8 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
         normalize=normalize, class_names=list(names), sample_rate=rate,
         orders=[orders[j] for j in index], multi_label=multi_label, name="ensemble")
     out = layer([outputs[j] for j in index])
-    ensemble = keras.Model(inputs, out, name=name or "stacking_ensemble")
+    ensemble = AudioModel(inputs, out, name=name or "stacking_ensemble",
+                          info=ensemble_record(described, names, rate, length))
     if stacker is not None:
         if stacker.kernel.shape != (len(models) * len(names), len(names)):
             raise InvalidOptionError(
@@ -377,8 +404,9 @@ def _fresh(name: str, used: set) -> str:
 
 def ensemble_info(model: keras.Model) -> dict:
     """An ensemble's metadata: `class_names`, `sample_rate`, `input_length`, `aggregate`,
-    `members` (count), `weights`, `multi_label`; read from its `StackingEnsemble` layer,
-    so it works on a reloaded `.keras` file too.
+    `members` (count), `weights`, `multi_label`. The first three come from the model's
+    model-info record (`kerasaudio.info.model_info`) where it knows them, the rest from
+    its `StackingEnsemble` layer, so it works on a reloaded `.keras` file too.
 
     Args:
         model: a model built by `stack` (or `create_model("stack")`), or reloaded from
@@ -405,8 +433,12 @@ def ensemble_info(model: keras.Model) -> dict:
     if len(layers) != 1:
         raise InvalidOptionError(f"{model.name} is not a stacking ensemble (from stack()).")
     layer = layers[0]
-    return {"class_names": layer.class_names, "sample_rate": layer.sample_rate,
-            "input_length": model.inputs[0].shape[1], "aggregate": layer.aggregate,
+    record = model_info(model)
+    names = layer.class_names if record.class_names is None else list(record.class_names)
+    rate = layer.sample_rate if record.sample_rate is None else record.sample_rate
+    length = model.inputs[0].shape[1] if record.input_length is None else record.input_length
+    return {"class_names": names, "sample_rate": rate,
+            "input_length": length, "aggregate": layer.aggregate,
             "members": layer.members, "weights": list(layer.member_weights),
             "multi_label": layer.multi_label}
 

@@ -107,7 +107,7 @@ class ClassificationStack:
 
     Args:
         models: member models (see `describe_members`).
-        class_names, sample_rates: for members without preset metadata.
+        class_names, sample_rates: for members whose model-info record lacks them.
         sample_rate: the rate of the clips given to `predict_proba` (default: the
             highest member rate).
 

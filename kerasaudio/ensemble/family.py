@@ -21,6 +21,7 @@ import keras
 
 from kerasaudio.ensemble.builder import stack
 from kerasaudio.errors import InvalidOptionError
+from kerasaudio.info import model_info
 from kerasaudio.models.common import finish
 from kerasaudio.models.registry import (
     build_arguments,
@@ -308,4 +309,4 @@ def stack_model(*, members: Sequence, aggregate: str | Sequence[float] = "gmean"
     count = model.outputs[0].shape[-1]
     if classes is not None and classes != count:
         raise InvalidOptionError(f"stack: classes={classes} but the members have {count}.")
-    return finish(model.inputs[0], model.outputs[0], name, weights)
+    return finish(model.inputs[0], model.outputs[0], name, weights, info=model_info(model))

@@ -23,8 +23,8 @@ from kerasaudio.ensemble.builder import Member, describe_members, per_member, st
 from kerasaudio.ensemble.classification import predict_member
 from kerasaudio.ensemble.sources import encode_labels, is_dataframe, load_examples
 from kerasaudio.errors import InvalidOptionError
+from kerasaudio.info import model_info
 from kerasaudio.layers.ensemble import EPSILON
-from kerasaudio.weights import preset_of
 
 __all__ = ["METAS", "FitRecord", "StackerFit", "fit_stacker", "meta_features"]
 
@@ -296,6 +296,12 @@ def _fold_ids(n: int, labels: np.ndarray, folds: int, groups, seed: int) -> np.n
     return fold
 
 
+def _described_by_record(model: keras.Model) -> bool:
+    """The member's model-info record gives its class names and sample rate."""
+    record = model_info(model)
+    return record.class_names is not None and record.sample_rate is not None
+
+
 def _is_probabilities(members) -> bool:
     if isinstance(members, np.ndarray):
         return True
@@ -340,11 +346,11 @@ def fit_stacker(members, data, *, folds: int | None = 5, groups=None,
         meta: `"logistic"` (scikit-learn) or `"dense"` (a Keras Dense head).
         multi_label: default: multi-label when the labels are multi-hot rows (or the
             DataFrame's labels hold several names, comma-separated or as lists).
-        class_names: the classes (required when no member has preset metadata; builders'
-            models never do). Default with probabilities: `"0"`, `"1"`, ...
-        sample_rate: the clips' rate (required with builders unless a member has a
-            preset; a DataFrame's files are loaded at it, by default at the highest
-            member rate).
+        class_names: the classes (required when no member's model-info record has them;
+            builders' models never do). Default with probabilities: `"0"`, `"1"`, ...
+        sample_rate: the clips' rate (required with builders unless a member's record
+            has class names and a rate; a DataFrame's files are loaded at it, by
+            default at the highest member rate).
         sample_rates: member rates, as in `stack`.
         refit: retrain builders on all the data for `StackerFit.members`.
         label_column: a DataFrame's label column (class names; several comma-separated
@@ -390,7 +396,7 @@ def fit_stacker(members, data, *, folds: int | None = 5, groups=None,
                                  "need folds >= 2.")
     models = list(members)
     described = [describe_members([m])[0] for m in models
-                 if isinstance(m, keras.Model) and preset_of(m) is not None]
+                 if isinstance(m, keras.Model) and _described_by_record(m)]
     if names is None and described:
         names = list(described[0].class_names)
     load_rate = sample_rate

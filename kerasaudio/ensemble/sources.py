@@ -57,7 +57,7 @@ def load_examples(data, *, class_names: Sequence[str] | None, sample_rate: int |
         if sample_rate is None:
             raise InvalidOptionError(
                 "a DataFrame's files are loaded at sample_rate=: pass it (or use members "
-                "with preset metadata, whose rate is used).")
+                "whose model-info record has a rate, which is used).")
         columns = [label_column] if isinstance(label_column, str) else list(label_column)
         missing = [c for c in [path_column, *columns] if c not in data.columns]
         if missing:

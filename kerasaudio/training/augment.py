@@ -15,8 +15,37 @@ from kerasaudio.errors import InvalidOptionError
 __all__ = ["FilterAugment", "FreqMixStyle", "TimeStretch"]
 
 
+class _FeatureAugmentation(keras.layers.Layer):
+    """What every feature augmentation here shares: a seeded generator, the identity
+    outside training, float32 input to `augment`, the input's shape out, and a config of
+    the options named in `OPTIONS` and `seed`."""
+
+    OPTIONS: tuple[str, ...] = ()
+
+    def __init__(self, *, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training:
+            return inputs
+        return self.augment(keras.ops.cast(inputs, "float32"))
+
+    def augment(self, x):
+        """The augmented float32 features `x` (training only)."""
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        options = {name: getattr(self, name) for name in self.OPTIONS}
+        return {**super().get_config(), **options, "seed": self.seed}
+
+
 @keras.saving.register_keras_serializable(package="kerasaudio.training")
-class FilterAugment(keras.layers.Layer):
+class FilterAugment(_FeatureAugmentation):
     """Random smooth equaliser on (standardised) log-mel features: a channel augmentation.
 
     Per example, `points` values `v_k ~ U[-max_offset, max_offset]` are drawn at evenly
@@ -47,15 +76,15 @@ class FilterAugment(keras.layers.Layer):
         Method", ICASSP 2022.
     """
 
+    OPTIONS = ("max_offset", "points")
+
     def __init__(self, *, max_offset: float = 0.5, points: int = 4, seed: int | None = None,
                  **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         self.max_offset = float(max_offset)
         self.points = int(points)
         if self.points < 2:
             raise InvalidOptionError(f"points={points}: need at least 2.")
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
 
     def _matrix(self, bins: int) -> np.ndarray:
         knots = np.linspace(0, bins - 1, self.points)
@@ -63,10 +92,7 @@ class FilterAugment(keras.layers.Layer):
         return np.stack([np.interp(np.arange(bins), knots, row) for row in eye]).astype(
             np.float32)  # (points, bins)
 
-    def call(self, inputs, training=None):
-        if not training:
-            return inputs
-        x = keras.ops.cast(inputs, "float32")
+    def augment(self, x):
         bins = x.shape[2]
         values = keras.random.uniform((keras.ops.shape(x)[0], self.points),
                                       -self.max_offset, self.max_offset, seed=self.generator)
@@ -74,16 +100,9 @@ class FilterAugment(keras.layers.Layer):
         shape = (-1, 1, bins, 1) if len(x.shape) == 4 else (-1, 1, bins)
         return x + keras.ops.reshape(curve, shape)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "max_offset": self.max_offset, "points": self.points,
-                "seed": self.seed}
-
 
 @keras.saving.register_keras_serializable(package="kerasaudio.training")
-class TimeStretch(keras.layers.Layer):
+class TimeStretch(_FeatureAugmentation):
     """Random tempo change of (log-mel) features: the frame axis resampled, bins untouched.
 
     Per example, a factor `r` is drawn log-uniformly from `[min_rate, max_rate]` and frame
@@ -110,21 +129,18 @@ class TimeStretch(keras.layers.Layer):
     ```
     """
 
+    OPTIONS = ("min_rate", "max_rate")
+
     def __init__(self, *, min_rate: float = 0.8, max_rate: float = 1.25,
                  seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         self.min_rate = float(min_rate)
         self.max_rate = float(max_rate)
         if not 0 < self.min_rate <= self.max_rate:
             raise InvalidOptionError(f"min_rate={min_rate}, max_rate={max_rate}: need "
                              "0 < min_rate <= max_rate.")
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
 
-    def call(self, inputs, training=None):
-        if not training:
-            return inputs
-        x = keras.ops.cast(inputs, "float32")
+    def augment(self, x):
         frames = x.shape[1]
         batch = keras.ops.shape(x)[0]
         rate = keras.ops.exp(keras.random.uniform(
@@ -146,16 +162,9 @@ class TimeStretch(keras.layers.Layer):
         weight = keras.ops.reshape(weight, (batch, frames, *extra))
         return gather(low) * (1.0 - weight) + gather(high) * weight
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "min_rate": self.min_rate, "max_rate": self.max_rate,
-                "seed": self.seed}
-
 
 @keras.saving.register_keras_serializable(package="kerasaudio.training")
-class FreqMixStyle(keras.layers.Layer):
+class FreqMixStyle(_FeatureAugmentation):
     """Frequency-wise MixStyle: swap the per-band colouring of clips within a batch.
 
     Per example, each frequency bin's mean and standard deviation over the frames (and
@@ -190,21 +199,18 @@ class FreqMixStyle(keras.layers.Layer):
         CP-JKU's, Schmid et al. 2022).
     """
 
+    OPTIONS = ("p", "alpha", "eps")
+
     def __init__(self, *, p: float = 0.4, alpha: float = 0.3, eps: float = 1e-6,
                  seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(seed=seed, **kwargs)
         self.p = float(p)
         self.alpha = float(alpha)
         self.eps = float(eps)
         if not 0 <= self.p <= 1 or self.alpha <= 0:
             raise InvalidOptionError(f"p={p}, alpha={alpha}: need 0 <= p <= 1 and alpha > 0.")
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
 
-    def call(self, inputs, training=None):
-        if not training:
-            return inputs
-        x = keras.ops.cast(inputs, "float32")
+    def augment(self, x):
         axes = (1, 3) if len(x.shape) == 4 else (1,)
         batch = keras.ops.shape(x)[0]
         mean = keras.ops.stop_gradient(keras.ops.mean(x, axis=axes, keepdims=True))
@@ -218,10 +224,3 @@ class FreqMixStyle(keras.layers.Layer):
         mixed_mean = lam * mean + (1 - lam) * keras.ops.take(mean, order, axis=0)
         mixed_std = lam * std + (1 - lam) * keras.ops.take(std, order, axis=0)
         return (x - mean) / std * mixed_std + mixed_mean
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "p": self.p, "alpha": self.alpha, "eps": self.eps,
-                "seed": self.seed}

@@ -82,6 +82,18 @@ def _environment(strategy) -> dict:
             "replicas": strategy.num_replicas_in_sync, "cpus": os.cpu_count()}
 
 
+def check_run(recipe: Recipe, *, task: str, runner: str, protocols: Sequence[str],
+              known: Sequence[str]) -> None:
+    """Refuse a recipe of another task than `task` (naming the `runner` for it) and
+    protocols not in `known`, with an `InvalidOptionError`."""
+    if recipe.task != task:
+        raise InvalidOptionError(f"{recipe.preset}: a {recipe.task} recipe; run it with "
+                                 f"{runner}.")
+    unknown = sorted(set(protocols) - set(known))
+    if unknown:
+        raise InvalidOptionError(f"protocols {unknown}: use {tuple(known)}.")
+
+
 def run_on_chief(run_recipe: Callable, recipe, *, out: str | os.PathLike, strategy,
                  **options) -> dict:
     """`run_recipe(recipe, out=..., strategy=..., **options)` in the run directory `out`;
@@ -150,6 +162,32 @@ def evaluate(model: keras.Model, recipe: Recipe, frame: pd.DataFrame) -> dict:
             "total": len(truth), "confusion": confusion.tolist(), "errors": errors}
 
 
+def train_official(recipe: Recipe, index: pd.DataFrame, *, evaluate: Callable, out: Path,
+                   strategy, max_steps, verbose: bool, log: Callable,
+                   extra_train: pd.DataFrame | None = None, note: str = ""):
+    """Train `recipe` on FSDD's official split (takes 5-49 of `index`, then
+    `extra_train`), score it with `evaluate(model, recipe, test_df)` on takes 0-4 and save
+    its weights as `out/<preset>.weights.h5`; `note` ends the log line that starts it.
+
+    Returns:
+        `(model, result, record)`: the trained model, `evaluate`'s result and the run's
+        record for `metrics["official"]` (the result, the training info, `train_clips`,
+        `parameters` and the `weights` file's name).
+    """
+    train_df, test_df = fsdd.official_split(index)
+    train_df = with_extra(train_df, extra_train)
+    log(f"[{recipe.preset}] official split: train {len(train_df)} clips (takes 5-49), "
+        f"test {len(test_df)} (takes 0-4){note}")
+    model, info = train(recipe, train_df, strategy=strategy, max_steps=max_steps,
+                        log=log if verbose else None)
+    result = evaluate(model, recipe, test_df)
+    weights = out / f"{recipe.preset}.weights.h5"
+    model.save_weights(weights)
+    record = {**result, **info, "train_clips": len(train_df),
+              "parameters": model.count_params(), "weights": weights.name}
+    return model, result, record
+
+
 def run(recipe: Recipe, *, out: str | os.PathLike, protocols: Sequence[str] = PROTOCOLS,
         folds: Sequence[str] | None = None, strategy: tf.distribute.Strategy | None = None,
         data: str | None = None, sample: bool = False, max_steps: int | None = None,
@@ -191,12 +229,8 @@ def run(recipe: Recipe, *, out: str | os.PathLike, protocols: Sequence[str] = PR
     metrics["official"]["accuracy"]
     ```
     """
-    if recipe.task != "digits":
-        raise InvalidOptionError(f"{recipe.preset}: a {recipe.task} recipe; run it with "
-                                 "kerasaudio.training.speakers.run.")
-    unknown = sorted(set(protocols) - set(PROTOCOLS))
-    if unknown:
-        raise InvalidOptionError(f"protocols {unknown}: use {PROTOCOLS}.")
+    check_run(recipe, task="digits", runner="kerasaudio.training.speakers.run",
+              protocols=protocols, known=PROTOCOLS)
     if recipe.synthetic and extra_train is None:
         raise InvalidOptionError(
             f"{recipe.preset}: data.synthetic needs the synthetic clips, which the zoo "
@@ -216,22 +250,14 @@ def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample,
     index = load_index(data, sample=sample)
 
     if "official" in protocols and not (resume and "official" in metrics):
-        train_df, test_df = fsdd.official_split(index)
-        train_df = with_extra(train_df, extra_train)
-        log(f"[{recipe.preset}] official split: train {len(train_df)} clips (takes 5-49), "
-            f"test {len(test_df)} (takes 0-4)")
-        model, info = train(recipe, train_df, strategy=strategy, max_steps=max_steps,
-                            log=log if verbose else None)
-        result = evaluate(model, recipe, test_df)
-        weights = out / f"{recipe.preset}.weights.h5"
-        model.save_weights(weights)
-        metrics["official"] = {**result, **info, "train_clips": len(train_df),
-                               "parameters": model.count_params(),
-                               "weights": weights.name}
+        _, result, metrics["official"] = train_official(
+            recipe, index, evaluate=evaluate, out=out, strategy=strategy,
+            max_steps=max_steps, verbose=verbose, log=log, extra_train=extra_train)
         metrics["date"] = datetime.date.today().isoformat()
         write_json(metrics_path, metrics)
         log(f"[{recipe.preset}] official split: accuracy {result['accuracy']:.4f} "
-            f"({result['correct']}/{result['total']}) in {info['seconds']:.0f} s")
+            f"({result['correct']}/{result['total']}) in "
+            f"{metrics['official']['seconds']:.0f} s")
 
     if "loso" in protocols:
         loso = metrics.setdefault("loso", {"per_speaker": {}})

@@ -34,13 +34,19 @@ import pandas as pd
 import tensorflow as tf
 
 from kerasaudio.data import audio_dataset
-from kerasaudio.datasets import fsdd
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.metrics.eer import eer
 from kerasaudio.training.build import builder_config
 from kerasaudio.training.fit import train
 from kerasaudio.training.pipeline import load_index
-from kerasaudio.training.protocols import run_on_chief, same_training, start_metrics, write_json
+from kerasaudio.training.protocols import (
+    check_run,
+    run_on_chief,
+    same_training,
+    start_metrics,
+    train_official,
+    write_json,
+)
 from kerasaudio.training.recipe import TASKS, Recipe
 
 __all__ = [
@@ -220,12 +226,8 @@ def run(recipe: Recipe, *, out: str | os.PathLike, protocols: Sequence[str] = PR
     metrics["official"]["verification"]["eer"]
     ```
     """
-    if recipe.task != "speakers":
-        raise InvalidOptionError(f"{recipe.preset}: a {recipe.task} recipe; run it with "
-                                 "kerasaudio.training.protocols.run.")
-    unknown = sorted(set(protocols) - set(PROTOCOLS))
-    if unknown:
-        raise InvalidOptionError(f"protocols {unknown}: use {PROTOCOLS}.")
+    check_run(recipe, task="speakers", runner="kerasaudio.training.protocols.run",
+              protocols=protocols, known=PROTOCOLS)
     if folds:
         bad = sorted(set(folds) - set(CLASSES))
         if bad:
@@ -245,18 +247,12 @@ def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample,
     index = load_index(data, sample=sample)
 
     if "official" in protocols and not (resume and "official" in metrics):
-        train_df, test_df = fsdd.official_split(index)
-        log(f"[{recipe.preset}] official split: train {len(train_df)} clips (takes 5-49), "
-            f"test {len(test_df)} (takes 0-4), {len(CLASSES)} speakers")
-        model, info = train(recipe, train_df, strategy=strategy, max_steps=max_steps,
-                            log=log if verbose else None)
-        result = evaluate(model, recipe, test_df)
-        weights = out / f"{recipe.preset}.weights.h5"
-        model.save_weights(weights)
-        metrics["official"] = {**result, **info, "train_clips": len(train_df),
-                               "parameters": model.count_params(),
+        model, result, record = train_official(
+            recipe, index, evaluate=evaluate, out=out, strategy=strategy,
+            max_steps=max_steps, verbose=verbose, log=log, note=f", {len(CLASSES)} speakers")
+        weights = out / record["weights"]
+        metrics["official"] = {**record,
                                "embedding_dim": int(embedding_model(model).outputs[0].shape[-1]),
-                               "weights": weights.name,
                                "weights_bytes": weights.stat().st_size}
         metrics["date"] = datetime.date.today().isoformat()
         write_json(metrics_path, metrics)
@@ -264,7 +260,7 @@ def _run(recipe: Recipe, *, protocols, folds, out: Path, strategy, data, sample,
         log(f"[{recipe.preset}] official: identification {result['identification_accuracy']:.4f}"
             f" ({result['correct']}/{result['total']}), EER {v['eer']:.4f} over "
             f"{v['target_trials']} target / {v['nontarget_trials']} non-target trials, "
-            f"trained in {info['seconds']:.0f} s")
+            f"trained in {record['seconds']:.0f} s")
 
     if "unseen" in protocols:
         unseen = metrics.setdefault("unseen", {"per_speaker": {}})
