@@ -246,13 +246,17 @@ def extract(model, audio, *, pooling: str | None = "mean", layer: int | str = -1
 
     Example:
     ```python
-    from kerasaudio.models.wav2vec2 import Wav2Vec2
-    model = Wav2Vec2.from_huggingface("/models/wav2vec2-base")
-    clips = [np.random.randn(16000), np.random.randn(24000)]
-    emb = kerasaudio.embeddings.extract(model, clips)            # (2, 768)
-    frames = kerasaudio.embeddings.extract(model, clips, pooling=None, layer=6)
-    speaker = kerasaudio.create_model("vggvox_v2", include_top=False, frontend="default")
-    kerasaudio.embeddings.extract(speaker, clips_8k, sample_rate=8000)  # (2, 512)
+    # A (small, untrained) wav2vec 2.0; create_model("hf://facebook/wav2vec2-base") or
+    # a checkpoint directory gives the pretrained one, used the same way.
+    model = kerasaudio.create_model("wav2vec2_base", hidden_size=32, num_hidden_layers=2,
+                                    num_attention_heads=2, intermediate_size=64,
+                                    conv_dim=(32,) * 7, num_conv_pos_embedding_groups=2)
+    clips = [np.random.randn(16000), np.random.randn(24000)]     # two lengths, 16 kHz
+    emb = kerasaudio.embeddings.extract(model, clips)            # (2, 32)
+    frames = kerasaudio.embeddings.extract(model, clips, pooling=None, layer=1)
+    speaker = kerasaudio.create_model("vggvox_v2_fsdd_speakers", include_top=False)
+    clips_8k = [np.random.randn(8000) * 0.1, np.random.randn(12000) * 0.1]
+    kerasaudio.embeddings.extract(speaker, clips_8k, sample_rate=8000).shape
     ```
     """
     from kerasaudio.models.wav2vec2 import Wav2Vec2

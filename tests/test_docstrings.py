@@ -30,22 +30,12 @@ from kerasaudio.models import registry
 
 FENCE = re.compile(r"^[ \t]*```python[ \t]*\n(.*?)^[ \t]*```", re.S | re.M)
 
-NOT_SELF_CONTAINED = ("not runnable on its own yet: uses names or files it does not make "
-                      "(to be made self-contained; issue 17)")
-HF_CHECKPOINT = "needs a Hugging Face wav2vec 2.0 checkpoint directory, which is not shipped"
 
 # Example id (module.qualname, then #n for the n-th block after the first) -> reason.
 SKIP = {
     # Examples that need what the project cannot provide here.
-    "kerasaudio.embeddings.extract": HF_CHECKPOINT,
     "kerasaudio.weights.huggingface.snapshot": "downloads from the Hugging Face hub "
     "(tests/test_hf_hub.py runs it against a fake hub on 127.0.0.1)",
-    # Examples not self-contained (names they do not define, files they do not make), in
-    # files this change does not edit.
-    "kerasaudio.vad": "reads long.wav, which it does not make (fix in vad.py)",
-    "kerasaudio.vad.Segment": "uses `audio`, which it does not define (fix in vad.py)",
-    "kerasaudio.vad.speech_frames": "uses `audio`, which it does not define (fix in vad.py)",
-    # Examples written before this runner existed, not yet self-contained.
 }
 
 # Examples that need a heavier test tier: they run in that tier (marker, required modules).
