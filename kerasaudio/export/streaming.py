@@ -116,7 +116,7 @@ def streaming_vad_tflite(path: str | os.PathLike, *, sample_rate: int = 16000,
     cfg = config_for(sample_rate)
     audio = _verification_audio(cfg.sample_rate) if audio is None else \
         np.asarray(audio, np.float32).reshape(-1)
-    expected = np.asarray(silero_vad(sample_rate=cfg.sample_rate)(audio[None]))[0]
+    expected = np.asarray(silero_vad(sample_rate=cfg.sample_rate).predict_on_batch(audio[None]))[0]
     step = silero_vad_streaming(sample_rate=cfg.sample_rate, batch_size=1)
     flatbuffer = convert(step, batch_size=1, quantization=quantization, float_frontend=False)
     runner = StreamingVAD(flatbuffer)
