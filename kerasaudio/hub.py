@@ -15,8 +15,11 @@ model = kerasaudio.create_model("m5", weights="fsdd_digits")   # architecture + 
 model = kerasaudio.create_model("m5_fsdd_digits")      # by preset name
 model.save_weights("my.weights.h5")                    # e.g. after fine-tuning
 model = kerasaudio.create_model("m5_fsdd_digits", weights="my.weights.h5")  # own file
-model = kerasaudio.create_model("hf://MIT/ast-finetuned-speech-commands-v2")  # the hub
-model = kerasaudio.create_model("ast", weights="/models/ast-checkpoint/")    # a directory
+tiny = kerasaudio.create_model("ast", classes=3, hidden_size=32, num_hidden_layers=1,
+                               num_attention_heads=2, intermediate_size=48, max_length=32)
+kerasaudio.models.ast.save_huggingface(tiny, "ast-checkpoint")  # a transformers checkpoint
+model = kerasaudio.create_model("ast-checkpoint/")     # a directory; its family from config
+# create_model("hf://MIT/ast-finetuned-speech-commands-v2") takes one from the hub
 ```
 
 ## Hugging Face checkpoints

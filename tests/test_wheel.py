@@ -229,6 +229,33 @@ def test_console_script_exports_and_the_runtime_runs_the_file(installed):
     assert _run([str(python), "-c", script], cwd=work, env=env).stdout.strip() == "10"
 
 
+def test_console_script_trains_on_a_users_csv(installed):
+    """`kerasaudio train START --csv` from the wheel: the packaged recipe of the preset, the
+    user's clips (a multi-label CSV of bundled clips: digit and speaker tags), one epoch."""
+    python, env, work = installed
+    script = (
+        "import csv, pathlib, kerasaudio\n"
+        "root = pathlib.Path(kerasaudio.__file__).parent / 'datasets' / 'fsdd_sample'\n"
+        "rows = [(p.name, p.stem.split('_')[0] + ',' + p.stem.split('_')[1])\n"
+        "        for p in sorted(root.glob('*.wav'))[:24]]\n"
+        "with open('clips.csv', 'w', newline='') as f:\n"
+        "    csv.writer(f).writerows([('fname', 'labels'), *rows])\n"
+        "print(root)\n")
+    audio_dir = _run([str(python), "-c", script], cwd=work, env=env).stdout.strip()
+    _run([str(python.parent / "kerasaudio"), "train", "m5_fsdd_digits", "--csv", "clips.csv",
+          "--audio-dir", audio_dir, "--epochs", "1", "--batch-size", "8", "--out", "run"],
+         cwd=work, env=env)
+    check = (
+        "import json, keras, kerasaudio\n"
+        "model = keras.saving.load_model('run/model.keras', safe_mode=True)\n"
+        "info = kerasaudio.info.model_info(model)\n"
+        "metrics = json.load(open('run/metrics.json'))\n"
+        "print(info.task, len(info.class_names), 'lwlrap' in json.dumps(metrics))\n")
+    out = _run([str(python), "-c", check], cwd=work, env=env).stdout.split()[-3:]
+    assert out[0] == "multi-label" and int(out[1]) > 2 and out[2] == "True", out
+    assert (work / "run" / "training_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
 @pytest.mark.slow
 def test_wheel_installs_with_its_dependencies_from_the_registry(dist, tmp_path):
     """A user's `pip install kerasaudio-*.whl` into an empty environment (downloads from the

@@ -50,6 +50,15 @@ class StreamingReport:
         max_difference: largest |LiteRT - Keras| probability over the recording.
         agreement: fraction of chunks on the same side of 0.5 in both.
         tolerance: the accepted `max_difference`.
+
+    Example:
+    ```python
+    import tempfile
+    audio = np.zeros(8000, "float32")   # one second of silence at 8 kHz
+    report = kerasaudio.export.streaming_vad_tflite(
+        tempfile.mkdtemp() + "/vad.tflite", sample_rate=8000, audio=audio)
+    report.chunk_size, report.state_size, report.max_difference < 1e-4  # (256, 288, True)
+    ```
     """
 
     path: str
