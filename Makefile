@@ -17,8 +17,8 @@ JAX_LAYER_TESTS := $(addprefix tests/test_,attention.py augment.py conv.py decib
 	layers.py mel.py normalization.py pcen.py recurrent.py spec_augment.py standardize.py \
 	stft.py vlad.py losses.py eer.py lwlrap.py)
 
-.PHONY: demo test test-jax test-export test-parity test-synth test-slow test-all lint bench \
-	bench-training synthesizers clean
+.PHONY: demo test test-jax test-export test-parity test-synth test-slow test-fuzz test-all \
+	lint bench bench-training synthesizers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,14 @@ test-synth: $(VENV)/.installed-test synthesizers
 test-slow: $(VENV)/.installed-heavy synthesizers
 	$(PYTEST) -m slow
 	KERAS_BACKEND=jax $(PYTEST) -m "slow and jax"
+
+# The fuzz tests (marker fuzz) with more examples than `make test` draws:
+# `make test-fuzz FUZZ_EXAMPLES=20000 FUZZ_SEED=7` (no seed: the fixed derandomized run).
+FUZZ_EXAMPLES ?= 2000
+FUZZ_SEED ?=
+test-fuzz: $(VENV)/.installed-test
+	KERASAUDIO_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) KERASAUDIO_FUZZ_SEED=$(FUZZ_SEED) \
+		$(BIN)/python -m pytest -p no:xdist -m fuzz tests/test_fuzz.py
 
 test-all: test test-jax test-synth test-export test-parity test-slow
 

@@ -1,20 +1,20 @@
 """The `kerasaudio` command: list models, classify audio files, train, evaluate, export.
 
     kerasaudio models [--pretrained] [--format text|json|csv]
-    kerasaudio predict FILE... --model NAME [--top-k 3] [--format text|json|csv]
+    kerasaudio predict FILE... --model NAME [--top-k 3] [--vad] [--format text|json|csv]
     kerasaudio train RECIPE [--protocol official] [--set training.epochs=5] [--out DIR]
-    kerasaudio evaluate NAME [--data DIR | --sample] [--out DIR]
+    kerasaudio evaluate NAME [--data DIR | --sample] [--official-split] [--out DIR]
     kerasaudio export NAME [--quantization int8] -o model.tflite
 
 `NAME` is a pretrained preset (`kerasaudio models --pretrained`), a `.keras` file or
-(for `predict`) an exported `.tflite` file. `kerasaudio COMMAND --help` explains every
-option.
+(for `predict` and `evaluate`) an exported `.tflite` file. `evaluate` counts only the clips
+the model never trained on. `kerasaudio COMMAND --help` explains every option.
 
 Exit status: 0 on success; 1 when `predict` could not classify some of its files (the
 others are still classified; each failed file is named on stderr and, with `--format
 json`, gets a `{"file": ..., "error": ...}` line); 2 for a usage error (an option out of
-range: one line on stderr), an unknown or unreadable model, a missing file, an unusable
-output path or a refused export (the message on stderr, no traceback).
+range or malformed: one line on stderr), an unknown or unreadable model, a missing file,
+an unusable output path or a refused export (the message on stderr, no traceback).
 
 `predict` streams: each file's result is printed (and flushed) as soon as it is computed,
 so a failure later in a long run never loses the results before it. A file name that is
