@@ -17,9 +17,8 @@ JAX_LAYER_TESTS := $(addprefix tests/test_,attention.py augment.py conv.py decib
 	layers.py mel.py normalization.py pcen.py recurrent.py spec_augment.py standardize.py \
 	stft.py vlad.py losses.py eer.py lwlrap.py)
 
-.PHONY: demo test test-jax test-export test-parity test-synth test-slow test-all test-wheel dist \
-	docs docs-check chromium lint bench \
-	bench-training synthesizers clean
+.PHONY: demo test test-jax test-export test-parity test-synth test-slow test-fuzz test-all \
+	test-wheel dist docs docs-check chromium lint bench bench-training synthesizers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +78,15 @@ test-slow: $(VENV)/.installed-heavy synthesizers
 	$(PYTEST) -m slow
 	KERAS_BACKEND=jax $(PYTEST) -m "slow and jax"
 
+# The fuzz tests (marker fuzz) with more examples than `make test` draws:
+# `make test-fuzz FUZZ_EXAMPLES=20000 FUZZ_SEED=7` (no seed: the fixed derandomized run).
+FUZZ_EXAMPLES ?= 2000
+FUZZ_SEED ?=
+test-fuzz: $(VENV)/.installed-test
+	KERASAUDIO_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) KERASAUDIO_FUZZ_SEED=$(FUZZ_SEED) \
+		$(BIN)/python -m pytest -p no:xdist -m fuzz tests/test_fuzz.py
+
+
 # The release files: `python -m build` (sdist, then the wheel from it) into dist/.
 dist: $(VENV)/.installed-release
 	rm -rf dist
@@ -103,7 +111,8 @@ docs: $(VENV)/.installed-docs
 docs-check: docs chromium
 	$(BIN)/python -m pytest -n 0 -m docs tests/test_docs_site.py
 
-test-all: test test-jax test-synth test-export test-parity test-wheel test-slow docs-check
+test-all: test test-jax test-synth test-export test-parity test-wheel test-slow test-fuzz \
+	docs-check
 
 # The speech synthesisers behind zoo/synthetic.py (synthetic training speakers) and its
 # tests: Debian's espeak-ng and flite, installed with apt-get when missing.

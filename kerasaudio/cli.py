@@ -1,20 +1,20 @@
 """The `kerasaudio` command: list models, classify audio files, train, evaluate, export.
 
     kerasaudio models [--pretrained] [--format text|json|csv]
-    kerasaudio predict FILE... --model NAME [--top-k 3] [--format text|json|csv]
+    kerasaudio predict FILE... --model NAME [--top-k 3] [--vad] [--format text|json|csv]
     kerasaudio train RECIPE [--protocol official] [--set training.epochs=5] [--out DIR]
-    kerasaudio evaluate NAME [--data DIR | --sample] [--out DIR]
+    kerasaudio evaluate NAME [--data DIR | --sample] [--official-split] [--out DIR]
     kerasaudio export NAME [--quantization int8] -o model.tflite
 
 `NAME` is a pretrained preset (`kerasaudio models --pretrained`), a `.keras` file or
-(for `predict`) an exported `.tflite` file. `kerasaudio COMMAND --help` explains every
-option.
+(for `predict` and `evaluate`) an exported `.tflite` file. `evaluate` counts only the clips
+the model never trained on. `kerasaudio COMMAND --help` explains every option.
 
 Exit status: 0 on success; 1 when `predict` could not classify some of its files (the
 others are still classified; each failed file is named on stderr and, with `--format
 json`, gets a `{"file": ..., "error": ...}` line); 2 for a usage error (an option out of
-range: one line on stderr), an unknown or unreadable model, a missing file, an unusable
-output path or a refused export (the message on stderr, no traceback).
+range or malformed: one line on stderr), an unknown or unreadable model, a missing file,
+an unusable output path or a refused export (the message on stderr, no traceback).
 
 `predict` streams: each file's result is printed (and flushed) as soon as it is computed,
 so a failure later in a long run never loses the results before it. A file name that is
@@ -24,11 +24,13 @@ not valid UTF-8 is printed with `\\xNN` escapes for its undecodable bytes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import math
 import os
 import pathlib
+import shutil
 import sys
 import tempfile
 import warnings
@@ -90,6 +92,8 @@ class _Classifier:
             from kerasaudio.runtime import TFLiteModel
 
             self._lite = TFLiteModel(name, max_duration=self.max_duration)
+            with _native_stderr_muted():  # LiteRT's one INFO line ("Created ... delegate")
+                self._lite._interpreter.allocate_tensors()
             self.info = self._lite.audio_info
             self.class_names = self._lite.class_names
             self.sample_rate = self._lite.sample_rate
@@ -124,19 +128,24 @@ class _Classifier:
                 "model-info record has none). Record it before saving: model = "
                 "kerasaudio.models.with_info(model, sample_rate=..., input_length=...).")
 
-    def predict_windows(self, path: str, hop: int | None):
-        """`(start_seconds, probabilities (windows, classes))` of one file."""
+    def predict_windows(self, path: str, hop: int | None, keep=None):
+        """`(start_seconds, probabilities (windows, classes))` of one file (the windows
+        `keep` chooses, see `kerasaudio.runtime.predict_windows`)."""
         if self._lite is not None:
-            return self._lite.predict_windows(path, hop=hop)
+            return self._lite.predict_windows(path, hop=hop, keep=keep)
         from kerasaudio.runtime import predict_windows
 
-        def predict(clips):
+        def predict(clips):  # a direct call: no per-call tracing as model.predict does
+            import keras
+
             clips = clips[..., None] if self._channel_axis else clips
-            return self.model.predict(clips, verbose=0)
+            out = self.model(clips, training=False)
+            return keras.ops.convert_to_numpy(out[0] if isinstance(out, (list, tuple))
+                                              else out)
 
         return predict_windows(predict, path, model_sample_rate=self.sample_rate,
                                input_length=self.input_length, hop=hop,
-                               max_duration=self.max_duration)
+                               max_duration=self.max_duration, keep=keep)
 
 
 def _top(probabilities: np.ndarray, names: list[str] | None, k: int) -> list[dict]:
@@ -157,13 +166,20 @@ def _models(args) -> int:
         print(table.reset_index().to_json(orient="records", indent=2))
     elif args.format == "csv":
         table.to_csv(sys.stdout)
+    elif not len(table):
+        print("(no presets published)")
     else:
-        import pandas as pd
-
-        with pd.option_context("display.width", 200, "display.max_columns", None,
-                               "display.max_colwidth", 60):
-            print(table.to_string() if len(table) else "(no presets published)")
+        print(_fit(table))
     return 0
+
+
+def _fit(table) -> str:
+    """`table` as text no wider than the terminal (`shutil.get_terminal_size`, which
+    honours $COLUMNS): columns wrap into blocks and long cells are cut with `...`."""
+    width = shutil.get_terminal_size().columns
+    index = max(len(str(label)) for label in [table.index.name or "", *table.index])
+    return table.to_string(line_width=width,
+                           max_colwidth=max(12, min(60, width - index - 4)))
 
 
 def _shown(text: str) -> str:
@@ -187,6 +203,10 @@ def _predict_options(args, sample_rate: int | None = None):
     _positive("--top-k", args.top_k, integer=True)
     if args.max_duration is not None:
         _positive("--max-duration", args.max_duration)
+    threshold = getattr(args, "vad_threshold_db", None)
+    if threshold is not None and not math.isfinite(threshold):
+        raise InvalidOptionError(f"--vad-threshold-db must be a finite level in dB, got "
+                                 f"{threshold!r}.")
     if args.hop is None:
         return None
     _positive("--hop", args.hop)
@@ -200,45 +220,121 @@ def _predict_options(args, sample_rate: int | None = None):
     return hop
 
 
-class _Results:
-    """Writes `predict`'s results one file at a time (text, JSON lines or CSV), flushed."""
+class _SpeechWindows:
+    """`predict --vad`'s choice of windows: those holding speech found by
+    `kerasaudio.vad.split` (energy VAD; adaptive threshold unless `threshold_db`) for at
+    least `SPEECH_FRACTION` of their length, or a whole speech segment (a short word)."""
 
-    def __init__(self, fmt: str, class_names: list[str], top_k: int, window_seconds: float):
-        self.fmt, self.names, self.k, self.window = fmt, class_names, top_k, window_seconds
+    SPEECH_FRACTION = 0.25
+
+    def __init__(self, sample_rate: int, input_length: int, threshold_db: float | None):
+        self.sample_rate, self.length, self.threshold_db = sample_rate, input_length, threshold_db
+        self.windows = 0  # windows of the last file, before dropping the silent ones
+
+    def __call__(self, waveform: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        from kerasaudio import vad
+
+        self.windows = len(starts)
+        ends = starts + self.length
+        speech = np.zeros(len(starts), np.int64)
+        whole = np.zeros(len(starts), bool)
+        for segment in vad.split(waveform, self.sample_rate, threshold_db=self.threshold_db):
+            speech += np.maximum(0, np.minimum(ends, segment.end)
+                                 - np.maximum(starts, segment.start))
+            whole |= (starts <= segment.start) & (ends >= segment.end)
+        return whole | (speech >= self.SPEECH_FRACTION * self.length)
+
+
+def _timeline(starts: np.ndarray, probabilities: np.ndarray, *, window: float, hop: float,
+              names: list[str] | None) -> list[dict]:
+    """Segments of a windowed file: runs of adjacent windows (`hop` apart) with the same
+    best label merged, each from its first window's start to its last window's end or
+    the next segment's start, whichever comes first, with the label's mean probability."""
+    best = probabilities.argmax(axis=1)
+    runs: list[list[int]] = []
+    for i in range(len(starts)):
+        adjacent = i > 0 and abs(starts[i] - starts[i - 1] - hop) < 1e-6
+        if runs and adjacent and best[i] == best[runs[-1][0]]:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    segments = []
+    for k, (first, last) in enumerate(runs):
+        end = starts[last] + window
+        if k + 1 < len(runs):
+            end = min(end, starts[runs[k + 1][0]])
+        label = int(best[first])
+        segments.append({
+            "start": round(float(starts[first]), 3), "end": round(float(end), 3),
+            "label": names[label] if names is not None else str(label),
+            "probability": round(float(probabilities[first:last + 1, label].mean()), 6)})
+    return segments
+
+
+class _Results:
+    """Writes `predict`'s results one file at a time (text, JSON lines or CSV), flushed.
+
+    Every file gets its `predictions`: the `top_k` labels of its mean probabilities over
+    the windows classified. A file longer than one window also gets each window's start,
+    end and best labels, and its timeline (`_timeline`): which label where.
+    """
+
+    def __init__(self, fmt: str, class_names: list[str], top_k: int, *, window: float,
+                 hop: float):
+        self.fmt, self.names, self.k = fmt, class_names, top_k
+        self.window, self.hop = window, hop
         self.csv = None
         if fmt == "csv":
             self.csv = csv.writer(sys.stdout)
-            self.csv.writerow(["file", "window_start", "rank", "label", "probability"])
+            self.csv.writerow(["file", "window_start", "window_end", "rank", "label",
+                               "probability"])
             sys.stdout.flush()
 
-    def result(self, path: str, starts: np.ndarray, probabilities: np.ndarray) -> None:
+    def result(self, path: str, starts: np.ndarray, probabilities: np.ndarray, *,
+               windowed: bool) -> None:
         file = _shown(path)
+        if not len(starts):
+            self._silent(file)
+            return
         overall = _top(probabilities.mean(axis=0), self.names, self.k)
-        windows = []
-        if len(starts) > 1:
+        windows, segments = [], []
+        if windowed:
             windows = [{"start": round(float(start), 3),
                         "end": round(float(start) + self.window, 3),
                         "predictions": _top(p, self.names, self.k)}
                        for start, p in zip(starts, probabilities, strict=True)]
+            segments = _timeline(starts, probabilities, window=self.window, hop=self.hop,
+                                 names=self.names)
         if self.fmt == "json":
             line = {"file": file, "predictions": overall}
-            if windows:
-                line["windows"] = windows
+            if windowed:
+                line["windows"], line["segments"] = windows, segments
             print(json.dumps(line, allow_nan=False))
         elif self.fmt == "csv":
             for rank, p in enumerate(overall, 1):
-                self.csv.writerow([file, "", rank, p["label"], p["probability"]])
+                self.csv.writerow([file, "", "", rank, p["label"], p["probability"]])
             for window in windows:
                 for rank, p in enumerate(window["predictions"], 1):
-                    self.csv.writerow([file, window["start"], rank, p["label"],
-                                       p["probability"]])
+                    self.csv.writerow([file, window["start"], window["end"], rank,
+                                       p["label"], p["probability"]])
         else:
             best = ", ".join(f"{p['label']} {p['probability']:.3f}" for p in overall)
             print(f"{file}: {best}")
-            for window in windows:
-                top = window["predictions"][0]
-                print(f"    {window['start']:7.2f}-{window['end']:7.2f} s  "
-                      f"{top['label']} {top['probability']:.3f}")
+            for segment in segments:
+                print(f"    {segment['start']:7.2f}-{segment['end']:7.2f} s  "
+                      f"{segment['label']} {segment['probability']:.3f}")
+        sys.stdout.flush()
+
+    def _silent(self, file: str) -> None:
+        """A file in which `--vad` found no speech: said so, in every format."""
+        if self.fmt == "json":
+            print(json.dumps({"file": file, "predictions": [], "windows": [],
+                              "segments": [], "speech": False}))
+        elif self.fmt == "csv":
+            print(f"kerasaudio: {file}: no speech found (--vad); nothing classified",
+                  file=sys.stderr)
+        else:
+            print(f"{file}: no speech found (--vad)")
         sys.stdout.flush()
 
     def error(self, path: str, message: str) -> None:
@@ -252,12 +348,15 @@ def _predict(args) -> int:
     _predict_options(args)
     classifier = _Classifier(args.model, max_duration=args.max_duration)
     hop = _predict_options(args, classifier.sample_rate)
-    out = _Results(args.format, classifier.class_names, args.top_k,
-                   classifier.input_length / classifier.sample_rate)
+    rate, length = classifier.sample_rate, classifier.input_length
+    out = _Results(args.format, classifier.class_names, args.top_k, window=length / rate,
+                   hop=(hop or length // 2) / rate)
+    vad = args.vad or args.vad_threshold_db is not None
     failed = 0
     for path in _progress(args.files, "classifying", enabled=len(args.files) > 1):
+        keep = _SpeechWindows(rate, length, args.vad_threshold_db) if vad else None
         try:
-            starts, probabilities = classifier.predict_windows(path, hop)
+            starts, probabilities = classifier.predict_windows(path, hop, keep)
             if not np.isfinite(probabilities).all():
                 raise InvalidAudioError(
                     f"{path}: the model's output holds NaN or Inf for this file (no "
@@ -270,7 +369,8 @@ def _predict(args) -> int:
             failed += 1
             out.error(path, f"{path}: could not be classified ({type(exc).__name__}: {exc})")
             continue
-        out.result(path, starts, probabilities)
+        out.result(path, starts, probabilities,
+                   windowed=(keep.windows if keep is not None else len(starts)) > 1)
     return 1 if failed else 0
 
 
@@ -287,12 +387,35 @@ def _train(args) -> int:
     return 0
 
 
+def _held_out_known(args, classifier) -> None:
+    """Refuse (a usage error) a model whose training clips are unknown: the evaluation
+    must count only clips it never trained on.
+
+    Known: a model whose model-info record names a published preset (each is trained on
+    the training takes 5-49 of FSDD's official split; `kerasaudio train` of a packaged
+    recipe too), or any model with `--official-split` (the user says so)."""
+    from kerasaudio.weights import load_manifest
+
+    preset = classifier.info.preset
+    if args.official_split or (preset is not None and preset in load_manifest()):
+        return
+    named = f"names preset {preset!r}, which is not published" if preset else \
+        "names no published preset"
+    raise InvalidOptionError(
+        f"{_shown(args.name)}: its model-info record {named}, so which FSDD clips it "
+        "trained on is unknown and an accuracy could count them. Pass --official-split "
+        "if it trained on FSDD's official training takes (5-49) only, or evaluate it on "
+        "held-out clips of your own.")
+
+
 def _evaluation_clips(args, classifier):
+    """The FSDD clips the model never trained on: the official test takes (0-4) of the
+    dataset or of the bundled sample (its take-0 clips)."""
     from kerasaudio.datasets import fsdd
 
+    _held_out_known(args, classifier)
     frame = fsdd.load(sample=True) if args.sample else fsdd.load(args.data)
-    if not args.sample:
-        frame = fsdd.official_split(frame)[1]
+    frame = fsdd.official_split(frame)[1]
     task = classifier.info.task or "digits"
     labels = frame["speaker"] if task == "speakers" else frame["digit"].astype(str)
     return list(frame["path"]), list(labels)
@@ -306,12 +429,13 @@ def _evaluate(args) -> int:
     paths, labels = _evaluation_clips(args, classifier)
     names = classifier.class_names
     if names is None:
-        raise SystemExit(f"kerasaudio: {args.name} has no class names in its model-info "
-                         "record; evaluation compares them with the labels.")
+        raise InvalidOptionError(f"{_shown(args.name)} has no class names in its model-info "
+                                 "record; evaluation compares them with the labels.")
     index = {name: i for i, name in enumerate(names)}
     unknown = sorted(set(labels) - set(index))
     if unknown:
-        raise SystemExit(f"kerasaudio: labels {unknown} are not among the model's classes.")
+        raise InvalidOptionError(f"labels {unknown} are not among the model's classes "
+                                 f"{names}.")
     predicted = []
     for path in _progress(paths, "evaluating", enabled=True):
         predicted.append(int(classifier.predict_windows(path, None)[1].mean(axis=0).argmax()))
@@ -319,7 +443,8 @@ def _evaluate(args) -> int:
     predicted = np.array(predicted)
     confusion = confusion_matrix(truth, predicted, classes=len(names))
     accuracy = float((truth == predicted).mean())
-    split = "bundled sample" if args.sample else "official test split (takes 0-4)"
+    split = ("bundled sample's test takes (take 0)" if args.sample else
+             "official test split (takes 0-4)")
     print(f"{args.name}: accuracy {accuracy:.4f} on {len(paths)} FSDD clips ({split})")
     stem = pathlib.Path(args.name).stem
     png = out / f"{stem}_confusion.png"
@@ -338,10 +463,11 @@ def _export(args) -> int:
 
     classifier = _Classifier(args.name)
     if classifier.model is None:
-        raise SystemExit("kerasaudio: export takes a preset or a .keras model.")
+        raise InvalidOptionError(f"{_shown(args.name)}: export takes a preset or a .keras "
+                                 "model, not a .tflite file.")
     preset = classifier.preset
     if preset is None:
-        raise SystemExit(f"kerasaudio: {args.name}'s model-info record names no pretrained "
+        raise InvalidOptionError(f"{_shown(args.name)}'s model-info record names no pretrained "
                          "preset, whose bundled clips calibrate and verify the export; "
                          "use kerasaudio.export.to_tflite with clips of your own.")
     clips, labels = representative_clips(preset)
@@ -379,6 +505,21 @@ def _output_directory(path: str, option: str) -> pathlib.Path:
     return out
 
 
+@contextlib.contextmanager
+def _native_stderr_muted():
+    """Silence what C++ libraries write to file descriptor 2 (LiteRT's INFO lines) for
+    the duration; Python's own `sys.stderr` writes are flushed before."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _progress(items: Sequence, label: str, *, enabled: bool):
     """Yield `items`, drawing a progress bar on stderr when it is a terminal."""
     show = enabled and sys.stderr.isatty()
@@ -397,8 +538,15 @@ def _progress(items: Sequence, label: str, *, enabled: bool):
 # ----------------------------------------------------------------------------- parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (`kerasaudio predict: error: ...`, exit 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {_shown(message)} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kerasaudio", description="Keras audio models: list, classify, train, "
         "evaluate and export.", formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run `kerasaudio COMMAND --help` for a command's options.")
@@ -417,8 +565,9 @@ def _parser() -> argparse.ArgumentParser:
         "predict", help="classify audio files",
         description="Classify audio files (any format soundfile reads, any sample rate: "
         "resampled to the model's). A file longer than the model's input is cut into "
-        "windows (hop: half the input length) and each window classified; the file's "
-        "result is the mean over windows.")
+        "windows (hop: half the input length) and each window classified; the file gets "
+        "the mean over windows, each window's labels and a timeline of segments (adjacent "
+        "windows with the same best label merged). --vad drops the silent windows.")
     predict.add_argument("files", nargs="+", metavar="FILE", help="audio files")
     predict.add_argument("--model", required=True,
                          help="a pretrained preset (see `kerasaudio models --pretrained`), "
@@ -432,11 +581,22 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--max-duration", type=float, default=None, metavar="SECONDS",
                          help="refuse files longer than this (default: 3600, "
                          "kerasaudio.audio_io.MAX_DURATION)")
+    predict.add_argument("--vad", action="store_true",
+                         help="classify only the windows that overlap speech "
+                         "(kerasaudio.vad.split: energy VAD, threshold adapted to the file); "
+                         "a file without speech is reported as such")
+    predict.add_argument("--vad-threshold-db", type=float, default=None, metavar="DB",
+                         help="with --vad (implied): a fixed speech level in dB re full "
+                         "scale (e.g. -40) instead of the adaptive threshold")
     predict.add_argument("--format", choices=FORMATS, default="text",
-                         help="text (default); json: one object per line, {'file', "
-                         "'predictions': [{'label', 'probability'}...] best first, "
-                         "'windows' for long files}; csv: file, window_start, rank, label, "
-                         "probability")
+                         help="text (default): the best labels, and for long files their "
+                         "timeline (start-end s, label); json: one object per line, "
+                         "{'file', 'predictions': [{'label', 'probability'}...] best first; "
+                         "for long files also 'windows' [{'start', 'end', 'predictions'}] "
+                         "and 'segments' [{'start', 'end', 'label', 'probability'}]: "
+                         "adjacent windows with the same best label merged}; csv: file, "
+                         "window_start, window_end, rank, label, probability (empty "
+                         "start and end: the whole file)")
     predict.set_defaults(run=_predict)
 
     train = commands.add_parser(
@@ -454,15 +614,22 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "evaluate", help="accuracy on FSDD and a confusion-matrix PNG",
-        description="Evaluate a preset (or its .keras/.tflite file) on FSDD's official "
-        "test split (takes 0-4; digits or speakers, as the preset's task), print the "
-        "accuracy and write a confusion-matrix PNG and a JSON summary.")
+        description="Evaluate a preset, or a .keras/.tflite file, on FSDD clips it never "
+        "trained on: the official test split (takes 0-4; with --sample the bundled "
+        "sample's take-0 clips), digits or speakers as the model's task. Prints the "
+        "accuracy and writes a confusion-matrix PNG and a JSON summary.")
     evaluate.add_argument("name", help="preset name, .keras or .tflite file")
     evaluate.add_argument("--data", default=None,
                           help="FSDD directory (default: $KERASAUDIO_DATA or "
                           "../shared/data/fsdd)")
     evaluate.add_argument("--sample", action="store_true",
-                          help="use the 120-clip sample shipped in the package instead")
+                          help="use the sample shipped in the package instead (its 60 "
+                          "test-take clips; the other 60 are training takes)")
+    evaluate.add_argument("--official-split", action="store_true",
+                          help="the model (a .keras or .tflite file naming no published "
+                          "preset) trained on FSDD's official training takes (5-49) only: "
+                          "evaluate it on the test takes. Without it such a model is "
+                          "refused, since its accuracy could count clips it trained on")
     evaluate.add_argument("--out", default="out", help="output directory (default: out)")
     evaluate.set_defaults(run=_evaluate)
 
@@ -514,7 +681,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ```
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2, its line printed)
+        return exc.code
     if getattr(args, "quantization", None) == "float32":
         args.quantization = None
     with warnings.catch_warnings():
@@ -525,6 +695,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KerasAudioError as exc:  # a user's mistake or a missing file: one message
             print(f"kerasaudio {args.command}: error: {_shown(str(exc))}", file=sys.stderr)
             return 2
+        except BrokenPipeError:  # `kerasaudio predict ... | head`: the reader has gone
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # no second error when Python exits
+            return 1
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

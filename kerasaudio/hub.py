@@ -61,6 +61,7 @@ record names (license, metrics, ...), whatever the model's name.
 from __future__ import annotations
 
 import copy
+import difflib
 import fnmatch
 import importlib
 import inspect
@@ -197,13 +198,15 @@ def representative_clips(preset: Preset | str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _is_local_path(weights) -> bool:
-    """True if `weights` names a local file rather than a preset tag."""
+    """True if `weights` names a local file or directory (a checkpoint directory, with
+    or without a trailing separator) rather than a preset tag."""
     if isinstance(weights, os.PathLike):
         return True
     if not isinstance(weights, str):
         return False
     return (weights.endswith(".weights.h5") or os.sep in weights
-            or bool(os.altsep and os.altsep in weights) or os.path.isfile(weights))
+            or bool(os.altsep and os.altsep in weights) or os.path.isfile(weights)
+            or os.path.isdir(weights))
 
 
 def _find_preset(name: str, weights) -> Preset | None:
@@ -238,8 +241,11 @@ def _find_preset(name: str, weights) -> Preset | None:
     presets = load_manifest()
     if name not in presets:
         close = fnmatch.filter(registered, f"*{name}*") or registered
+        likely = difflib.get_close_matches(name, [*presets, *registered], n=3)
+        hint = f"did you mean {' or '.join(map(repr, likely))}? " if likely else ""
         raise InvalidOptionError(
-            f"no preset named {name!r}; presets: {sorted(presets) or 'none published yet'}"
+            f"no preset named {name!r}; {hint}presets: "
+            f"{sorted(presets) or 'none published yet'}"
             f"; and no model named {name!r}; registered models: {close}.")
     preset = check_preset(presets[name])
     if weights is not None and not _is_local_path(weights) and weights not in (

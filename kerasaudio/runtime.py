@@ -370,7 +370,9 @@ def predict_windows(predict: Callable[[np.ndarray], np.ndarray], audio, *,
                     model_sample_rate: int, input_length: int,
                     sample_rate: int | None = None,
                     hop: int | None = None, max_duration: float | None = MAX_DURATION,
-                    max_peak: float | None = MAX_PEAK) -> tuple[np.ndarray, np.ndarray]:
+                    max_peak: float | None = MAX_PEAK,
+                    keep: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Classify a recording window by window with any batch predictor.
 
     The audio is loaded at the model's rate (`load_waveform`) and cut into windows of
@@ -391,9 +393,14 @@ def predict_windows(predict: Callable[[np.ndarray], np.ndarray], audio, *,
             length; at least 1).
         max_duration: the longest audio accepted, seconds (None: no limit).
         max_peak: the largest sample magnitude accepted (see `load_waveform`).
+        keep: chooses the windows classified: called with the waveform at the model's
+            rate as windowed (padding included) and the window starts in samples, it
+            returns one bool per window (`kerasaudio.vad` drops silent windows this
+            way). None: every window.
 
     Returns:
-        `(start_seconds, probabilities)`: `(windows,)` and `(windows, classes)`.
+        `(start_seconds, probabilities)`: `(windows,)` and `(windows, classes)`, the
+        kept windows only; `(0,)` and `(0, 0)` when `keep` keeps none.
 
     Raises:
         AudioFileError, InvalidAudioError, InvalidOptionError: as `load_waveform`; an
@@ -426,6 +433,14 @@ def predict_windows(predict: Callable[[np.ndarray], np.ndarray], audio, *,
         count = 1 + int(np.ceil((len(waveform) - length) / hop))
         starts = np.arange(count, dtype=np.int64) * hop
         waveform = np.pad(waveform, (0, int(starts[-1]) + length - len(waveform)))
+    if keep is not None:
+        mask = np.asarray(keep(waveform, starts), bool)
+        if mask.shape != starts.shape:
+            raise InvalidOptionError(f"keep returned shape {mask.shape}; expected one bool "
+                                     f"per window, {starts.shape}.")
+        starts = starts[mask]
+        if not len(starts):
+            return np.zeros(0), np.zeros((0, 0), np.float32)
     view = np.lib.stride_tricks.sliding_window_view(waveform, length)
     probabilities = [np.asarray(predict(np.ascontiguousarray(view[starts[i:i + WINDOW_BATCH]])))
                      for i in range(0, len(starts), WINDOW_BATCH)]
@@ -512,7 +527,9 @@ class TFLiteModel:
                                 allocated=self._allocated)[0][0] for clip in clips])
 
     def predict_windows(self, audio, *, sample_rate: int | None = None,
-                        hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                        hop: int | None = None,
+                        keep: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                        ) -> tuple[np.ndarray, np.ndarray]:
         """`(start_seconds, probabilities)` of every window, `(windows,)` and
         `(windows, classes)`.
 
@@ -521,6 +538,7 @@ class TFLiteModel:
             sample_rate: the waveform's rate (default: the model's); it is resampled.
             hop: samples between window starts at the model's rate (default: half the
                 input length).
+            keep: the windows classified (see `kerasaudio.runtime.predict_windows`).
 
         Example:
         ```python
@@ -543,14 +561,17 @@ class TFLiteModel:
                                model_sample_rate=self.sample_rate,
                                input_length=self.input_length, sample_rate=sample_rate,
                                hop=hop, max_duration=self.max_duration,
-                               max_peak=self.max_peak)
+                               max_peak=self.max_peak, keep=keep)
 
     def predict(self, audio, *, sample_rate: int | None = None) -> np.ndarray:
-        """Class probabilities of a waveform or file: the mean over its windows.
+        """Class probabilities of a waveform or file, or of a batch of them: each one's
+        mean over its windows.
 
         Args:
-            audio: a file path, or a 1-D float waveform.
-            sample_rate: the waveform's rate (default: the model's); it is resampled.
+            audio: a file path or a 1-D float waveform: `(classes,)` probabilities; or a
+                batch, a 2-D float array `(clips, samples)` or a list of paths and
+                waveforms: `(clips, classes)`, row `i` the probabilities of clip `i`.
+            sample_rate: the waveforms' rate (default: the model's); they are resampled.
 
         Example:
         ```python
@@ -562,8 +583,14 @@ class TFLiteModel:
             kerasaudio.export.convert(model), sample_rate=16000,
             extra={"input_length": 16000}))
         runner.predict(np.zeros(8000, "float32"), sample_rate=8000).shape  # (10,)
+        runner.predict(np.zeros((4, 16000), "float32")).shape  # (4, 10): a batch
         ```
         """
+        if isinstance(audio, (list, tuple)) or (
+                isinstance(audio, np.ndarray) and audio.ndim == 2):
+            classes = int(self._interpreter.get_output_details()[0]["shape"][-1])
+            rows = [self.predict(clip, sample_rate=sample_rate) for clip in audio]
+            return np.stack(rows) if rows else np.zeros((0, classes), np.float32)
         return self.predict_windows(audio, sample_rate=sample_rate)[1].mean(axis=0)
 
 

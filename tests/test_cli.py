@@ -2,7 +2,9 @@
 
 import csv
 import io
+import itertools
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 import soundfile as sf
+from crafted_audio import tiny_classifier
 
 import kerasaudio
 from kerasaudio import cli
@@ -99,13 +102,207 @@ def test_long_file_is_windowed(env, capsys, tmp_path):
 
 
 def test_evaluate_writes_confusion_matrix(env, capsys, tmp_path):
+    """Only the clips the preset never trained on count: of the bundled sample (takes 0
+    and 5), the 60 take-0 clips of the official test split."""
     out = run(capsys, "evaluate", "m5_fsdd_digits", "--sample", "--out", str(tmp_path))
     accuracy = float(out.split("accuracy ")[1].split()[0])
     summary = json.loads((tmp_path / "m5_fsdd_digits_evaluation.json").read_text())
     confusion = np.array(summary["confusion"])
-    assert confusion.sum() == 120 and summary["accuracy"] == pytest.approx(accuracy, abs=1e-4)
-    assert np.trace(confusion) / 120 == pytest.approx(summary["accuracy"])
+    held_out = fsdd.official_split(fsdd.load(sample=True))[1]
+    assert len(held_out) == 60 and set(held_out["take"]) == {0}
+    assert confusion.sum() == 60 and summary["accuracy"] == pytest.approx(accuracy, abs=1e-4)
+    assert "on 60 FSDD clips" in out and "test takes" in summary["split"]
+    assert np.trace(confusion) / 60 == pytest.approx(summary["accuracy"])
+    assert (confusion.sum(axis=1) == 6).all()  # each digit: its six speakers' take 0
     assert (tmp_path / "m5_fsdd_digits_confusion.png").stat().st_size > 5000
+
+
+def own_model(model, path, *, preset: str | None = None) -> str:
+    """The fixture's trained M5 saved as a user's `.keras` file: its model-info record
+    gives the rate, length and class names, and names `preset` (None: no preset)."""
+    model = kerasaudio.models.with_info(model, sample_rate=8000, input_length=8000,
+                                        class_names=DIGITS, task="digits", preset=preset)
+    model.save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def user_files(preset_env, tmp_path_factory):
+    """A user's `.keras` file (no preset) and `.tflite` file (`tiny_classifier`)."""
+    root = tmp_path_factory.mktemp("user_models")
+    return {"keras": own_model(preset_env[1], root / "mine.keras"),
+            "tflite": tiny_classifier(root / "tiny.tflite")}
+
+
+def test_evaluate_refuses_a_model_whose_training_clips_are_unknown(env, user_files, capsys,
+                                                                   tmp_path):
+    mine = user_files["keras"]
+    assert cli.main(["evaluate", mine, "--sample", "--out", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert "names no published preset" in captured.err and "--official-split" in captured.err
+    assert not list(tmp_path.glob("*evaluation.json"))
+    preset_file = own_model(env[0], tmp_path / "preset.keras", preset="m5_fsdd_digits")
+    out = run(capsys, "evaluate", preset_file, "--sample", "--out", str(tmp_path))
+    assert "on 60 FSDD clips" in out  # a published preset's record: its split is known
+
+
+def test_predict_and_evaluate_take_the_users_keras_and_tflite_files(env, user_files, capsys,
+                                                                    tmp_path):
+    model, frame = env
+    mine, lite = user_files["keras"], user_files["tflite"]
+    path = frame.path[0]
+    out = run(capsys, "predict", path, "--model", mine, "--format", "json", "--top-k", "10")
+    got = {p["label"]: p["probability"] for p in json.loads(out)["predictions"]}
+    expected = model.predict(kerasaudio.data.fix_length(
+        sf.read(path, dtype="float32")[0], 8000)[None], verbose=0)[0]
+    np.testing.assert_allclose([got[d] for d in DIGITS], expected, atol=1e-5)
+    out = run(capsys, "predict", path, "--model", lite, "--format", "json", "--top-k", "10")
+    got = {p["label"]: p["probability"] for p in json.loads(out)["predictions"]}
+    expected = kerasaudio.runtime.TFLiteModel(lite).predict(path)
+    np.testing.assert_allclose([got[d] for d in DIGITS], expected, atol=1e-6)
+    out = run(capsys, "evaluate", lite, "--sample", "--official-split", "--out",
+              str(tmp_path))
+    summary = json.loads((tmp_path / "tiny_evaluation.json").read_text())
+    assert "on 60 FSDD clips" in out and np.sum(summary["confusion"]) == 60
+
+
+@pytest.fixture
+def long_recording(env, tmp_path):
+    """Four FSDD clips, each followed by 1.5 s of near-silence (8 kHz)."""
+    rng = np.random.default_rng(0)
+    parts = []
+    for path in env[1].path[[0, 20, 40, 60]]:
+        parts += [sf.read(path, dtype="float32")[0],
+                  (rng.standard_normal(12000) * 1e-4).astype(np.float32)]
+    path = tmp_path / "long.wav"
+    sf.write(path, np.concatenate(parts), 8000, subtype="FLOAT")
+    speech = []
+    at = 0
+    for i in range(0, len(parts), 2):
+        speech.append((at, at + len(parts[i])))
+        at += len(parts[i]) + len(parts[i + 1])
+    return str(path), speech
+
+
+def test_predict_vad_classifies_only_windows_with_speech(env, capsys, long_recording):
+    path, speech = long_recording
+    every = json.loads(run(capsys, "predict", path, "--model", "m5_fsdd_digits", "--format",
+                           "json"))
+    spoken = json.loads(run(capsys, "predict", path, "--model", "m5_fsdd_digits", "--vad",
+                            "--format", "json"))
+    assert 0 < len(spoken["windows"]) < len(every["windows"])
+    for window in every["windows"]:
+        start, end = round(window["start"] * 8000), round(window["end"] * 8000)
+        covered = sum(max(0, min(end, b) - max(start, a)) for a, b in speech)
+        kept = window in spoken["windows"]
+        if covered == 0:
+            assert not kept, window  # pure silence is dropped
+        if covered >= 0.5 * 8000 or any(start <= a and b <= end for a, b in speech):
+            assert kept, window  # half a window of speech, or a whole word, stays
+
+
+def test_predict_reports_a_timeline_of_segments(env, capsys, long_recording):
+    path, _ = long_recording
+    result = json.loads(run(capsys, "predict", path, "--model", "m5_fsdd_digits", "--format",
+                            "json", "--top-k", "10"))
+    windows, segments = result["windows"], result["segments"]
+    best = [w["predictions"][0]["label"] for w in windows]
+    # runs of adjacent windows with the same best label, in order, none overlapping
+    runs = [best[0]]
+    for label in best[1:]:
+        if label != runs[-1]:
+            runs.append(label)
+    assert [s["label"] for s in segments] == runs
+    assert segments[0]["start"] == 0.0 and segments[-1]["end"] == windows[-1]["end"]
+    for before, after in itertools.pairwise(segments):
+        assert before["end"] == after["start"] and before["start"] < before["end"]
+    first = [w for w in windows if w["start"] < segments[0]["end"]]
+    mean = np.mean([next(p["probability"] for p in w["predictions"]
+                         if p["label"] == segments[0]["label"]) for w in first])
+    assert segments[0]["probability"] == pytest.approx(mean, abs=1e-5)
+    out = run(capsys, "predict", path, "--model", "m5_fsdd_digits", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == ["file", "window_start", "window_end", "rank", "label",
+                             "probability"]
+    assert rows[0]["window_start"] == rows[0]["window_end"] == ""  # the whole file
+    timed = [r for r in rows if r["window_start"]]
+    assert len(timed) == 3 * len(windows)
+    for row in timed:
+        assert float(row["window_end"]) == pytest.approx(float(row["window_start"]) + 1.0)
+    text = run(capsys, "predict", path, "--model", "m5_fsdd_digits").splitlines()
+    assert len(text) == 1 + len(segments)
+    assert text[1].split()[-2:] == [segments[0]["label"], f"{segments[0]['probability']:.3f}"]
+
+
+def test_predict_vad_on_silence_says_so(env, capsys, tmp_path):
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, np.zeros(24000, np.float32), 8000)
+    out = run(capsys, "predict", str(quiet), "--model", "m5_fsdd_digits", "--vad",
+              "--format", "json")
+    assert json.loads(out) == {"file": str(quiet), "predictions": [], "windows": [],
+                               "segments": [], "speech": False}
+    out = run(capsys, "predict", str(quiet), "--model", "m5_fsdd_digits", "--vad")
+    assert out == f"{quiet}: no speech found (--vad)\n"
+
+
+def test_a_preset_typo_suggests_the_closest_presets(env, capsys):
+    assert cli.main(["predict", "x.wav", "--model", "m5_fsdd_digit"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "did you mean 'm5_fsdd_digits'" in err
+
+
+def test_models_table_fits_the_terminal(env, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    for argv in (["models"], ["models", "--pretrained"]):
+        lines = run(capsys, *argv).splitlines()
+        assert max(map(len, lines)) <= 60
+        assert any(line.startswith("m5") for line in lines)
+
+
+def test_help_imports_neither_tensorflow_nor_keras():
+    code = textwrap.dedent("""
+        import contextlib, io, json, sys
+        from kerasaudio.cli import main
+        for argv in (["--help"], ["predict", "--help"], ["evaluate", "--help"]):
+            with contextlib.redirect_stdout(io.StringIO()):
+                try:
+                    main(argv)
+                except SystemExit:
+                    pass
+        print(json.dumps(sorted({m.split(".")[0] for m in sys.modules}
+                                & {"tensorflow", "keras", "jax", "pandas"})))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+def test_no_library_log_lines_on_stderr(env, user_files):
+    """Neither TensorFlow's C++ INFO lines nor LiteRT's are printed, unless the user sets
+    TF_CPP_MIN_LOG_LEVEL."""
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    for model in (user_files["keras"], user_files["tflite"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "kerasaudio.cli", "predict", env[1].path[0], "--model",
+             model], capture_output=True, text=True, env=environment, timeout=300,
+            check=False)
+        assert done.returncode == 0 and done.stdout.startswith(env[1].path[0])
+        assert done.stderr == "", done.stderr
+
+
+def test_a_closed_pipe_ends_predict_quietly(env, user_files):
+    """`kerasaudio predict ... | head -1`: no traceback when the reader goes."""
+    lite = user_files["tflite"]
+    files = list(env[1].path) * 4
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kerasaudio.cli", "predict", *files, "--model", lite,
+         "--format", "csv"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().startswith("file,")
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait(timeout=300) == 1 and "Traceback" not in err, err
 
 
 @pytest.mark.export

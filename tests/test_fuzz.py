@@ -2,10 +2,14 @@
 kerasaudio errors only (never MemoryError, struct.error, a libsndfile or TensorFlow error,
 a crash or a hang) and, when they succeed, bounded, well-shaped results.
 
-The default run is derandomized (the same examples every time, as CI needs) and bounded to
-well under a minute. Run longer with more examples (still reproducible):
+Every test here has the `fuzz` marker. The default run (part of `make test`) is
+derandomized (the same examples every time, as CI needs) and bounded to well under a
+minute. `make test-fuzz` runs longer: `FUZZ_EXAMPLES` examples per test (default 2000),
+derandomized, or drawn from the seed `FUZZ_SEED` (reproducible with the same seed):
 
-    KERASAUDIO_FUZZ_EXAMPLES=2000 python -m pytest -p no:xdist tests/test_fuzz.py
+    make test-fuzz FUZZ_EXAMPLES=20000 FUZZ_SEED=7
+    KERASAUDIO_FUZZ_EXAMPLES=2000 KERASAUDIO_FUZZ_SEED=7 \
+        python -m pytest -p no:xdist -m fuzz tests/test_fuzz.py
 
 A watchdog (`faulthandler.dump_traceback_later`) ends the process with every thread's
 traceback if one example takes longer than `WATCHDOG_SECONDS`: a hang fails loudly.
@@ -22,9 +26,10 @@ import struct
 import warnings
 
 import numpy as np
+import pytest
 import soundfile as sf
 from crafted_audio import ogg_pages, reseal_ogg_page, tone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from kerasaudio import audio_io, layers, runtime
@@ -32,16 +37,23 @@ from kerasaudio.errors import KerasAudioError
 
 #: Examples per test when KERASAUDIO_FUZZ_EXAMPLES is not set (each test's default below).
 EXAMPLES = int(os.environ.get("KERASAUDIO_FUZZ_EXAMPLES", "0"))
+#: A seed for Hypothesis (KERASAUDIO_FUZZ_SEED); unset or empty: the derandomized run.
+SEED = os.environ.get("KERASAUDIO_FUZZ_SEED", "")
+
+pytestmark = pytest.mark.fuzz
 WATCHDOG_SECONDS = 120
 #: The most audio a fuzzed file may decode to (kept small: the limits are what is tested).
 MAX_DURATION = 30.0
 
 
 def fuzz(default: int):
-    return settings(derandomize=True, max_examples=EXAMPLES or default, database=None,
-                    deadline=datetime.timedelta(seconds=20),
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.function_scoped_fixture])
+    chosen = settings(derandomize=not SEED, max_examples=EXAMPLES or default, database=None,
+                      deadline=datetime.timedelta(seconds=20),
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                             HealthCheck.function_scoped_fixture])
+    if not SEED:
+        return chosen
+    return lambda test: seed(int(SEED))(chosen(test))
 
 
 class watchdog:
@@ -247,10 +259,10 @@ def test_fuzzed_mp3_headers(blob, tmp_path):
 # ----------------------------------------------------------------------------- layer options
 
 
-#: Odd values any option may get instead of its usual one (no huge sizes: the options
-#: have no upper bound, and a 2^40-point FFT is a memory bomb by request, not by input).
+#: Odd values any option may get instead of its usual one; huge sizes are refused by the
+#: options' documented limits (kerasaudio.layers.base.OPTION_LIMITS) before any allocation.
 ODD = [None, "x", True, float("nan"), float("inf"), float("-inf"), -1, 0, -0.5, 1e-30, 1e30,
-       2.5, [1]]
+       2.5, [1], 10**9, 2**40]
 
 
 def _pick(r, usual, p_odd: float = 0.06):

@@ -93,7 +93,7 @@ def test_predict_streams_each_line_as_the_file_is_done(models, clips):
     assert done.returncode == 1, done.stdout
     ours = ("file,", "kerasaudio:", clips["good1"], clips["good2"])  # no library logs
     lines = [line for line in done.stdout.splitlines() if line.startswith(ours)]
-    assert lines[0] == "file,window_start,rank,label,probability"
+    assert lines[0] == "file,window_start,window_end,rank,label,probability"
     files = [line.split(",")[0] if not line.startswith("kerasaudio:") else "ERROR"
              for line in lines[1:]]
     first_error = files.index("ERROR")
@@ -122,6 +122,12 @@ def test_nan_probabilities_are_an_error_line_not_bare_nan(models, clips, capsys)
     ("--top-k", "-2", "--top-k must be a positive integer"),
     ("--max-duration", "0", "--max-duration must be a positive"),
     ("--max-duration", "nan", "--max-duration must be a positive"),
+    ("--top-k", "nan", "--top-k: invalid int value: 'nan'"),
+    ("--top-k", "inf", "--top-k: invalid int value: 'inf'"),
+    ("--hop", "ten", "--hop: invalid float value: 'ten'"),
+    ("--vad-threshold-db", "nan", "--vad-threshold-db must be a finite level"),
+    ("--vad-threshold-db", "inf", "--vad-threshold-db must be a finite level"),
+    ("--format", "xml", "invalid choice: 'xml'"),
 ])
 def test_out_of_range_options_are_one_line_usage_errors(option, value, words, models, clips,
                                                         capsys):
@@ -207,3 +213,32 @@ def test_a_file_name_that_is_not_utf8_is_classified_and_shown(models, tmp_path, 
     code = cli.main(["predict", os.fsdecode(raw), "--model", models["tiny"]])
     out = capsys.readouterr().out
     assert code == 0 and out.startswith(f"{tmp_path}/digit-\\xff.wav: ")
+
+
+@pytest.mark.parametrize("command", ["evaluate", "export"])
+@pytest.mark.parametrize("name, words", [
+    ("missing.keras", "no such file"),
+    ("broken.keras", "cannot be loaded as a Keras model"),
+    ("missing.tflite", "no such file"),
+    ("garbage.tflite", "is not a TFLite model"),
+])
+def test_evaluate_and_export_refuse_unreadable_model_files(command, name, words, tmp_path,
+                                                           capsys):
+    path = tmp_path / name
+    if name == "broken.keras":
+        path.write_bytes(b"PK\x03\x04 not a zip at all")
+    elif name == "garbage.tflite":
+        path.write_bytes(np.random.default_rng(0).bytes(3000))
+    argv = ([command, str(path), "--sample", "--out", str(tmp_path / "out")]
+            if command == "evaluate" else [command, str(path), "-o", str(tmp_path / "x.tflite")])
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert captured.err.count("\n") == 1 and f"{path}: {words}" in captured.err, captured.err
+
+
+def test_export_of_a_tflite_file_is_a_usage_error(models, tmp_path, capsys):
+    code = cli.main(["export", models["tiny"], "-o", str(tmp_path / "again.tflite")])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.err.count("\n") == 1
+    assert "export takes a preset or a .keras model, not a .tflite file" in captured.err

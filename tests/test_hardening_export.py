@@ -201,3 +201,15 @@ def test_a_flatbuffer_without_kerasaudio_metadata(tmp_path):
     path.write_bytes(kerasaudio.export.convert(small_model()))
     with pytest.raises(ModelFileError, match="no kerasaudio metadata"):
         TFLiteModel(path)
+
+
+def test_the_exported_file_gets_the_usual_permissions(tmp_path):
+    """`to_tflite` writes through a 0600 temporary file; the file it leaves has the mode
+    any new file of the user gets (0666 & ~umask)."""
+    path, umask = tmp_path / "m.tflite", 0o027
+    old = os.umask(umask)
+    try:
+        to_tflite(small_model(), path, verify=False, sample_rate=8000)
+    finally:
+        os.umask(old)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~umask)  # 0o640

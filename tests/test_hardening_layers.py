@@ -110,3 +110,59 @@ def test_an_inf_sample_spoils_only_its_frames_of_mfcc():
     bad_frames = ~np.isfinite(out).all(axis=-1)[0]
     # Frame t covers samples [128 t - 128, 128 t + 128) (centred): 31 and 32 hold 4000.
     assert np.flatnonzero(bad_frames).tolist() == [31, 32]
+
+
+#: One layer per size option with an upper limit (kerasaudio.layers.base.OPTION_LIMITS),
+#: with the other options it needs.
+LIMITED = [
+    ("STFT", "n_fft", {}),
+    ("STFT", "hop_length", {"n_fft": 512}),
+    ("ComplexSpectrogram", "n_fft", {}),
+    ("MelSpectrogram", "sample_rate", {"n_fft": 512, "n_mels": 40}),
+    ("MelSpectrogram", "n_fft", {"sample_rate": 8000, "n_mels": 40}),
+    ("MelSpectrogram", "n_mels", {"sample_rate": 8000, "n_fft": 512}),
+    ("MFCC", "n_mfcc", {"sample_rate": 8000, "n_fft": 512, "n_mels": 40}),
+    ("PCEN", "sample_rate", {}),
+    ("PCEN", "hop_length", {}),
+    ("KaldiFbank", "sample_rate", {}),
+    ("KaldiFbank", "num_mel_bins", {}),
+    ("KaldiFbank", "frame_length_ms", {}),
+    ("Resample", "sample_rate", {"target_sample_rate": 8000}),
+    ("Resample", "target_sample_rate", {"sample_rate": 8000}),
+]
+
+
+@pytest.mark.parametrize("value", [None, 2**40])  # None: one above the limit
+@pytest.mark.parametrize(("name", "option", "others"), LIMITED)
+def test_size_options_above_their_documented_limit_are_refused(name, option, others, value):
+    """Every limited option of every front-end layer is checked against the same table,
+    with the same message naming the option, the limit and the table."""
+    from kerasaudio.errors import InvalidOptionError
+    from kerasaudio.layers.base import OPTION_LIMITS
+
+    if option == "frame_length_ms":  # limits the frame in samples: 4096 at 16 kHz
+        limit = OPTION_LIMITS["frame_length"][0]
+        frames = limit + 16 if value is None else int(value * 16)
+        with pytest.raises(InvalidOptionError) as info:
+            layers.KaldiFbank(frame_length_ms=frames / 16)
+        assert str(info.value).startswith(f"frame_length={frames}: must be <= {limit:,} (")
+        assert "kerasaudio.layers.base.OPTION_LIMITS" in str(info.value)
+        return
+    limit = OPTION_LIMITS[option][0]
+    too_big = limit + 1 if value is None else value
+    with pytest.raises(InvalidOptionError) as info:
+        getattr(layers, name)(**others, **{option: too_big})
+    shown = float(too_big) if name == "PCEN" and option == "sample_rate" else too_big
+    assert str(info.value).startswith(f"{option}={shown!r}: must be <= {limit:,} (")
+    assert "kerasaudio.layers.base.OPTION_LIMITS" in str(info.value)
+
+
+def test_size_options_at_their_limit_are_accepted():
+    from kerasaudio.layers.base import OPTION_LIMITS
+
+    assert layers.STFT(n_fft=OPTION_LIMITS["n_fft"][0]).n_fft == 16_384
+    assert layers.STFT(n_fft=512, hop_length=OPTION_LIMITS["hop_length"][0]).hop_length \
+        == 262_144
+    assert layers.MelSpectrogram(sample_rate=OPTION_LIMITS["sample_rate"][0], n_fft=512,
+                                 n_mels=40).sample_rate == 768_000
+    assert layers.KaldiFbank(sample_rate=16_000, frame_length_ms=256.0).frame_length == 4096

@@ -8,6 +8,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+import soundfile as sf
 
 import kerasaudio
 from kerasaudio import runtime
@@ -88,3 +89,42 @@ def test_predict_windows_with_a_batch_predictor():
     with pytest.raises(InvalidOptionError, match="one non-empty channel"):
         runtime.predict_windows(predict, np.zeros((2, 8000), np.float32),
                                 model_sample_rate=8000, input_length=8000)
+
+
+def test_predict_windows_classifies_only_the_windows_keep_chooses():
+    seen = []
+
+    def predict(clips):
+        seen.append(clips.shape)
+        return np.stack([clips.mean(axis=1), clips.std(axis=1)], axis=1)
+
+    audio = np.linspace(-1, 1, 20000, dtype=np.float32)
+    everything = runtime.predict_windows(predict, audio, model_sample_rate=8000,
+                                         input_length=8000)
+    starts, probabilities = runtime.predict_windows(
+        predict, audio, model_sample_rate=8000, input_length=8000,
+        keep=lambda waveform, starts: starts % 8000 == 0)
+    np.testing.assert_allclose(starts, [0.0, 1.0])
+    np.testing.assert_array_equal(probabilities, everything[1][[0, 2]])
+    assert seen[-1] == (2, 8000)
+    starts, probabilities = runtime.predict_windows(
+        predict, audio, model_sample_rate=8000, input_length=8000,
+        keep=lambda waveform, starts: np.zeros(len(starts), bool))
+    assert starts.shape == (0,) and probabilities.shape == (0, 0) and seen[-1] == (2, 8000)
+    with pytest.raises(InvalidOptionError, match="one bool per window"):
+        runtime.predict_windows(predict, audio, model_sample_rate=8000, input_length=8000,
+                                keep=lambda waveform, starts: [True])
+
+
+def test_tflite_predict_takes_a_batch(tmp_path):
+    from crafted_audio import tiny_classifier, tone
+
+    runner = runtime.TFLiteModel(tiny_classifier(tmp_path / "tiny.tflite"))
+    clips = np.stack([tone(8000, amplitude=a) for a in (0.1, 0.4, 0.8)])
+    one_by_one = np.stack([runner.predict(clip) for clip in clips])
+    assert one_by_one.shape == (3, 10)
+    np.testing.assert_allclose(runner.predict(clips), one_by_one, rtol=1e-6)
+    path = str(tmp_path / "tone.wav")
+    sf.write(path, clips[1], 8000, subtype="FLOAT")
+    np.testing.assert_allclose(runner.predict([path, clips[2]]), one_by_one[1:], rtol=1e-6)
+    assert runner.predict(np.zeros((0, 8000), np.float32)).shape == (0, 10)

@@ -483,3 +483,16 @@ def test_cache_error_is_a_download_error_that_pickles():
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is CacheError and vars(again) == vars(error)
     assert str(again) == "http://x/y.weights.h5: /c: not writable" and not again.retryable
+
+
+def test_a_downloaded_file_gets_the_usual_permissions(blob, remote, requests):
+    """The cache entry is written through a 0600 temporary file; once verified it has the
+    mode any new file of the user gets (0666 & ~umask)."""
+    umask = 0o027
+    old = os.umask(umask)
+    try:
+        path = weights.weights_path(NAME)
+    finally:
+        os.umask(old)
+    assert path.read_bytes() == blob["data"] and len(requests) == 1
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~umask)  # 0o640

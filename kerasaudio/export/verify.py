@@ -31,6 +31,7 @@ from kerasaudio.export.convert import (
 )
 from kerasaudio.info import model_info
 from kerasaudio.runtime import invoke, make_interpreter
+from kerasaudio.weights.env import usual_file_mode
 
 __all__ = ["DEFAULT_TOLERANCE", "FALLBACK", "ExportReport", "float_ops", "op_names",
            "to_tflite"]
@@ -483,6 +484,7 @@ class _Output:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(self.temporary, usual_file_mode())  # mkstemp's 0600 -> the usual
             os.replace(self.temporary, self.path)
         except OSError as exc:
             raise InvalidOptionError(f"path={self.path}: writing the file failed "

@@ -18,9 +18,10 @@ import keras
 import numpy as np
 from keras.src.layers.preprocessing.data_layer import DataLayer
 
+from kerasaudio.audio_io import MAX_SAMPLE_RATE
 from kerasaudio.errors import InvalidAudioError, InvalidOptionError
 
-__all__ = ["AudioLayer", "SpectrogramLayer", "in_tflite_mode", "tflite_mode"]
+__all__ = ["OPTION_LIMITS", "AudioLayer", "SpectrogramLayer", "in_tflite_mode", "tflite_mode"]
 
 _state = threading.local()
 
@@ -75,9 +76,38 @@ def in_tflite_mode() -> bool:
 
 # ----------------------------------------------------------------------------- options
 
+#: The upper limit of every front-end size option, by option name, and why: `check_int`
+#: and `check_float` apply it to the option they check, in every layer alike. Each limit
+#: is far beyond what audio models use, and stops one option from asking for memory no
+#: model needs (a DFT matrix of `dft="conv"` takes n_fft x (n_fft + 2) float32 values:
+#: 1 GiB at n_fft 16384).
+OPTION_LIMITS: dict[str, tuple[int, str]] = {
+    "sample_rate": (MAX_SAMPLE_RATE, "kerasaudio.audio_io.MAX_SAMPLE_RATE, the highest "
+                    "rate a file may have"),
+    "target_sample_rate": (MAX_SAMPLE_RATE, "as sample_rate"),
+    "n_fft": (16_384, "0.34 s at 48 kHz; the DFT matrix alone would take over 1 GiB"),
+    "win_length": (16_384, "the largest n_fft"),
+    "hop_length": (262_144, "5.5 s at 48 kHz"),
+    "n_mels": (2_048, "mel bands"),
+    "num_mel_bins": (2_048, "mel bands"),
+    "frame_length": (4_096, "KaldiFbank's frame, sample_rate x frame_length_ms / 1000 "
+                     "samples: its frame-to-DFT matrix holds frame_length^2 float64 values"),
+    "n_mfcc": (2_048, "at most one per mel band"),
+}
+
+
+def _check_limit(name: str, value):
+    """`value` after checking it is within `OPTION_LIMITS[name]` (if `name` has one)."""
+    limit = OPTION_LIMITS.get(name)
+    if limit is not None and value > limit[0]:
+        raise InvalidOptionError(f"{name}={value!r}: must be <= {limit[0]:,} ({limit[1]}; "
+                                 "kerasaudio.layers.base.OPTION_LIMITS).")
+    return value
+
 
 def check_int(name: str, value, *, minimum: int = 1, allow_none: bool = False):
-    """`value` as an int after checking it is an integer >= `minimum` (bools refused).
+    """`value` as an int after checking it is an integer >= `minimum` (bools refused)
+    and within the option's upper limit in `OPTION_LIMITS`.
 
     Args:
         name: the option's name, for the error message.
@@ -89,7 +119,7 @@ def check_int(name: str, value, *, minimum: int = 1, allow_none: bool = False):
         `int(value)`, or None.
 
     Raises:
-        InvalidOptionError: not an integer, or below `minimum`.
+        InvalidOptionError: not an integer, below `minimum`, or above its limit.
 
     Example:
     ```python
@@ -101,12 +131,13 @@ def check_int(name: str, value, *, minimum: int = 1, allow_none: bool = False):
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise InvalidOptionError(f"{name}={value!r}: must be an integer >= {minimum}.")
-    return int(value)
+    return _check_limit(name, int(value))
 
 
 def check_float(name: str, value, *, positive: bool = True, allow_none: bool = False,
                 minimum: float | None = None):
-    """`value` as a float after checking it is a finite real number (bools refused).
+    """`value` as a float after checking it is a finite real number (bools refused)
+    within the option's upper limit in `OPTION_LIMITS`.
 
     Args:
         name: the option's name, for the error message.
@@ -119,7 +150,7 @@ def check_float(name: str, value, *, positive: bool = True, allow_none: bool = F
         `float(value)`, or None.
 
     Raises:
-        InvalidOptionError: not a finite number, or out of range.
+        InvalidOptionError: not a finite number, or out of range (or above its limit).
 
     Example:
     ```python
@@ -135,7 +166,7 @@ def check_float(name: str, value, *, positive: bool = True, allow_none: bool = F
         raise InvalidOptionError(f"{name}={value!r}: must be > 0.")
     if minimum is not None and value < minimum:
         raise InvalidOptionError(f"{name}={value!r}: must be >= {minimum}.")
-    return float(value)
+    return _check_limit(name, float(value))
 
 
 def check_choice(name: str, value, choices):

@@ -10,13 +10,12 @@ in full int8.
 from __future__ import annotations
 
 import math
-import numbers
 
 import keras
 import numpy as np
 
 from kerasaudio.errors import InvalidAudioError, InvalidOptionError
-from kerasaudio.layers.base import FrontEndLayer
+from kerasaudio.layers.base import FrontEndLayer, check_int
 
 __all__ = ["AGGREGATES", "Resample", "StackingEnsemble"]
 
@@ -102,8 +101,8 @@ class StackingEnsemble(keras.layers.Layer):
                  sample_rate: int | None = None, orders=None, multi_label: bool = False,
                  **kwargs):
         super().__init__(**kwargs)
-        self.members = _positive_int("members", members)
-        self.classes = _positive_int("classes", classes)
+        self.members = check_int("members", members)
+        self.classes = check_int("classes", classes)
         if aggregate not in AGGREGATES:
             raise InvalidOptionError(
                 f"StackingEnsemble: aggregate={aggregate!r}; use one of {list(AGGREGATES)} "
@@ -126,8 +125,7 @@ class StackingEnsemble(keras.layers.Layer):
                     "classes."
                 )
         self.class_names = class_names
-        self.sample_rate = None if sample_rate is None else _positive_int("sample_rate",
-                                                                          sample_rate)
+        self.sample_rate = check_int("sample_rate", sample_rate, allow_none=True)
         orders = [None] * self.members if orders is None else list(orders)
         if len(orders) != self.members:
             raise InvalidOptionError(f"{len(orders)} orders for {self.members} members.")
@@ -259,12 +257,6 @@ def check_weights(weights, members: int, aggregate: str) -> list[float]:
     return values
 
 
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise InvalidOptionError(f"{name}={value!r}: must be an integer >= 1.")
-    return int(value)
-
-
 def _renamed(value, old_value, name: str, old_name: str):
     """`value`, or `old_value` given under the option's other accepted name."""
     if old_value is None:
@@ -333,8 +325,8 @@ class Resample(FrontEndLayer):
         target_sample_rate = _renamed(target_sample_rate, kwargs.pop("target_sr", None),
                                       "target_sample_rate", "target_sr")
         super().__init__(**kwargs)
-        self.sample_rate = _positive_int("sample_rate", sample_rate)
-        self.target_sample_rate = _positive_int("target_sample_rate", target_sample_rate)
+        self.sample_rate = check_int("sample_rate", sample_rate)
+        self.target_sample_rate = check_int("target_sample_rate", target_sample_rate)
         g = math.gcd(self.sample_rate, self.target_sample_rate)
         self.up, self.down = self.target_sample_rate // g, self.sample_rate // g
         if self.up > MAX_UP:

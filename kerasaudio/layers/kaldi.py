@@ -9,6 +9,7 @@ import numpy as np
 from keras import ops
 
 from kerasaudio.errors import InvalidOptionError
+from kerasaudio.layers.base import check_float, check_int
 
 __all__ = ["KaldiFbank", "kaldi_mel_banks"]
 
@@ -154,10 +155,10 @@ class KaldiFbank(keras.layers.Layer):
             raise InvalidOptionError(f"max_length={max_length!r} must be >= 1 or None.")
         if normalize and not std > 0:
             raise InvalidOptionError(f"std={std!r} must be > 0.")
-        self.sample_rate = int(sample_rate)
-        self.num_mel_bins = int(num_mel_bins)
-        self.frame_length_ms = float(frame_length_ms)
-        self.frame_shift_ms = float(frame_shift_ms)
+        self.sample_rate = check_int("sample_rate", sample_rate)
+        self.num_mel_bins = check_int("num_mel_bins", num_mel_bins)
+        self.frame_length_ms = check_float("frame_length_ms", frame_length_ms)
+        self.frame_shift_ms = check_float("frame_shift_ms", frame_shift_ms)
         self.preemphasis = float(preemphasis)
         self.remove_dc_offset = bool(remove_dc_offset)
         self.window_type = window_type
@@ -167,7 +168,8 @@ class KaldiFbank(keras.layers.Layer):
         self.normalize = bool(normalize)
         self.mean = float(mean)
         self.std = float(std)
-        self.frame_length = int(self.sample_rate * self.frame_length_ms * 0.001)
+        self.frame_length = check_int(
+            "frame_length", int(self.sample_rate * self.frame_length_ms * 0.001), minimum=0)
         self.frame_shift = int(self.sample_rate * self.frame_shift_ms * 0.001)
         if self.frame_shift < 1 or self.frame_length < self.frame_shift:
             raise InvalidOptionError(

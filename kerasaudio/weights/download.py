@@ -59,6 +59,7 @@ from kerasaudio.weights.env import (
     checked_path,
     env_flag,
     env_number,
+    usual_file_mode,
 )
 
 __all__ = ["DEFAULT_BACKOFF", "DEFAULT_DEADLINE", "DEFAULT_LOCK_SLACK", "DEFAULT_MAX_BYTES",
@@ -426,6 +427,7 @@ def _download_once(url: str, dest: Path, *, sha256: str, size: int | None, limit
             except OSError as exc:
                 raise _local_error(url, dest.parent, exc) from None
         try:
+            os.chmod(tmp, usual_file_mode())  # mkstemp's 0600 -> as any file of the user
             os.replace(tmp, dest)
         except OSError as exc:
             raise _local_error(url, dest, exc) from None

@@ -49,6 +49,7 @@ __all__ = [
     "env_number",
     "manifest_path",
     "package_weights_dir",
+    "usual_file_mode",
 ]
 
 ENV_HOME = "KERASAUDIO_HOME"
@@ -124,6 +125,32 @@ def package_weights_dir(manifest: str | os.PathLike | None = None) -> Path:
     if manifest is None:
         return manifest_path().parent / "weights"
     return checked_path(manifest, "manifest").parent / "weights"
+
+
+def usual_file_mode() -> int:
+    """The permissions `open(path, "w")` gives a new file here: `0o666 & ~umask`.
+
+    Files written atomically (a temporary file from `tempfile.mkstemp`, mode 0600, then
+    renamed: cached weights, `to_tflite` outputs) are set to this mode before the rename,
+    so they are readable by whoever the user's umask lets read their other files. The
+    umask is read from `/proc/self/status` where there is one (nothing changes), else
+    with `os.umask` (set and restored at once).
+
+    Example:
+    ```python
+    oct(kerasaudio.weights.env.usual_file_mode())  # '0o644' with umask 022
+    ```
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def cache_dir() -> Path:
