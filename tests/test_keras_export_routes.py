@@ -217,3 +217,15 @@ def test_documented_int8_route_keeps_the_front_end_float32(clips):
     report = export.to_tflite(model, quantization="int8", representative_data=clips8k)
     assert report.passed
     assert "LOG" in report.float_ops  # the dB front end was not quantized
+
+
+def test_tf_data_features_equal_the_model_graph_features(clips):
+    """Inside tf.data the layer keeps TensorFlow's FFT op (faster there; never converted);
+    in a model it is the matrix form. The two give the same log-mel to float32 rounding."""
+    mel = layers.MelSpectrogram(sample_rate=SR, n_fft=400, hop_length=160, n_mels=40)
+    db = layers.PowerToDb()
+    x = audio(clips, SR)
+    piped = np.concatenate([b.numpy() for b in tf.data.Dataset.from_tensor_slices(x)
+                            .batch(2).map(lambda v: db(mel(v)))])
+    in_model = keras.ops.convert_to_numpy(chain(mel, db)(x))
+    assert np.abs(piped - in_model).max() < 1e-2  # dB, of an 80 dB range

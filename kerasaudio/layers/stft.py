@@ -135,6 +135,16 @@ def _matmul_rfft(frames):
     return part(out[..., :n2]), part(out[..., n2:])
 
 
+def _in_tf_data() -> bool:
+    """Whether TensorFlow is tracing a `tf.data` transformation's function (its graphs are
+    named `Dataset_<transformation>_<function>`)."""
+    import tensorflow as tf
+
+    if tf.executing_eagerly():
+        return False
+    return str(getattr(tf.compat.v1.get_default_graph(), "name", "")).startswith("Dataset_")
+
+
 def _is_power_of_two(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
 
@@ -217,14 +227,18 @@ class SpectralLayer(AudioLayer):
         """Whether an `n_fft` that is not a power of two avoids the FFT op (`dft="auto"`).
 
         True while `kerasaudio.export` traces (`tflite_mode`) and whenever the layer
-        computes with TensorFlow (a model on the TensorFlow backend, a `tf.data`
-        pipeline): `model.export(format="litert")` and `tf.lite.TFLiteConverter` convert
-        the TensorFlow graph the layer builds, and TFLite's RFFT2D kernel refuses such a
-        length when the file runs. Such an `n_fft` is then two matrix products per frame
-        (`_matmul_rfft`) or, without a useful split, the DFT convolution; JAX keeps the
-        FFT."""
-        return not _is_power_of_two(self.n_fft) and (
-            in_tflite_mode() or self.backend.name == "tensorflow")
+        computes with TensorFlow outside a `tf.data` pipeline (a model on the TensorFlow
+        backend, eager or traced): `model.export(format="litert")` and
+        `tf.lite.TFLiteConverter` convert the TensorFlow graph the layer builds, and
+        TFLite's RFFT2D kernel refuses such a length when the file runs. Such an `n_fft`
+        is then two matrix products per frame (`_matmul_rfft`) or, without a useful split,
+        the DFT convolution. JAX, and `tf.data` functions (which no converter reads, and
+        where the FFT op is several times faster: BENCHMARKS.md), keep the FFT."""
+        if _is_power_of_two(self.n_fft):
+            return False
+        if in_tflite_mode():
+            return True
+        return self.backend.name == "tensorflow" and not _in_tf_data()
 
     def _use_conv(self) -> bool:
         if self.dft != "auto":
@@ -342,12 +356,12 @@ class STFT(SpectralLayer):
     `"fft"` (framing + real FFT; fastest in TensorFlow and JAX), `"conv"` (a strided
     convolution with a windowed DFT kernel: O(n_fft^2) per frame and an
     `n_fft x (n_fft + 2)` constant, but TFLite builtins for any `n_fft`), or `"auto"`
-    (on JAX the FFT; on TensorFlow, whose graphs `model.export(format="litert")`,
-    `tf.lite.TFLiteConverter` and `kerasaudio.export` convert, an `n_fft` that is not a
-    power of two is two matrix products per frame (see below), or the convolution when it
-    is neither a power of two nor a product of two similar factors, a prime for instance:
-    TFLite's RFFT2D takes powers of two only, so every converter route gives a file that
-    runs).
+    (on JAX and inside `tf.data` the FFT; in a TensorFlow model, whose graphs
+    `model.export(format="litert")`, `tf.lite.TFLiteConverter` and `kerasaudio.export`
+    convert, an `n_fft` that is not a power of two is two matrix products per frame (see
+    below), or the convolution when it is neither a power of two nor a product of two
+    similar factors, a prime for instance: TFLite's RFFT2D takes powers of two only, so
+    every converter route gives a file that runs).
     In TFLite files a power spectrum's FFT of a power-of-two `n_fft` transforms 8 frames
     per RFFT2D call (so the kernel's per-call set-up is paid once per 8 frames), undone by
     an 8 x 8 product; magnitude and complex spectra, whose frames must not mix, and every
