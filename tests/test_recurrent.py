@@ -42,12 +42,38 @@ def test_fused_tflite_op_matches_keras(go_backwards, return_sequences):
     np.testing.assert_allclose(lite, keras.ops.convert_to_numpy(model(x)), atol=1e-5)
 
 
-def test_dynamic_batch_is_a_clear_error():
-    """Fusion needs a fixed batch; the unfused loop's TensorList ops need Flex."""
+def test_dynamic_batch_converts_to_a_builtin_loop():
+    """Fusion needs a fixed batch; with a dynamic batch the sequence is a WHILE loop of
+    builtin ops (Keras' own loop keeps TensorList ops, which need Flex)."""
     inp = keras.Input((50, 12))
-    model = keras.Model(inp, LSTM(8)(inp))
-    with pytest.raises(export.ConversionError, match="builtins only"):
-        export.convert(model, batch_size=None)
+    model = keras.Model(inp, LSTM(8, return_sequences=True)(inp))
+    flatbuffer = export.convert(model, batch_size=None)
+    ops = export.op_names(flatbuffer)
+    assert "WHILE" in ops and not [op for op in ops if "Flex" in op or op == "CUSTOM"]
+    x = sequences(n=3)
+    (lite,) = export.run_tflite(flatbuffer, x)
+    np.testing.assert_allclose(lite, keras.ops.convert_to_numpy(model(x)), atol=1e-5)
+
+
+@pytest.mark.parametrize("batch", [None, 6])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_inference_graph_matches_keras_lstm(batch, go_backwards):
+    """Traced for inference on TensorFlow (what the converters and `predict` trace) the
+    layer computes in the converter's function form (a loop for a dynamic batch, a scan
+    for a fixed one); the values are Keras' LSTM's."""
+    import tensorflow as tf
+
+    ours = LSTM(8, go_backwards=go_backwards, return_sequences=True)
+    theirs = keras.layers.LSTM(8, go_backwards=go_backwards, return_sequences=True)
+    x = sequences()
+    ours.build(x.shape)
+    theirs.build(x.shape)
+    theirs.set_weights(ours.get_weights())
+    spec = tf.TensorSpec((batch, 50, 12), tf.float32)
+    traced = tf.function(lambda v: ours(v, training=False)).get_concrete_function(spec)
+    assert "lstm_" in str(traced.graph.as_graph_def().library)  # the converter's form
+    np.testing.assert_allclose(traced(tf.constant(x)).numpy(),
+                               keras.ops.convert_to_numpy(theirs(x)), atol=1e-6)
 
 
 @pytest.mark.export

@@ -135,6 +135,16 @@ def _matmul_rfft(frames):
     return part(out[..., :n2]), part(out[..., n2:])
 
 
+def _in_tf_data() -> bool:
+    """Whether TensorFlow is tracing a `tf.data` transformation's function (its graphs are
+    named `Dataset_<transformation>_<function>`)."""
+    import tensorflow as tf
+
+    if tf.executing_eagerly():
+        return False
+    return str(getattr(tf.compat.v1.get_default_graph(), "name", "")).startswith("Dataset_")
+
+
 def _is_power_of_two(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
 
@@ -213,11 +223,27 @@ class SpectralLayer(AudioLayer):
             )
 
     # -- computation
+    def _builtin_fft(self) -> bool:
+        """Whether an `n_fft` that is not a power of two avoids the FFT op (`dft="auto"`).
+
+        True while `kerasaudio.export` traces (`tflite_mode`) and whenever the layer
+        computes with TensorFlow outside a `tf.data` pipeline (a model on the TensorFlow
+        backend, eager or traced): `model.export(format="litert")` and
+        `tf.lite.TFLiteConverter` convert the TensorFlow graph the layer builds, and
+        TFLite's RFFT2D kernel refuses such a length when the file runs. Such an `n_fft`
+        is then two matrix products per frame (`_matmul_rfft`) or, without a useful split,
+        the DFT convolution. JAX, and `tf.data` functions (which no converter reads, and
+        where the FFT op is several times faster: BENCHMARKS.md), keep the FFT."""
+        if _is_power_of_two(self.n_fft):
+            return False
+        if in_tflite_mode():
+            return True
+        return self.backend.name == "tensorflow" and not _in_tf_data()
+
     def _use_conv(self) -> bool:
         if self.dft != "auto":
             return self.dft == "conv"
-        return (in_tflite_mode() and not _is_power_of_two(self.n_fft)
-                and _fft_split(self.n_fft) is None)
+        return self._builtin_fft() and _fft_split(self.n_fft) is None
 
     def _frames(self, x):
         """Windowed frames `(batch, frames, n_fft)` without a gather.
@@ -286,7 +312,7 @@ class SpectralLayer(AudioLayer):
         if (grouped and in_tflite_mode() and _is_power_of_two(self.n_fft)
                 and frames.shape[1] is not None and frames.shape[1] > 1):
             return _grouped_rfft(frames)
-        if in_tflite_mode() and _fft_split(self.n_fft) is not None:
+        if _fft_split(self.n_fft) is not None and (in_tflite_mode() or self._builtin_fft()):
             return _matmul_rfft(frames)
         return ops.math.rfft(frames)
 
@@ -330,9 +356,12 @@ class STFT(SpectralLayer):
     `"fft"` (framing + real FFT; fastest in TensorFlow and JAX), `"conv"` (a strided
     convolution with a windowed DFT kernel: O(n_fft^2) per frame and an
     `n_fft x (n_fft + 2)` constant, but TFLite builtins for any `n_fft`), or `"auto"`
-    (FFT, except that while `kerasaudio.export` traces for TFLite an `n_fft` that is
-    neither a power of two nor a product of two similar factors, a prime for instance,
-    uses the convolution: TFLite's RFFT2D takes powers of two only).
+    (on JAX and inside `tf.data` the FFT; in a TensorFlow model, whose graphs
+    `model.export(format="litert")`, `tf.lite.TFLiteConverter` and `kerasaudio.export`
+    convert, an `n_fft` that is not a power of two is two matrix products per frame (see
+    below), or the convolution when it is neither a power of two nor a product of two
+    similar factors, a prime for instance: TFLite's RFFT2D takes powers of two only, so
+    every converter route gives a file that runs).
     In TFLite files a power spectrum's FFT of a power-of-two `n_fft` transforms 8 frames
     per RFFT2D call (so the kernel's per-call set-up is paid once per 8 frames), undone by
     an 8 x 8 product; magnitude and complex spectra, whose frames must not mix, and every
