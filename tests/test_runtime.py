@@ -70,14 +70,21 @@ def test_package_attributes_load_on_first_use():
     assert run_python(code) == "False True True"
 
 
-def test_predict_windows_with_a_batch_predictor():
-    """Any callable maps the windows to probabilities; start times are in seconds."""
+def _recording_predictor():
+    """(predict, seen): a batch predictor (mean and std of each window) that records the
+    batch shapes it is given."""
     seen = []
 
     def predict(clips):
         seen.append(clips.shape)
         return np.stack([clips.mean(axis=1), clips.std(axis=1)], axis=1)
 
+    return predict, seen
+
+
+def test_predict_windows_with_a_batch_predictor():
+    """Any callable maps the windows to probabilities; start times are in seconds."""
+    predict, seen = _recording_predictor()
     audio = np.linspace(-1, 1, 20000, dtype=np.float32)
     starts, probabilities = runtime.predict_windows(predict, audio, model_sample_rate=8000,
                                                     input_length=8000)
@@ -92,12 +99,7 @@ def test_predict_windows_with_a_batch_predictor():
 
 
 def test_predict_windows_classifies_only_the_windows_keep_chooses():
-    seen = []
-
-    def predict(clips):
-        seen.append(clips.shape)
-        return np.stack([clips.mean(axis=1), clips.std(axis=1)], axis=1)
-
+    predict, seen = _recording_predictor()
     audio = np.linspace(-1, 1, 20000, dtype=np.float32)
     everything = runtime.predict_windows(predict, audio, model_sample_rate=8000,
                                          input_length=8000)
