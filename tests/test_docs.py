@@ -17,7 +17,8 @@ MODULES = ["kerasaudio.layers", "kerasaudio.filters", "kerasaudio.data",
            "kerasaudio.export.convert", "kerasaudio.export.verify", "kerasaudio.runtime",
            "kerasaudio.models.panns", "kerasaudio.datasets.audioset", "kerasaudio.models.ast",
            "kerasaudio.weights.huggingface", "kerasaudio.models.hubert",
-           "kerasaudio.models.wavlm", "kerasaudio.training.user_data"]
+           "kerasaudio.models.wavlm", "kerasaudio.training.user_data",
+           "kerasaudio.training.table"]
 
 
 def public_objects():
