@@ -125,7 +125,8 @@ def _wav2vec2_runner(model):
     return runner
 
 
-def _wav2vec2(model, clips, *, pooling, layer, batch_size):
+def _wav2vec2(model: keras.Model, clips: list[np.ndarray], *, pooling: str | None,
+              layer: int | str, batch_size: int) -> list[np.ndarray]:
     layers = model.encoder.config_["num_hidden_layers"] + 1
     if isinstance(layer, bool) or not isinstance(layer, int) or not -layers <= layer < layers:
         raise InvalidOptionError(
@@ -179,7 +180,8 @@ def _embedding_network(model, layer):
     return keras.Model(model.inputs, model.get_layer("predictions").input)
 
 
-def _speaker(model, clips, *, pooling, layer, batch_size):
+def _speaker(model: keras.Model, clips: list[np.ndarray], *, pooling: str | None,
+             layer: int | str, batch_size: int) -> list[np.ndarray]:
     if len(model.inputs) != 1 or len(model.inputs[0].shape) != 2:
         raise InvalidOptionError(
             f"{model.name} takes features {tuple(model.inputs[0].shape[1:])}, not raw audio: "

@@ -90,11 +90,12 @@ def decode_blocks(f: sf.SoundFile, count: int, limit: int | None, *, block=None)
             blocks.append(buf[:got] if got < n else buf)
         if got < n:
             break
-    more = limit is not None and total > limit
+    excess = 0 if limit is None else max(total - limit, 0)
+    more = excess > 0
     if block is not None:
         return np.zeros((0, f.channels), np.float32), more
     if more:
-        blocks[-1] = blocks[-1][: len(blocks[-1]) - (total - limit)]
+        blocks[-1] = blocks[-1][: len(blocks[-1]) - excess]
     if not blocks:
         return np.zeros((0, f.channels), np.float32), more
     audio = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Literal, overload
 
 import numpy as np
 
@@ -109,6 +110,10 @@ def check_native_rate(path: str, sample_rate: int, min_sample_rate: int) -> None
             f"{MAX_SAMPLE_RATE} Hz kerasaudio reads")
 
 
+@overload
+def check_rate(name: str, value, *, allow_none: Literal[False]) -> int: ...
+@overload
+def check_rate(name: str, value, *, allow_none: bool) -> int | None: ...
 def check_rate(name: str, value, *, allow_none: bool) -> int | None:
     """`value` as a positive integer sample rate (Hz) up to `MAX_SAMPLE_RATE`, or an
     `InvalidOptionError` naming option `name`; None passes through when `allow_none`.
@@ -126,12 +131,18 @@ def check_rate(name: str, value, *, allow_none: bool) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise InvalidOptionError(f"{name} must be a positive integer (Hz), got {value!r}.")
-    if value > MAX_SAMPLE_RATE:
+    rate = int(value)
+    if rate > MAX_SAMPLE_RATE:
         raise InvalidOptionError(
             f"{name}={value!r} Hz is above the {MAX_SAMPLE_RATE} Hz kerasaudio supports.")
-    return int(value)
+    return rate
 
 
+@overload
+def check_seconds(name: str, value, *, allow_none: Literal[False],
+                  allow_zero: bool) -> float: ...
+@overload
+def check_seconds(name: str, value, *, allow_none: bool, allow_zero: bool) -> float | None: ...
 def check_seconds(name: str, value, *, allow_none: bool, allow_zero: bool) -> float | None:
     """`value` as a finite positive (or, with `allow_zero`, non-negative) number of
     seconds, or an `InvalidOptionError` naming option `name`.

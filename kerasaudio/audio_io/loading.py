@@ -106,6 +106,7 @@ def load(info: AudioFileInfo, *, sample_rate: int | None = None, mono: bool = Tr
     limit = limit_frames(max_duration, sr_native)
     audio, more = read_frames(info, start, count, use_tf=use_tf, limit=limit)
     if more:
+        assert max_duration is not None  # `more` needs a limit, set only by max_duration
         raise too_long(info.path, max_duration, sr_native, "holds")
     if audio.shape[0] == 0:
         raise AudioFileError(info.path, "holds no audio frames")

@@ -153,13 +153,14 @@ def probe(path: str | bytes | os.PathLike, *, check_finite: bool = False,
                 raise AudioFileError(path, f"unsupported channel count {channels}")
             limit = limit_frames(max_duration, sample_rate)
             if limit is not None and frames != UNKNOWN_FRAMES and frames > limit:
+                assert max_duration is not None  # limit_frames: a limit needs max_duration
                 raise too_long(path, max_duration, sample_rate,
                                 f"the header declares {frames} frames "
                                 f"({frames / sample_rate:.4g} s),")
             if check_finite and subtype in FLOAT_SUBTYPES and frames > 0:
                 decode_blocks(f, -1, limit,
                         block=check_block_finite(path, subtype, max_peak))
-            elif limit is not None and frames == UNKNOWN_FRAMES:
+            elif max_duration is not None and frames == UNKNOWN_FRAMES:
                 counted, more = decode_blocks(f, -1, limit, block=lambda samples: None)
                 del counted
                 if more:
@@ -177,10 +178,9 @@ def probe(path: str | bytes | os.PathLike, *, check_finite: bool = False,
             f"the data chunk is truncated: the header declares {layout.declared_frames} "
             f"frames but the file holds {frames}; loading the {frames} frames present"
         )
-    tf_readable = bool(
-        layout is not None and layout.tf_readable and fmt == "WAV" and subtype == "PCM_16"
-    )
+    tf_readable, data_offset = False, 0
+    if layout is not None and layout.tf_readable and fmt == "WAV" and subtype == "PCM_16":
+        tf_readable, data_offset = True, layout.data_offset
     return AudioFileInfo(
-        path, sample_rate, channels, frames, fmt, subtype, tf_readable, warning,
-        layout.data_offset if tf_readable else 0,
+        path, sample_rate, channels, frames, fmt, subtype, tf_readable, warning, data_offset,
     )

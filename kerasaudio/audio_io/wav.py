@@ -38,8 +38,10 @@ def walk_wav_chunks(fh, size: int) -> WavLayout:
     readable = True
     fmt_seen = False
     block_align = 0
-    channels = rate = None
-    data_start = data_size = None
+    channels: int | None = None
+    rate: int | None = None
+    data_start: int | None = None
+    data_size = 0  # read only once data_start is set (both come from the data chunk)
     pos = 12
     while pos + 8 <= size:
         fh.seek(pos)

@@ -7,6 +7,7 @@ import math
 import numbers
 import os
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,9 @@ def _label_name(value) -> str:
     if isinstance(value, numbers.Integral):
         return str(int(value))
     if isinstance(value, numbers.Real) and float(value).is_integer():
-        return str(int(value))
+        # float, NumPy floats and Fraction convert with int(); typeshed declares no
+        # __int__ on numbers.Real.
+        return str(int(value))  # type: ignore[call-overload]
     return str(value)
 
 
@@ -110,7 +113,7 @@ def encode_labels(raw: list, paths: list[str], classes, multi_label: bool):
     """Map raw labels to class indices (int32) or multi-hot rows (float32)."""
     per_file = [_split_labels(v, p, multi_label) for v, p in zip(raw, paths, strict=True)]
     if classes is None:
-        unique = {}
+        unique: dict[str, Any] = {}
         for items in per_file:
             for item in items:
                 unique.setdefault(_label_name(item), item)

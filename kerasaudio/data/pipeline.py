@@ -296,14 +296,14 @@ def audio_dataset(
         return fix_length_tensor(audio, length, length_mode, stateless)
 
     # Elements: `audio` without labels, `(audio, label)` with them.
-    columns = (
+    columns: tuple = (
         tf.constant([os.fsencode(path) for path in kept_paths]),
         tf.constant(routes),
         tf.constant([info.data_offset for info in infos], tf.int64),
         tf.constant([info.frames for info in infos], tf.int64),
         tf.constant([info.channels for info in infos], tf.int64),
     )
-    if has_labels:
+    if encoded is not None:  # with labels
         columns += (tf.constant(encoded[kept]),)
     ds = tf.data.Dataset.from_tensor_slices(columns)
     n_files = len(kept_paths)
@@ -351,8 +351,9 @@ def audio_dataset(
             return ds.map(lambda audio, label: (fn(audio), label), **parallel)
         return ds.map(fn, **parallel)
 
-    per_clip = length is not None and augment is None and features is not None
-    if per_clip:
+    per_clip = False
+    if length is not None and augment is None and features is not None:
+        per_clip = True
         # Fixed-length clips without batch-level augmentation: features one clip at a
         # time, in parallel, then batch. Against features on whole batches this keeps each
         # clip's frames in cache and every core busy (BENCHMARKS.md, log-mel features).

@@ -167,10 +167,10 @@ def describe_members(models: Sequence, *, class_names=None, sample_rates=None,
     return members
 
 
-def class_orders(members: list[Member]) -> tuple[tuple[str, ...], list]:
+def class_orders(members: list[Member]) -> tuple[tuple[str, ...], list[list[int] | None]]:
     """The ensemble's class names (the first member's) and each member's reordering."""
     reference = members[0].class_names
-    orders = []
+    orders: list[list[int] | None] = []
     for i, member in enumerate(members):
         if member.class_names == reference:
             orders.append(None)
@@ -190,7 +190,8 @@ def class_orders(members: list[Member]) -> tuple[tuple[str, ...], list]:
 
 def unique_models(models: Sequence) -> tuple[list, list[int]]:
     """Distinct models (by identity) and, per position, the index of its distinct model."""
-    distinct, index = [], []
+    distinct: list = []
+    index: list[int] = []
     for model in models:
         for j, seen in enumerate(distinct):
             if seen is model:
@@ -239,7 +240,8 @@ def _ensemble_length(members: list[Member], rate: int, input_length: int | None)
         return int(input_length)
     if not fixed:
         return None
-    lengths = {math.ceil(m.input_length * rate / m.sample_rate) for m in fixed}
+    lengths = {math.ceil(n * rate / m.sample_rate)
+               for m in fixed if (n := m.input_length) is not None}
     if len(lengths) > 1:
         described = ", ".join(f"{m.model.name}: {m.input_length} samples at {m.sample_rate} Hz"
                               for m in fixed)
@@ -347,7 +349,8 @@ def stack(models: Sequence[keras.Model], *, aggregate="gmean", name: str | None 
 
     inputs = keras.Input((length,), name="audio")
     resampled = {rate: inputs}
-    outputs, used_names = [], set()
+    outputs: list = []
+    used_names: set[str] = set()
     for member in described:
         if member.sample_rate not in resampled:
             resampled[member.sample_rate] = Resample(
@@ -394,7 +397,7 @@ def for_distinct(value, models: list, distinct: list):
     return [value[next(i for i, m in enumerate(models) if m is d)] for d in distinct]
 
 
-def _fresh(name: str, used: set) -> str:
+def _fresh(name: str, used: set[str]) -> str:
     candidate, k = name, 2
     while candidate in used:
         candidate, k = f"{name}_{k}", k + 1

@@ -35,9 +35,10 @@ def as_clips(inputs) -> list[np.ndarray]:
         inputs = [inputs]
     clips = [np.asarray(x, np.float32).reshape(-1) if np.ndim(x) <= 1 or np.shape(x)[-1] == 1
              else None for x in inputs]
-    if any(c is None for c in clips):
+    mono = [c for c in clips if c is not None]
+    if len(mono) != len(clips):
         raise InvalidOptionError("inputs must be mono clips: 1-D arrays (samples,).")
-    return clips
+    return mono
 
 
 def fit_length(clip: np.ndarray, length: int) -> np.ndarray:

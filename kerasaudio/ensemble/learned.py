@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import keras
 import numpy as np
@@ -386,7 +387,8 @@ def fit_stacker(members, data, *, folds: int | None = 5, groups=None,
     if meta not in METAS:
         raise InvalidOptionError(f"meta={meta!r}; use one of {list(METAS)}.")
     names = None if class_names is None else [str(c) for c in class_names]
-    meta_options = {"meta": meta, "c": c, "l2": l2, "epochs": epochs, "seed": seed}
+    meta_options: dict[str, Any] = {"meta": meta, "c": c, "l2": l2, "epochs": epochs,
+                                    "seed": seed}
     if _is_probabilities(members):
         return _fit_probabilities(np.asarray(members, np.float64), data, names=names,
                                   folds=folds, groups=groups, multi_label=multi_label,
@@ -416,7 +418,7 @@ def fit_stacker(members, data, *, folds: int | None = 5, groups=None,
         sample_rate = load_rate  # the files were loaded at it
     fold = _fold_ids(n, y, folds, groups, seed)
     rates = per_member(sample_rates, len(models), "sample_rates")
-    oof = [None] * len(models)
+    oof: dict[int, np.ndarray] = {}  # member -> (clips, classes), filled by place()
     records: list[FitRecord] = []
     final_members: list | None = []
     all_names = names
@@ -438,7 +440,7 @@ def fit_stacker(members, data, *, folds: int | None = 5, groups=None,
         rate_used = rate
         probs = predict_member(member, [clips[r] for r in rows], rate)
         order = [list(member.class_names).index(c) for c in all_names]
-        if oof[i] is None:
+        if i not in oof:
             oof[i] = np.full((n, len(all_names)), np.nan)
         oof[i][rows] = probs[:, order]
 
@@ -486,7 +488,7 @@ def fit_stacker(members, data, *, folds: int | None = 5, groups=None,
             raise InvalidOptionError(
                 f"member {i} must be a keras.Model, a dict of fold models or a builder; "
                 f"got {type(entry).__name__}.")
-    probs = np.stack(oof)
+    probs = np.stack([oof[i] for i in range(len(models))])
     kernel, bias, estimator = _fit_meta(probs, y, multi_label=multi, **meta_options)
     fit = StackerFit(kernel, bias, estimator, list(all_names), probs, y, fold, records,
                      final_members,

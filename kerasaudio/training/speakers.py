@@ -114,7 +114,8 @@ def embed(model: keras.Model, recipe: Recipe,
     return np.asarray(probs, "float64"), np.asarray(embeddings, "float64")
 
 
-def trials(labels: Sequence, *, involving: np.ndarray | None = None):
+def trials(labels: Sequence | np.ndarray, *, involving: Sequence | np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every unordered pair of clips `(i, j)`, `i < j`, and whether it is a target trial.
 
     Args:
@@ -132,17 +133,17 @@ def trials(labels: Sequence, *, involving: np.ndarray | None = None):
     target.tolist()  # [True, False, False]: pairs (0, 1), (0, 2), (1, 2)
     ```
     """
-    labels = np.asarray(labels)
-    i, j = np.triu_indices(len(labels), k=1)
+    label_array = np.asarray(labels)
+    i, j = np.triu_indices(len(label_array), k=1)
     if involving is not None:
-        involving = np.asarray(involving, bool)
-        keep = involving[i] | involving[j]
+        mask = np.asarray(involving, bool)
+        keep = mask[i] | mask[j]
         i, j = i[keep], j[keep]
-    return i, j, labels[i] == labels[j]
+    return i, j, label_array[i] == label_array[j]
 
 
-def verification(embeddings: np.ndarray, labels: Sequence, *,
-                 involving: np.ndarray | None = None) -> dict:
+def verification(embeddings: np.ndarray, labels: Sequence | np.ndarray, *,
+                 involving: Sequence | np.ndarray | None = None) -> dict:
     """Cosine-scored verification over `trials(labels, involving=...)`.
 
     Returns:

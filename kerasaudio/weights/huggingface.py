@@ -48,6 +48,7 @@ import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 
@@ -88,7 +89,7 @@ _REPO = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 # --------------------------------------------------------------------------- references
 
 
-def is_reference(source) -> bool:
+def is_reference(source: object) -> TypeGuard[str]:
     """True if `source` is a hub reference string (`hf://...`).
 
     Example:

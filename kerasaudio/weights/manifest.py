@@ -45,9 +45,11 @@ import json
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISREG
+from typing import NoReturn
 
 from kerasaudio.errors import InvalidOptionError, ManifestError
 from kerasaudio.info import AudioInfo, model_info
@@ -405,7 +407,7 @@ def validate_entry(name, entry, where: str) -> dict:
     """
     check_class = keras_available()
 
-    def fail(message: str):
+    def fail(message: str) -> NoReturn:
         raise ManifestError(f"{where}: preset {name!r}: {message}")
 
     if not isinstance(name, str) or not _NAME.match(name):
@@ -486,7 +488,8 @@ def validate_entry(name, entry, where: str) -> dict:
     return entry
 
 
-def _check_frontend(frontend, where: str, fail, check_class: bool) -> None:
+def _check_frontend(frontend, where: str, fail: Callable[[str], NoReturn],
+                    check_class: bool) -> None:
     """A config's `frontend`: 'default', null or allowed serialized layers."""
     if isinstance(frontend, list):
         if not frontend:
@@ -501,7 +504,8 @@ def _check_frontend(frontend, where: str, fail, check_class: bool) -> None:
              f"layers; got {frontend!r}.")
 
 
-def _check_stack_members(config: dict, entry: dict, fail, check_class: bool) -> None:
+def _check_stack_members(config: dict, entry: dict, fail: Callable[[str], NoReturn],
+                         check_class: bool) -> None:
     """A `stack` preset's members: self-contained objects (never preset names, whose
     entries could change under the published weights), none of them a stack, each with
     an allowed front end."""
