@@ -57,10 +57,13 @@ def test_batch_invariance(batch, name):
     alone = keras.ops.convert_to_numpy(model(batch[:1]))
     together = keras.ops.convert_to_numpy(model(batch))
     assert np.isfinite(together).all()
-    np.testing.assert_allclose(together[:1], alone, rtol=0, atol=1e-5)
+    # Float32 rounding of the output's scale: a matrix product over a batch may sum in
+    # another order than over one clip (the matrix FFT of a non-power-of-two n_fft).
+    tolerance = 1e-5 * max(1.0, float(np.abs(alone).max()))
+    np.testing.assert_allclose(together[:1], alone, rtol=0, atol=tolerance)
     # Order in the batch does not matter either.
     reversed_ = keras.ops.convert_to_numpy(model(batch[::-1].copy()))
-    np.testing.assert_allclose(reversed_[-1], alone[0], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(reversed_[-1], alone[0], rtol=0, atol=tolerance)
 
 
 @pytest.mark.jax
