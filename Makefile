@@ -47,8 +47,10 @@ $(VENV)/.installed-heavy: $(VENV)/.installed-test
 demo: $(VENV)/.installed-demo
 	$(BIN)/python examples/demo.py $(WAV)
 
+# ruff, and mypy on the package (its public API is typed: kerasaudio ships py.typed).
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy
 
 # The default tier (the README's test command; .ci/run runs it first): no sudo, no apt.
 test: $(VENV)/.installed-test lint

@@ -35,6 +35,7 @@ import sys
 import tempfile
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -91,13 +92,14 @@ class _Classifier:
         if name.endswith(".tflite"):
             from kerasaudio.runtime import TFLiteModel
 
-            self._lite = TFLiteModel(name, max_duration=self.max_duration)
+            self._lite: TFLiteModel | None = TFLiteModel(name,
+                                                        max_duration=self.max_duration)
             with _native_stderr_muted():  # LiteRT's one INFO line ("Created ... delegate")
                 self._lite._interpreter.allocate_tensors()
             self.info = self._lite.audio_info
             self.class_names = self._lite.class_names
             self.sample_rate = self._lite.sample_rate
-            self.input_length = self._lite.input_length
+            self.input_length: int = self._lite.input_length
             self.model = self.preset = None
             return
         import kerasaudio
@@ -119,14 +121,14 @@ class _Classifier:
         width = self.model.outputs[0].shape[-1]
         names = self.info.class_names
         self.class_names = list(names) if names is not None and len(names) == width else None
-        self.sample_rate = self.info.sample_rate
-        self.input_length = self.info.input_length or shape[0]
-        if self.sample_rate is None or self.input_length is None:
-            missing = "sample rate" if self.sample_rate is None else "input length"
+        rate, length = self.info.sample_rate, self.info.input_length or shape[0]
+        if rate is None or length is None:
+            missing = "sample rate" if rate is None else "input length"
             raise InvalidOptionError(
                 f"{name}: the {missing} of the audio the model takes is unknown (its "
                 "model-info record has none). Record it before saving: model = "
                 "kerasaudio.models.with_info(model, sample_rate=..., input_length=...).")
+        self.sample_rate, self.input_length = int(rate), int(length)
 
     def predict_windows(self, path: str, hop: int | None, keep=None):
         """`(start_seconds, probabilities (windows, classes))` of one file (the windows
@@ -279,7 +281,7 @@ class _Results:
     end and best labels, and its timeline (`_timeline`): which label where.
     """
 
-    def __init__(self, fmt: str, class_names: list[str], top_k: int, *, window: float,
+    def __init__(self, fmt: str, class_names: list[str] | None, top_k: int, *, window: float,
                  hop: float):
         self.fmt, self.names, self.k = fmt, class_names, top_k
         self.window, self.hop = window, hop
@@ -297,7 +299,8 @@ class _Results:
             self._silent(file)
             return
         overall = _top(probabilities.mean(axis=0), self.names, self.k)
-        windows, segments = [], []
+        windows: list[dict[str, Any]] = []
+        segments: list = []
         if windowed:
             windows = [{"start": round(float(start), 3),
                         "end": round(float(start) + self.window, 3),
@@ -311,6 +314,7 @@ class _Results:
                 line["windows"], line["segments"] = windows, segments
             print(json.dumps(line, allow_nan=False))
         elif self.fmt == "csv":
+            assert self.csv is not None  # made in __init__ for the csv format
             for rank, p in enumerate(overall, 1):
                 self.csv.writerow([file, "", "", rank, p["label"], p["probability"]])
             for window in windows:
@@ -436,11 +440,10 @@ def _evaluate(args) -> int:
     if unknown:
         raise InvalidOptionError(f"labels {unknown} are not among the model's classes "
                                  f"{names}.")
-    predicted = []
-    for path in _progress(paths, "evaluating", enabled=True):
-        predicted.append(int(classifier.predict_windows(path, None)[1].mean(axis=0).argmax()))
+    best = [int(classifier.predict_windows(path, None)[1].mean(axis=0).argmax())
+            for path in _progress(paths, "evaluating", enabled=True)]
     truth = np.array([index[label] for label in labels])
-    predicted = np.array(predicted)
+    predicted = np.array(best)
     confusion = confusion_matrix(truth, predicted, classes=len(names))
     accuracy = float((truth == predicted).mean())
     split = ("bundled sample's test takes (take 0)" if args.sample else
@@ -684,7 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2, its line printed)
-        return exc.code
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if getattr(args, "quantization", None) == "float32":
         args.quantization = None
     with warnings.catch_warnings():

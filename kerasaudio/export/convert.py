@@ -291,7 +291,7 @@ def first_layers_after_frontend(model) -> list[str]:
     frontend = FrontEndLayer | KaldiFbank
     layers = list(model.layers)
     ends = [i for i, layer in enumerate(layers) if isinstance(layer, frontend)]
-    between = []
+    between: list = []
     for layer in layers[ends[-1] + 1 if ends else 0:]:
         if isinstance(layer, keras.layers.InputLayer):
             continue

@@ -291,6 +291,7 @@ def _consumer_range(readers, norms_after: dict) -> np.ndarray:
             weights = weights * np.abs(_fold(norms_after[id(reader)]))
         ranges = np.abs(weights).max(axis=(1, 2))
         r2 = ranges if r2 is None else np.maximum(r2, ranges)
+    assert r2 is not None, "an equalized pair always has a reader"
     return r2
 
 

@@ -180,7 +180,7 @@ def _has_op(flatbuffer: bytes, code: int) -> bool:
                for i in range(header.OperatorCodesLength()))
 
 
-def _op_code_names(model, schema) -> list[str]:
+def _op_code_names(model, schema) -> list[str | None]:
     """The builtin op name of each of a model object's op codes (None for custom ops)."""
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     return [names.get(max(c.builtinCode, c.deprecatedBuiltinCode)) for c in model.operatorCodes]
@@ -292,7 +292,8 @@ def _fuse_in_graph(model, graph, codes: list, schema) -> bool:
     """`fuse_clipped_relu` on one subgraph; whether anything changed."""
     int8 = schema.TensorType.INT8
     tensors, ops = graph.tensors, graph.operators
-    producer, consumers = {}, {}
+    producer: dict = {}
+    consumers: dict = {}
     for op in ops:
         for index in op.outputs:
             producer[int(index)] = op
@@ -458,14 +459,14 @@ def halve_float_constants(flatbuffer: bytes, *, min_values: int = 256) -> bytes:
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
     codes = _op_code_names(model, schema)
-    users = {}  # buffer -> number of tensors (any graph) that read it
+    users: dict[int, int] = {}  # buffer -> number of tensors (any graph) that read it
     for graph in model.subgraphs:
         for tensor in graph.tensors:
             users[tensor.buffer] = users.get(tensor.buffer, 0) + 1
     dequantize = None
     changed = False
     for graph in model.subgraphs:
-        readers = {}
+        readers: dict = {}
         for op in graph.operators:
             for index in op.inputs:
                 if index >= 0:

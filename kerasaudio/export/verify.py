@@ -220,7 +220,8 @@ def _user_objects(model) -> tuple[list[list[str]], list[str]]:
                 f"the model uses {attribute!r} from module {module!r}, which cannot be "
                 "imported by name; the conversion process must import it: make it an "
                 "importable module (a .py file on sys.path).")
-        path = getattr(loaded, "__file__", None) if loaded is not None else spec.origin
+        path = (getattr(loaded, "__file__", None) if loaded is not None
+                else spec.origin if spec is not None else None)
         if path:
             root = os.path.dirname(os.path.abspath(path))
             if os.path.basename(path) == "__init__.py":
@@ -532,7 +533,8 @@ def _to_tflite(model, output: _Output | None, *, quantization, representative_da
     record = model_info(model)
     if sample_rate is None:  # the metadata comes from the model's record
         sample_rate = record.sample_rate
-    if class_names is None and record.classes == model.outputs[0].shape[-1]:
+    if (class_names is None and record.class_names is not None
+            and record.classes == model.outputs[0].shape[-1]):
         class_names = list(record.class_names)
     metadata = {**{key: value for key, value in (("task", record.task),
                                                  ("preset", record.preset))
@@ -652,13 +654,13 @@ def _measure(report: ExportReport, model, flatbuffer: bytes, clips: np.ndarray,
 
     interpreter = make_interpreter(flatbuffer)
     allocated: list = []
-    lite, elapsed = [], 0.0
+    outputs, elapsed = [], 0.0
     for clip in clips:
         start = time.perf_counter()
         (out,) = invoke(interpreter, [clip[None]], allocated=allocated)[:1]
         elapsed += time.perf_counter() - start
-        lite.append(out[0])
-    lite = np.stack(lite)
+        outputs.append(out[0])
+    lite = np.stack(outputs)
     predict = keras.Model(model.inputs, model.outputs)
     start = time.perf_counter()
     ref = np.concatenate([np.asarray(predict.predict_on_batch(clip[None])) for clip in clips])

@@ -48,8 +48,8 @@ class Standardize(SpectrogramLayer):
                     f"axis={axis!r}: give non-batch axes (never 0: statistics are per "
                     "example)."
                 )
-            axis = list(axes)
-        self.axis = axis
+            axis = tuple(axes)
+        self.axis = list(axis) if isinstance(axis, tuple) else axis
         self.epsilon = check_float("epsilon", epsilon)
 
     def call(self, inputs):

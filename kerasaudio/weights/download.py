@@ -214,7 +214,7 @@ class _HTTPHandler(urllib.request.HTTPHandler):
 
 def _opener(deadline: _Deadline) -> urllib.request.OpenerDirector:
     """A `urllib` opener (redirects, proxies, HTTP errors as usual) under `deadline`."""
-    handlers = [_HTTPHandler(deadline)]
+    handlers: list[urllib.request.BaseHandler] = [_HTTPHandler(deadline)]
     if hasattr(urllib.request, "HTTPSHandler"):  # Python built with ssl
         class _HTTPSHandler(urllib.request.HTTPSHandler):
             def do_open(self, http_class, req, **kwargs):
@@ -364,6 +364,7 @@ def _too_large(url: str, count: int, size: int | None, limit: int, announced: bo
 def _download_once(url: str, dest: Path, *, sha256: str, size: int | None, limit: int,
                    timeout: float, progress: bool, deadline: _Deadline) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": f"kerasaudio/{__version__}"})
+    tmp: str | None
     try:
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     except OSError as exc:
