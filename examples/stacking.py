@@ -2,10 +2,11 @@
 
 A long recording is built from FSDD clips (takes 0 of the bundled sample: the official
 split's test takes, which the official-split models never trained on) with 0.4-1.0 s of
-silence between them and faint noise. It is cut into 30 ms frames, an energy VAD
-(`kerasaudio.vad`) groups the speech frames into segments, and every segment is
-classified by two `classification_stack`s, as malaya-speech stacks VGGVox and Deep
-Speaker with a geometric mean:
+silence between them and faint noise. A voice activity detector (`kerasaudio.vad`) finds
+the speech segments: Silero VAD by default (32 ms chunks, the converted weights of the
+silero-vad package), or `--vad energy`, the energy VAD on 30 ms frames as malaya-speech
+uses. Every segment is classified by two `classification_stack`s, as malaya-speech
+stacks VGGVox and Deep Speaker with a geometric mean:
 
 - digits: the zoo's three strongest digit models (logmel_cnn, mfcc_cnn, bilstm_attention);
 - speakers: VGGVox v2 twice (weighting it, as malaya's example does with a listed-twice
@@ -13,9 +14,10 @@ Speaker with a geometric mean:
 
 Each model comes from the preset manifest when it is published there, else from the
 recipe's official-split run in `zoo/runs/<preset>/` (config.json + weights); the script
-prints which. The timeline is printed and drawn over the waveform (PNG).
+prints which. The timeline is printed and drawn over the waveform (PNG), with both VADs'
+segments beneath it for comparison.
 
-Run: `python examples/stacking.py [--clips 8] [--out stacking_timeline.png]`.
+Run: `python examples/stacking.py [--clips 8] [--vad silero|energy] [--out stacking_timeline.png]`.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def overlapping(segment, truth):
     return best if min(segment.end, best[1]) > max(segment.start, best[0]) else None
 
 
-def plot(audio, segments, rows, path):
+def plot(audio, segments, rows, path, *, both: dict):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,10 +121,16 @@ def plot(audio, segments, rows, path):
         label = f"{row['digit']}" + (f" / {row['speaker']}" if row["speaker"] else "")
         ax.text((segment.start_s + segment.end_s) / 2, top * 1.05, label, ha="center",
                 va="bottom", fontsize=8)
-    ax.set_ylim(-top * 1.1, top * 1.35)
+    # Both detectors' segments as bars under the waveform.
+    for row, (name, found) in enumerate(both.items()):
+        y = -top * (1.2 + 0.18 * row)
+        for segment in found:
+            ax.plot([segment.start_s, segment.end_s], [y, y], color=f"C{row}", linewidth=4)
+        ax.text(0, y, f"{name} ", ha="right", va="center", fontsize=8)
+    ax.set_ylim(-top * (1.35 + 0.18 * len(both)), top * 1.35)
     ax.set_xlabel("time (s)")
-    ax.set_title("energy VAD segments, stacked digit (and speaker) predictions; "
-                 "green: digit right, red: wrong")
+    ax.set_title("VAD segments, stacked digit (and speaker) predictions; "
+                 "green: digit right, red: wrong; bars: each VAD's segments")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -132,13 +140,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--vad", choices=vad.METHODS[::-1], default="silero",
+                        help="the detector whose segments are classified (default: silero)")
     parser.add_argument("--out", default="stacking_timeline.png")
     args = parser.parse_args(argv)
 
     audio, truth = build_recording(args.clips, args.seed)
     print(f"recording: {len(audio) / fsdd.SAMPLE_RATE:.1f} s, {len(truth)} clips")
-    segments = vad.split(audio, fsdd.SAMPLE_RATE, frame_ms=30)
-    print(f"VAD (30 ms frames): {len(segments)} segments")
+    both = {"silero": vad.split(audio, fsdd.SAMPLE_RATE, method="silero"),
+            "energy": vad.split(audio, fsdd.SAMPLE_RATE, frame_ms=30)}
+    segments = both[args.vad]
+    for name, found in both.items():
+        print(f"{name} VAD: {len(found)} segments" + (" (classified)" if name == args.vad
+                                                     else ""))
     print("digit models:")
     digits = make_stack(DIGIT_MODELS)
     print("speaker models:")
@@ -166,7 +180,7 @@ def main(argv=None):
     if speakers:
         right = sum(r["speaker"] == r["true_speaker"] for r in rows)
         print(f"speakers right: {right}/{len(rows)}")
-    plot(audio, segments, rows, args.out)
+    plot(audio, segments, rows, args.out, both=both)
     print(f"timeline: {args.out}")
 
 

@@ -376,8 +376,9 @@ def speech_timestamps(probabilities, *, sample_rate: int, chunk: int,
         sample_rate: Hz.
         chunk: samples per probability.
         length: the recording's length in samples (default `chunks * chunk`).
-        threshold, neg_threshold, min_speech, min_silence, pad, max_speech,
-            min_silence_at_max_speech, cut_at_longest_silence: as above (seconds).
+        threshold, neg_threshold: the hysteresis thresholds (probabilities), as above.
+        min_speech, min_silence, pad, max_speech: durations in seconds, as above.
+        min_silence_at_max_speech, cut_at_longest_silence: the cut of long segments.
 
     Returns:
         `Segment`s in time order.

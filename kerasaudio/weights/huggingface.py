@@ -590,7 +590,9 @@ def resolve(source: str | os.PathLike, **options) -> Path:
 
     Raises:
         ModelFileNotFoundError: a local directory that does not exist.
-        and what `snapshot` raises.
+        WeightsNotFoundError: as `snapshot` raises it (not on the hub, or offline and not
+            cached).
+        DownloadError: as `snapshot` raises it (a failed or truncated download).
 
     Example:
     ```python
