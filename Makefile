@@ -98,7 +98,7 @@ dist: $(VENV)/.installed-release
 # Builds both release files, checks them with twine and installs the wheel into a fresh
 # environment outside the checkout, where its console script and modules are exercised.
 test-wheel: $(VENV)/.installed-release
-	$(PYTEST) -m "release and not slow"
+	$(BIN)/python -m pytest -n 0 -m "release and not slow"
 
 # The documentation site (mkdocs.yml, docs/) into build/docs/site, offline: warnings
 # (broken links and cross-references, docstrings that do not parse) are errors, and the

@@ -54,8 +54,14 @@ def dist(tmp_path_factory) -> Path:
     """sdist and wheel built by `python -m build` (the wheel is built from the sdist, so a
     file missing from the sdist is missing from the wheel too)."""
     out = tmp_path_factory.mktemp("dist")
-    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(ROOT)],
-         cwd=ROOT)
+    # Built from a copy: the build writes kerasaudio.egg-info and build/ into its source
+    # directory, which must not race with another build or touch the checkout.
+    source = tmp_path_factory.mktemp("source") / "kerasaudio"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache",
+        ".hypothesis", "gallery", "runs", "out"))
+    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(source)],
+         cwd=source)
     return out
 
 
