@@ -36,8 +36,10 @@ from kerasaudio.models.silero_vad import (
 
 #: |Keras - TorchScript| per chunk probability (float32 rounding in the FFT basis and LSTM).
 PARITY = 1e-4
-#: Whole-recording model against the streaming model: the same float32 ops in one process.
-SAME = 1e-5
+#: Whole-recording model against the streaming model: the same float32 arithmetic in
+#: another order (a fused LSTM loop against one cell call per chunk), whose rounding
+#: carries through the recurrent state over hundreds of chunks.
+SAME = 5e-5
 GAP = 0.6  # seconds of silence between clips
 
 
