@@ -17,7 +17,7 @@ from speech_parity import SMALL, TOLERANCE, VARIANTS
 
 import kerasaudio
 from kerasaudio import export
-from kerasaudio.errors import InvalidOptionError
+from kerasaudio.errors import InvalidOptionError, ModelFileNotFoundError
 from kerasaudio.models.wav2vec2 import Wav2Vec2, frame_lengths, receptive_field
 from kerasaudio.models.wav2vec2 import convert as wav2vec2_convert
 
@@ -164,7 +164,7 @@ def test_conversion_errors_are_clear(tmp_path, checkpoint):
     with pytest.raises(InvalidOptionError, match="hubert"):
         Wav2Vec2.from_huggingface(tmp_path)
     (tmp_path / "config.json").write_text(json.dumps(config))
-    with pytest.raises(InvalidOptionError, match=r"model\.safetensors"):
+    with pytest.raises(ModelFileNotFoundError, match=r"model\.safetensors"):
         Wav2Vec2.from_huggingface(tmp_path)
     with pytest.raises(InvalidOptionError, match="disagrees"):
         Wav2Vec2.from_huggingface(directory, hidden_size=64)
