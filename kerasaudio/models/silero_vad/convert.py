@@ -11,7 +11,6 @@ package's `silero_vad_16k.safetensors` holds different weights and is not used.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from importlib import resources
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 
 from kerasaudio.errors import ChecksumError, InvalidOptionError, WeightsNotFoundError
 from kerasaudio.models.silero_vad.config import CONFIGS, UNITS, config_for
+from kerasaudio.weights import file_sha256
 
 __all__ = ["WEIGHTS_SHA256", "default_weights_path", "load_silero_weights", "read_torchscript",
            "read_weights", "tensor_shapes", "write_weights"]
@@ -123,7 +123,7 @@ def write_weights(tensors: dict, path: str | os.PathLike) -> str:
     path = Path(path)
     with open(path, "wb") as f:
         np.savez(f, **arrays)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def default_weights_path() -> Path:
@@ -159,8 +159,7 @@ def read_weights(path: str | os.PathLike | None = None, *,
     path = Path(path)
     if not path.is_file():
         raise WeightsNotFoundError(f"no Silero VAD weights file at {path}.")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if sha256 is not None and digest != sha256:
+    if sha256 is not None and (digest := file_sha256(path)) != sha256:
         raise ChecksumError(str(path), f"sha256 {digest} is not the expected {sha256}")
     with np.load(path, allow_pickle=False) as archive:
         tensors = {name: archive[name] for name in archive.files}

@@ -199,6 +199,12 @@ def _info(sample_rate: int, input_length=None) -> AudioInfo:
                      input_length=input_length)
 
 
+def _load_weights(model, weights, sample_rate: int) -> None:
+    """The shipped weights into a model built for `sample_rate` (nothing for None)."""
+    if weights is not None:
+        load_silero_weights(model, read_weights(), sample_rate=sample_rate)
+
+
 def _check_weights(weights) -> None:
     if weights is not None and weights != "silero":
         raise InvalidOptionError(
@@ -248,8 +254,7 @@ def silero_vad(*, weights: str | None = "silero", sample_rate: int = 16000,
     scores = keras.layers.Dense(1, activation="sigmoid", name="classifier")(hidden)
     scores = keras.layers.Reshape((-1,), name="probabilities")(scores)
     model = AudioModel(audio, scores, name=name, info=_info(cfg.sample_rate))
-    if weights is not None:
-        load_silero_weights(model, read_weights(), sample_rate=cfg.sample_rate)
+    _load_weights(model, weights, cfg.sample_rate)
     return model
 
 
@@ -297,6 +302,5 @@ def silero_vad_streaming(*, weights: str | None = "silero", sample_rate: int = 1
                                                name="step")([chunk, state])
     model = AudioModel([chunk, state], [probability, next_state], name=name,
                        info=_info(cfg.sample_rate, cfg.chunk))
-    if weights is not None:
-        load_silero_weights(model, read_weights(), sample_rate=cfg.sample_rate)
+    _load_weights(model, weights, cfg.sample_rate)
     return model
