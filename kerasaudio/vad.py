@@ -100,10 +100,14 @@ def _check_audio(audio) -> np.ndarray:
     return audio.astype(np.float64)
 
 
-def _frame_length(sample_rate: int, frame_ms: float) -> int:
+def _check_sample_rate(sample_rate) -> None:
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or \
             sample_rate < 1:
         raise InvalidOptionError(f"sample_rate={sample_rate!r}: must be an integer >= 1.")
+
+
+def _frame_length(sample_rate: int, frame_ms: float) -> int:
+    _check_sample_rate(sample_rate)
     if not (isinstance(frame_ms, (int, float)) and math.isfinite(frame_ms) and frame_ms > 0):
         raise InvalidOptionError(f"frame_ms={frame_ms!r}: must be a number > 0.")
     length = round(sample_rate * frame_ms / 1000)
@@ -327,9 +331,7 @@ def silero_probabilities(audio, sample_rate: int) -> np.ndarray:
 
 
 def _split_silero(audio: np.ndarray, sample_rate: int, **options) -> list[Segment]:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or \
-            sample_rate < 1:
-        raise InvalidOptionError(f"sample_rate={sample_rate!r}: must be an integer >= 1.")
+    _check_sample_rate(sample_rate)
     rate = int(sample_rate) if sample_rate in (8000, 16000) else 16000
     if rate != sample_rate:
         from kerasaudio.audio_io import resample
