@@ -10,14 +10,14 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 PYTEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 # The default tier: everything not in a heavier tier (markers in pyproject.toml).
-HEAVY := slow or export or parity or release or docs
+HEAVY := slow or integration or export or parity or release or docs
 # The default tier's JAX run: the layers, losses and metrics (`make test-jax`: every test
 # marked jax).
 JAX_LAYER_TESTS := $(addprefix tests/test_,attention.py augment.py conv.py decibels.py \
 	layers.py mel.py normalization.py pcen.py recurrent.py spec_augment.py standardize.py \
 	stft.py vlad.py losses.py eer.py lwlrap.py)
 
-.PHONY: demo test test-jax test-export test-parity test-synth test-slow test-fuzz test-all \
+.PHONY: demo test test-jax test-integration test-export test-parity test-synth test-slow test-fuzz test-all \
 	test-wheel dist docs docs-check chromium lint bench bench-training synthesizers clean
 
 $(BIN)/python:
@@ -60,6 +60,13 @@ test: $(VENV)/.installed-test lint
 # Every test marked jax (models, presets, ensembles too) on the JAX backend.
 test-jax: $(VENV)/.installed-test
 	KERAS_BACKEND=jax $(PYTEST) -m "jax and not ($(HEAVY))"
+
+# End-to-end runs kept out of the default tier for its time: short trainings through the
+# zoo and `kerasaudio train`, whole-model TFLite conversions and their runtime, fresh Python
+# processes (the jax ones on both backends). CI runs this tier after `make test`.
+test-integration: $(VENV)/.installed-test
+	$(PYTEST) -m "integration and not slow"
+	KERAS_BACKEND=jax $(PYTEST) -m "integration and jax and not slow"
 
 # Every TFLite conversion matrix (quantization modes x models, graph edits, metadata) and
 # MediaPipe's AudioClassifier on the exported files.
@@ -113,7 +120,7 @@ docs: $(VENV)/.installed-docs
 docs-check: docs chromium
 	$(BIN)/python -m pytest -n 0 -m docs tests/test_docs_site.py
 
-test-all: test test-jax test-synth test-export test-parity test-wheel test-slow test-fuzz \
+test-all: test test-integration test-jax test-synth test-export test-parity test-wheel test-slow test-fuzz \
 	docs-check
 
 # The speech synthesisers behind zoo/synthetic.py (synthetic training speakers) and its

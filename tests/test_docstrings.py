@@ -44,6 +44,8 @@ PANNS_REFERENCE = ("writes a PANNs checkpoint with the authors' PyTorch CNN14 (t
                    ("torch", "panns_inference"))
 PRESET_EXPORT = ("a verified TFLite export of a preset (a converter process, verification "
                  "on the 120 bundled clips)", "export", ())
+MODEL_EXPORT = ("a verified TFLite conversion of a model (a converter process, LiteRT)",
+                "integration", ())
 SILERO_REFERENCE = ("reads the TorchScript file of the silero-vad package (torch, silero-vad: "
                     "the test-heavy extra)", "parity", ("torch", "silero_vad"))
 TIERS = {
@@ -52,6 +54,8 @@ TIERS = {
     "kerasaudio.models.panns.convert.load_panns_weights": PANNS_REFERENCE,
     "kerasaudio.models.panns.convert.read_panns_checkpoint": PANNS_REFERENCE,
     "kerasaudio.export.verify.ExportReport": PRESET_EXPORT,
+    "kerasaudio.export.verify.to_tflite": MODEL_EXPORT,
+    "kerasaudio.errors.VerificationError": MODEL_EXPORT,
 }
 
 # Examples that read the full FSDD (skipped with that reason where it is not found).

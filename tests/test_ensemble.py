@@ -532,6 +532,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+@pytest.mark.integration
 def test_fit_stacker_on_precomputed_probabilities(members, data):
     """Out-of-fold probabilities given directly: the same meta-learner as from the members,
     and `fit_meta` is its alias."""
@@ -598,6 +599,7 @@ def tag_fit(taggers, data, fsdd_sample):
                            folds=5, class_names=TAGS, sample_rate=8000)
 
 
+@pytest.mark.integration
 def test_multi_label_stacking_beats_its_members_in_lwlrap(taggers, tag_fit, data,
                                                           fsdd_sample):
     from kerasaudio.metrics.lwlrap import lwlrap
@@ -633,6 +635,7 @@ def test_multi_label_stacking_beats_its_members_in_lwlrap(taggers, tag_fit, data
     assert np.abs(got.sum(1) - 1).max() > 0.5  # independent tags, not a distribution
 
 
+@pytest.mark.integration
 def test_multi_label_stack_from_a_dataframe_and_an_audio_dataset(taggers, tag_fit,
                                                                  fsdd_sample):
     """The same out-of-fold predictions and labels from a DataFrame of files (one
@@ -722,6 +725,7 @@ def test_multi_label_layer_formula():
     assert StackingEnsemble.from_config(layer.get_config()).multi_label
 
 
+@pytest.mark.integration
 def test_multi_label_learned_stack_exports_to_tflite(tag_fit, data, tmp_path):
     """The multi-label learned stack as one float TFLite file, run in LiteRT."""
     from ai_edge_litert.interpreter import Interpreter

@@ -66,6 +66,7 @@ def test_unwritable_output_paths_fail_before_converting(where, tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing left behind
 
 
+@pytest.mark.integration
 def test_a_failed_conversion_leaves_no_file_and_no_directory(tmp_path):
     model = small_model()
     target = tmp_path / "new" / "deeper" / "m.tflite"
@@ -100,6 +101,7 @@ def user_module(tmp_path, monkeypatch):
     sys.modules.pop("user_layers_for_export", None)
 
 
+@pytest.mark.integration
 def test_a_user_layer_converts_in_the_child_process(user_module, tmp_path):
     model = small_model(user_module.Doubled(), user_module.Unregistered())
     report = to_tflite(model, tmp_path / "m.tflite", representative_data=CLIPS)
@@ -113,6 +115,7 @@ def test_a_layer_defined_in_main_is_refused_with_a_fix():
         to_tflite(small_model(main_layer()), None, representative_data=CLIPS)
 
 
+@pytest.mark.integration
 def test_the_conversion_never_imports_code_from_the_current_directory(tmp_path,
                                                                        monkeypatch):
     marker = tmp_path / "ran"
@@ -141,6 +144,7 @@ def test_integer_pcm_calibration_data_is_scaled():
             clip_array(np.zeros((2, 8000), dtype), input_shape=(8000,))
 
 
+@pytest.mark.integration
 def test_int16_calibration_gives_the_same_file_as_its_float_scale(tmp_path):
     model = small_model()
     ints = np.round(CLIPS * 32767).astype("int16")
@@ -151,6 +155,7 @@ def test_int16_calibration_gives_the_same_file_as_its_float_scale(tmp_path):
     assert open(a.path, "rb").read() == open(b.path, "rb").read()
 
 
+@pytest.mark.integration
 def test_one_clip_is_accepted_and_wrong_shapes_are_named():
     assert clip_array(CLIPS[0], input_shape=(8000,)).shape == (1, 8000)
     with pytest.raises(InvalidOptionError, match=r"has shape \(500,\).*\(clips, 8000\)"):
@@ -170,6 +175,7 @@ def test_one_clip_is_accepted_and_wrong_shapes_are_named():
     ("missing", ModelFileNotFoundError, "no such file"),
     ("nul", ModelFileError, "NUL byte"),
 ])
+@pytest.mark.integration
 def test_tflite_model_files_that_are_not_models(kind, error, words, tmp_path, tflite_file):
     path = tmp_path / f"{kind}.tflite"
     contents = {"empty": b"", "text": b"not a model\n",
@@ -189,6 +195,7 @@ def test_tflite_model_files_that_are_not_models(kind, error, words, tmp_path, tf
             TFLiteModel(contents[kind])
 
 
+@pytest.mark.integration
 def test_tflite_model_takes_bytes_paths_and_contents(tflite_file):
     by_path = TFLiteModel(os.fsencode(tflite_file))
     by_contents = TFLiteModel(open(tflite_file, "rb").read())
@@ -196,6 +203,7 @@ def test_tflite_model_takes_bytes_paths_and_contents(tflite_file):
     np.testing.assert_array_equal(by_path.predict(clip), by_contents.predict(clip))
 
 
+@pytest.mark.integration
 def test_a_flatbuffer_without_kerasaudio_metadata(tmp_path):
     path = tmp_path / "plain.tflite"
     path.write_bytes(kerasaudio.export.convert(small_model()))
@@ -203,6 +211,7 @@ def test_a_flatbuffer_without_kerasaudio_metadata(tmp_path):
         TFLiteModel(path)
 
 
+@pytest.mark.integration
 def test_the_exported_file_gets_the_usual_permissions(tmp_path):
     """`to_tflite` writes through a 0600 temporary file; the file it leaves has the mode
     any new file of the user gets (0666 & ~umask)."""

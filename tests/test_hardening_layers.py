@@ -168,6 +168,7 @@ def test_size_options_above_their_documented_limit_are_refused(name, option, oth
     assert "kerasaudio.layers.base.OPTION_LIMITS" in str(info.value)
 
 
+@pytest.mark.integration
 def test_size_options_at_their_limit_are_accepted():
     from kerasaudio.layers.base import OPTION_LIMITS
 

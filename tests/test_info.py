@@ -188,6 +188,7 @@ def test_wav2vec2_record_round_trips(tmp_path):
 # ----------------------------------------------------------------------------- stacking
 
 
+@pytest.mark.integration
 def test_a_stack_gets_its_own_record(tmp_path):
     members = ["logmel_cnn_fsdd_digits", "mfcc_cnn_fsdd_digits"]
     stack = kerasaudio.create_model("stack", members=members)
@@ -224,6 +225,7 @@ def test_embeddings_need_a_known_rate_to_resample(clips):
                                atol=1e-6)
 
 
+@pytest.mark.integration
 def test_export_writes_the_record_and_the_runtime_reads_it(tmp_path, clips):
     record = AudioInfo(task="pitch", class_names=NAMES, sample_rate=8000, input_length=8000)
     model = tiny_classifier(info=record)

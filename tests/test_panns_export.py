@@ -82,6 +82,7 @@ def test_float32_export_is_exact_and_carries_the_audioset_labels(tagger, tmp_pat
     assert len(info["class_names"]) == 527
 
 
+@pytest.mark.integration
 def test_int8_export_is_verified_small_and_integer(int8_file):
     path, report = int8_file
     check_report(report, "int8")

@@ -77,6 +77,7 @@ def test_load_audio_on_crafted_files_stays_small(crafted):
     assert result["peak_mb"] < LOAD_BOUND_MB, result
 
 
+@pytest.mark.integration
 def test_predict_on_crafted_files_stays_small(crafted, tmp_path):
     model = tiny_classifier(tmp_path / "tiny.tflite")
     result = metered(sys.executable, "-m", "kerasaudio.cli", "predict", *crafted,

@@ -50,6 +50,7 @@ def keras_file(tmp_path_factory):
                                      "import keras\nimport kerasaudio",
                                      "import kerasaudio\nimport tensorflow\nimport keras",
                                      "from kerasaudio import layers\nimport keras"])
+@pytest.mark.integration
 def test_keras_files_with_kerasaudio_layers_load_after_import_kerasaudio(keras_file, imports):
     code = (
         f"{imports}\n"
@@ -59,6 +60,7 @@ def test_keras_files_with_kerasaudio_layers_load_after_import_kerasaudio(keras_f
     assert run_python(code) == "kerasaudio.layers.mel"
 
 
+@pytest.mark.integration
 def test_package_attributes_load_on_first_use():
     code = (
         "import sys\n"
@@ -118,6 +120,7 @@ def test_predict_windows_classifies_only_the_windows_keep_chooses():
                                 keep=lambda waveform, starts: [True])
 
 
+@pytest.mark.integration
 def test_tflite_predict_takes_a_batch(tmp_path):
     from crafted_audio import tiny_classifier, tone
 

@@ -89,6 +89,7 @@ def test_shipped_weights_are_checked_and_complete(tmp_path):
         read_weights(tampered, sha256=kerasaudio.models.silero_vad.WEIGHTS_SHA256)
 
 
+@pytest.mark.integration
 @pytest.mark.jax
 @pytest.mark.parametrize("rate", [16000, 8000])
 def test_whole_recording_equals_streaming(timeline, rate):
@@ -150,6 +151,7 @@ def test_speech_timestamps_rules():
         vad.split(np.zeros(800, np.float32), 8000, method="webrtc")
 
 
+@pytest.mark.integration
 def test_streaming_tflite_float32_runs_without_tensorflow(tmp_path, timeline):
     audio = timeline[0][: 8000 * 3]
     path = tmp_path / "vad8k.tflite"

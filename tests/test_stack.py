@@ -68,6 +68,7 @@ def test_stack_of_presets_is_the_aggregate_of_its_members(bundled, offline, aggr
     assert model.count_params() == sum(hub.get_preset(n).parameters for n in TWO)
 
 
+@pytest.mark.integration
 def test_published_stack_loads_offline_and_holds_every_members_weights(bundled, offline):
     clips, labels = bundled
     preset = hub.get_preset(PRESET)
@@ -95,6 +96,7 @@ def test_published_stack_metrics_beat_every_member():
     assert preset.parameters == sum(hub.get_preset(m).parameters for m in members)
 
 
+@pytest.mark.integration
 def test_publish_writes_self_contained_members_that_reload(bundled, offline, tmp_path,
                                                            monkeypatch):
     clips, _ = bundled
@@ -195,6 +197,7 @@ def test_stack_preset_exports_one_verified_tflite_file(bundled, offline, tmp_pat
                                atol=1e-4)
 
 
+@pytest.mark.integration
 def test_recipe_command_explains_itself():
     import subprocess
 

@@ -118,6 +118,7 @@ def test_mediapipe_reads_the_smallest_int8_file(exported, tmp_path):
                                        atol=export.DEFAULT_TOLERANCE["int8"])
 
 
+@pytest.mark.integration
 def test_runner_matches_keras_on_files_and_windows(exported):
     model, path, clips, paths, _ = exported
     runner = runtime.TFLiteModel(path)
@@ -141,6 +142,7 @@ def test_runner_matches_keras_on_files_and_windows(exported):
         runner.predict(np.full(8000, np.nan, np.float32))
 
 
+@pytest.mark.integration
 def test_runner_needs_neither_keras_nor_tensorflow(exported):
     _, path, _, paths, _ = exported
     code = (

@@ -75,6 +75,7 @@ def _predict(model, names: list[str]) -> np.ndarray:
     return model.predict(ds, verbose=0)
 
 
+@pytest.mark.integration
 def test_single_label_with_folds_in_process(tables, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "m5", "--csv", os.fspath(tables / "digits.csv"), "--audio-dir",
@@ -109,6 +110,7 @@ def test_single_label_with_folds_in_process(tables, tmp_path, capsys):
     assert _predict(model, [r["fname"] for r in table[:8]]).shape == (8, 10)
 
 
+@pytest.mark.integration
 def test_multi_label_subprocess_from_a_copied_package(tables, tmp_path):
     """`python -m kerasaudio train` from a copy of the package alone (no repository
     around it), in an empty working directory."""
@@ -161,6 +163,7 @@ def _stopping_log(lines: list, stop_at: str | None):
     return log
 
 
+@pytest.mark.integration
 def test_resume_after_interrupted_runs(tables, tmp_path):
     """A multi-label run stopped after its first fold, then in its final training."""
     from kerasaudio.training.user_data import train_table

@@ -177,6 +177,7 @@ def test_loso_fold_then_resume_keeps_it(tmp_path):
                       sample=True, resume=True)
 
 
+@pytest.mark.integration
 def test_training_is_reproducible_with_every_augmentation():
     layers = json.dumps([{"class_name": "RandomGain", "config": {}},
                          {"class_name": "AddNoise", "config": {}},
@@ -407,6 +408,7 @@ def test_zoo_train_runs_under_mirrored_strategy_on_two_cpus(tmp_path):
     assert summary["preset"] == name and summary["official"] == metrics["official"]["accuracy"]
 
 
+@pytest.mark.integration
 def test_zoo_is_one_entry_point_without_path_edits():
     done = subprocess.run([sys.executable, "-m", "zoo", "--help"], capture_output=True,
                           text=True, timeout=300, cwd=ROOT)
@@ -423,6 +425,7 @@ def test_zoo_is_one_entry_point_without_path_edits():
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.integration
 def test_publish_run_writes_a_loadable_entry_with_the_run_metrics(tmp_path, monkeypatch):
     pytest.importorskip("zoo.publish", reason="zoo/publish.py (the manifest writer) "
                         "comes with the weights package")
@@ -461,6 +464,7 @@ def test_publish_run_writes_a_loadable_entry_with_the_run_metrics(tmp_path, monk
     assert protocols.evaluate(model, r, test)["confusion"] == metrics["official"]["confusion"]
 
 
+@pytest.mark.integration
 def test_stack_recipe_measures_the_published_stack_and_the_members_folds(tmp_path):
     from kerasaudio.training import stack
     from kerasaudio.training.recipe import parse_recipe
