@@ -11,7 +11,11 @@ uses), shell commands as child processes (`python -m kerasaudio ...`, this check
 package), all in one working directory prepared with the files the blocks name
 (`PREPARED`, each made the way the guides tell a user to, when a block first names it),
 offline (`KERASAUDIO_OFFLINE=1`, an empty weights cache), with `KERASAUDIO_DATA` pointing
-at an FSDD directory holding the bundled sample's 120 clips.
+at an FSDD directory holding the bundled sample's 120 clips. The trainings of the `slow`
+tier run on the full FSDD instead (a recipe's batch of 64 needs more than the sample's 60
+training clips): `KERASAUDIO_DATA` is its directory, and the CSV tables of "your own
+clips" list its takes 0-9 (600 clips); they are skipped, with that reason, where the full
+FSDD is not found.
 
 A block that needs more than the default tier says so in an HTML comment on the line
 before it, and runs in that tier:
@@ -218,8 +222,21 @@ def _mine_tflite(directory: Path, frame) -> None:
     kerasaudio.export.to_tflite(model, directory / "mine.tflite")
 
 
+def _own_clips():
+    """Takes 0-9 of the full FSDD (600 clips): "your own clips" of the CSV examples."""
+    from kerasaudio.errors import DatasetNotFoundError
+
+    try:
+        frame = kerasaudio.datasets.fsdd.load()
+    except DatasetNotFoundError:
+        pytest.skip("the CSV training examples need the full FSDD ($KERASAUDIO_DATA or "
+                    "../shared/data/fsdd)")
+    return frame[frame["take"] < 10].reset_index(drop=True)
+
+
 def _clips_csv(directory: Path, frame) -> None:
-    """The bundled clips with their digits, Freesound style (`fname`, `labels`)."""
+    """Clips with their digits, Freesound style (`fname`, `labels`)."""
+    frame = _own_clips()
     frame.assign(fname=frame.path, labels=frame.digit.astype(str))[
         ["fname", "labels"]].to_csv(directory / "clips.csv", index=False)
 
@@ -227,6 +244,7 @@ def _clips_csv(directory: Path, frame) -> None:
 def _tags_csv(directory: Path, frame) -> None:
     """The table of docs/guides/training.md: `recordings/` and `fname,labels,speaker`
     rows such as `0_george_0.wav,"0,george",george`."""
+    frame = _own_clips()
     recordings = directory / "recordings"
     recordings.mkdir(exist_ok=True)
     for path in frame.path:
@@ -270,20 +288,28 @@ def workdir(tmp_path_factory):
     return directory, frame
 
 
-def _environment(directory: Path) -> dict[str, str]:
+def _environment(directory: Path, block: Block) -> dict[str, str]:
+    data = directory / "data"
+    if block.marker == "slow":
+        from kerasaudio.errors import DatasetNotFoundError
+
+        try:
+            data = kerasaudio.datasets.fsdd.find_root()
+        except DatasetNotFoundError:
+            pytest.skip("the trainings need the full FSDD ($KERASAUDIO_DATA or "
+                        "../shared/data/fsdd)")
     return {"KERASAUDIO_OFFLINE": "1", "KERASAUDIO_HOME": str(directory / "cache"),
-            "KERASAUDIO_DATA": str(directory / "data"), "MPLBACKEND": "Agg",
-            "TF_CPP_MIN_LOG_LEVEL": "2"}
+            "KERASAUDIO_DATA": str(data), "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
-def _run_shell(command: str, directory: Path) -> None:
+def _run_shell(command: str, directory: Path, environment: dict[str, str]) -> None:
     argv = shlex.split(command, comments=True)
     if argv[0] == "kerasaudio":
         argv = [sys.executable, "-m", "kerasaudio", *argv[1:]]
     else:  # python -m ..., python examples/...: the examples of this checkout
         argv = [sys.executable, *[str(ROOT / a) if a.startswith("examples/") else a
                                   for a in argv[1:]]]
-    env = {**os.environ, **_environment(directory),
+    env = {**os.environ, **environment,
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(argv, cwd=directory, env=env, capture_output=True, text=True,
                           timeout=1800)
@@ -299,11 +325,12 @@ def test_doc_example_runs(block, workdir, monkeypatch):
         if re.search(rf"(?<![\w/.-]){re.escape(name)}(?![\w-])", block.code):
             make(directory, frame, name)
     monkeypatch.chdir(directory)
-    for key, value in _environment(directory).items():
+    environment = _environment(directory, block)
+    for key, value in environment.items():
         monkeypatch.setenv(key, value)
     if block.language == "shell":
         for command in block.code.splitlines():
-            _run_shell(command, directory)
+            _run_shell(command, directory, environment)
         return
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     exec(compile(block.code, block.id, "exec"), {"__name__": "__doc_example__"})
