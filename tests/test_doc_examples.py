@@ -20,6 +20,8 @@ FSDD is not found.
 A block that needs more than the default tier says so in an HTML comment on the line
 before it, and runs in that tier:
 
+- `<!-- test: integration -->`: several commands, each a fresh Python process loading
+  TensorFlow (`make test-integration`);
 - `<!-- test: export -->`: a verified TFLite export of a full model (`make test-export`);
 - `<!-- test: slow -->`: a training (`make test-slow`);
 - `<!-- test: parity -->`: torch and transformers (`make test-parity`);
@@ -62,6 +64,7 @@ NOT_RUN = re.compile(r"^(?:network, )?not run: (?P<reason>.+)$")
 COMMAND = re.compile(r"^(?:kerasaudio\s|python3?\s+-m\s|python3?\s+examples/)")
 #: Tier marker -> pytest marks of its test cases.
 TIERS = {
+    "integration": [pytest.mark.integration],
     "export": [pytest.mark.export],
     "slow": [pytest.mark.slow],
     "parity": [pytest.mark.parity, pytest.mark.requires("torch", "transformers")],
