@@ -62,7 +62,8 @@ from kerasaudio.errors import (
 
 __all__ = ["CONFIG", "MAX_HEADER_BYTES", "PREPROCESSOR_CONFIG", "SCHEME", "class_names",
            "is_reference", "parse_reference", "read_config", "read_preprocessor_config",
-           "read_safetensors", "read_tensors", "resolve", "snapshot", "write_checkpoint",
+           "read_safetensors", "read_tensors", "read_torch_tensors", "resolve", "snapshot",
+           "write_checkpoint",
            "write_safetensors"]
 
 #: The prefix of a hub reference: `hf://ORG/NAME[@REVISION]`.
@@ -304,12 +305,38 @@ def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return tensors
 
 
-def _torch_tensors(file: Path) -> dict[str, np.ndarray]:
+def read_torch_tensors(file: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The tensors of a PyTorch state-dict file, read with `torch.load(weights_only=True)`.
+
+    Tensors, numbers and containers only, never arbitrary pickled objects; float tensors
+    come back as float32 numpy arrays, entries that are not tensors are dropped.
+
+    Args:
+        file: a `pytorch_model.bin`, SpeechBrain `.ckpt` or other `torch.save` file of a
+            state dict.
+
+    Returns:
+        `{name: array}`.
+
+    Raises:
+        ModelFileNotFoundError: no such file. ModelFileError: torch refused the file or
+        it holds no state dict. InvalidOptionError: torch is not installed.
+
+    Example:
+    ```python
+    import torch
+    torch.save({"w": torch.ones(2, 3)}, "state.pt")
+    kerasaudio.weights.huggingface.read_torch_tensors("state.pt")["w"].shape  # (2, 3)
+    ```
+    """
+    file = Path(os.fspath(file))
+    if not file.is_file():
+        raise ModelFileNotFoundError(file, "no such PyTorch checkpoint file.")
     try:
         import torch
     except ImportError:
         raise InvalidOptionError(
-            f"{file}: reading pytorch_model.bin needs torch (pip install torch), read "
+            f"{file}: reading a PyTorch checkpoint needs torch (pip install torch), read "
             "with torch.load(weights_only=True); a checkpoint with model.safetensors needs "
             "nothing more.") from None
     try:
@@ -360,7 +387,7 @@ def read_tensors(directory: str | os.PathLike) -> dict[str, np.ndarray]:
         for file in files:
             tensors.update(read_safetensors(file))
     elif (path / "pytorch_model.bin").is_file():
-        tensors = _torch_tensors(path / "pytorch_model.bin")
+        tensors = read_torch_tensors(path / "pytorch_model.bin")
     else:
         raise ModelFileNotFoundError(
             path, "no model.safetensors (or shards) and no pytorch_model.bin: a Hugging "
