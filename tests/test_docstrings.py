@@ -50,8 +50,6 @@ TORCH_CHECKPOINT = ("writes a PyTorch checkpoint with torch.save (torch: the tes
                     "extra)", "parity", ("torch",))
 TIERS = {
     "kerasaudio.models.ecapa_tdnn": TORCH_CHECKPOINT,
-    "kerasaudio.models.ecapa_tdnn.from_speechbrain": TORCH_CHECKPOINT,
-    "kerasaudio.models.ecapa_tdnn.convert.load_speechbrain_weights": TORCH_CHECKPOINT,
     "kerasaudio.models.ecapa_tdnn.convert.read_speechbrain_checkpoint": TORCH_CHECKPOINT,
     "kerasaudio.weights.huggingface.read_torch_tensors": TORCH_CHECKPOINT,
     "kerasaudio.models.silero_vad.convert.read_torchscript": SILERO_REFERENCE,

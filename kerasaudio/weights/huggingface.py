@@ -61,9 +61,9 @@ from kerasaudio.errors import (
 )
 
 __all__ = ["CONFIG", "MAX_HEADER_BYTES", "PREPROCESSOR_CONFIG", "SCHEME", "class_names",
-           "is_reference", "parse_reference", "read_config", "read_preprocessor_config",
-           "read_safetensors", "read_tensors", "read_torch_tensors", "resolve", "snapshot",
-           "write_checkpoint",
+           "is_reference", "mismatch_report", "parse_reference", "read_config",
+           "read_preprocessor_config", "read_safetensors", "read_tensors",
+           "read_torch_tensors", "resolve", "snapshot", "tensor_array", "write_checkpoint",
            "write_safetensors"]
 
 #: The prefix of a hub reference: `hf://ORG/NAME[@REVISION]`.
@@ -303,6 +303,52 @@ def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
             array = (array.astype("<u4") << 16).view("<f4")
         tensors[name] = np.array(array)  # a copy: the file may be closed or replaced
     return tensors
+
+
+def tensor_array(name: str, value, *, source: str = "the checkpoint") -> np.ndarray:
+    """One state-dict entry as a numpy array: a torch tensor (floats as float32) or an array.
+
+    Args:
+        name: the entry's name, for the message.
+        value: a `torch.Tensor`, a numpy array or a numpy scalar.
+        source: what the state dict is, for the message.
+
+    Returns:
+        The numpy array.
+
+    Raises:
+        InvalidOptionError: anything else (not a state dict of tensors).
+
+    Example:
+    ```python
+    from kerasaudio.weights.huggingface import tensor_array
+    tensor_array("w", np.ones((2, 3), "float64")).shape  # (2, 3)
+    ```
+    """
+    if hasattr(value, "detach"):  # a torch.Tensor
+        value = value.detach().cpu()
+        value = (value.float() if value.is_floating_point() else value).numpy()
+    if not isinstance(value, (np.ndarray, np.generic)):
+        raise InvalidOptionError(
+            f"{source}: entry {name!r} is a {type(value).__name__}, not a tensor (is this a "
+            "state dict?).")
+    return np.asarray(value)
+
+
+def mismatch_report(missing, unexpected, misshaped) -> str | None:
+    """`"missing (n): [...]; unexpected (n): [...]; mis-shaped (n): [...]"`, the parts that
+    are not empty, or None when all three are: the converters' report of tensors that do
+    not fit a model.
+
+    Example:
+    ```python
+    from kerasaudio.weights.huggingface import mismatch_report
+    mismatch_report(["fc.bias"], [], [])  # "missing (1): ['fc.bias']"
+    ```
+    """
+    problems = [f"{what} ({len(items)}): {list(items)}" for what, items in (
+        ("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)) if items]
+    return "; ".join(problems) or None
 
 
 def read_torch_tensors(file: str | os.PathLike) -> dict[str, np.ndarray]:

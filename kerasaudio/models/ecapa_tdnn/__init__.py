@@ -40,6 +40,8 @@ Reference:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from kerasaudio.models.ecapa_tdnn.config import SMALL, VOXCELEB, EcapaConfig, keras_name
 from kerasaudio.models.ecapa_tdnn.convert import (
     config_from_state,
@@ -85,13 +87,10 @@ def from_speechbrain(source, **options):
 
     Example:
     ```python
-    import torch
     from kerasaudio.models.ecapa_tdnn import to_state_dict
-    small = kerasaudio.create_model("ecapa_tdnn", include_top=False,
-                                    channels=(64,) * 4 + (192,))
-    torch.save({k: torch.from_numpy(v) for k, v in to_state_dict(small).items()},
-               "embedding_model.ckpt")  # SpeechBrain's layout (or its own file)
-    model = kerasaudio.models.ecapa_tdnn.from_speechbrain("embedding_model.ckpt")
+    state = to_state_dict(kerasaudio.create_model(  # what SpeechBrain's state_dict() holds
+        "ecapa_tdnn", include_top=False, channels=(64,) * 4 + (192,)))
+    model = kerasaudio.models.ecapa_tdnn.from_speechbrain(state)  # or "embedding_model.ckpt"
     np.asarray(model(np.zeros((1, 16000), "float32"))).shape  # (1, 192)
     ```
     """
@@ -99,6 +98,6 @@ def from_speechbrain(source, **options):
     options = {**config_from_state(state), **options}
     options.setdefault("include_top", False)
     model = ecapa_tdnn(**options)
-    convert_state_dict(model, state, source=str(source) if not isinstance(source, dict)
-                       else "the SpeechBrain state dict")
+    convert_state_dict(model, state, source="the SpeechBrain state dict"
+                       if isinstance(source, Mapping) else str(source))
     return model

@@ -30,6 +30,7 @@ import numpy as np
 
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.models.ecapa_tdnn.config import EcapaConfig, keras_name
+from kerasaudio.weights.huggingface import mismatch_report, read_torch_tensors, tensor_array
 
 __all__ = ["config_from_state", "convert_state_dict", "load_speechbrain_weights",
            "read_speechbrain_checkpoint", "to_state_dict"]
@@ -38,14 +39,7 @@ _BN = ("weight", "bias", "running_mean", "running_var")
 
 
 def _to_numpy(key: str, value) -> np.ndarray:
-    if hasattr(value, "detach"):  # a torch.Tensor
-        value = value.detach().cpu()
-        value = (value.float() if value.is_floating_point() else value).numpy()
-    if not isinstance(value, (np.ndarray, np.generic)):
-        raise InvalidOptionError(
-            f"ECAPA-TDNN checkpoint: entry {key!r} is a {type(value).__name__}, not a "
-            "tensor (is this a state dict?).")
-    return np.asarray(value)
+    return tensor_array(key, value, source="ECAPA-TDNN checkpoint")
 
 
 def read_speechbrain_checkpoint(source) -> dict[str, np.ndarray]:
@@ -65,12 +59,9 @@ def read_speechbrain_checkpoint(source) -> dict[str, np.ndarray]:
     Example:
     ```python
     import torch
-    from kerasaudio.models.ecapa_tdnn import read_speechbrain_checkpoint, to_state_dict
-    small = kerasaudio.create_model("ecapa_tdnn", include_top=False,
-                                    channels=(64,) * 4 + (192,))
-    torch.save({k: torch.from_numpy(v) for k, v in to_state_dict(small).items()},
-               "embedding_model.ckpt")  # SpeechBrain's layout (or its own file)
-    read_speechbrain_checkpoint("embedding_model.ckpt")["fc.conv.weight"].shape  # (192, 384, 1)
+    from kerasaudio.models.ecapa_tdnn import read_speechbrain_checkpoint
+    torch.save({"fc.conv.weight": torch.zeros(192, 6144, 1)}, "part.ckpt")  # a state dict
+    read_speechbrain_checkpoint("part.ckpt")["fc.conv.weight"].shape  # (192, 6144, 1)
     ```
     """
     if isinstance(source, Mapping):
@@ -82,8 +73,6 @@ def read_speechbrain_checkpoint(source) -> dict[str, np.ndarray]:
             raise InvalidOptionError(
                 "read_speechbrain_checkpoint: pass a checkpoint path or a state dict; got "
                 f"{type(source).__name__}.") from None
-        from kerasaudio.weights.huggingface import read_torch_tensors
-
         state = read_torch_tensors(path)
     if not state:
         raise InvalidOptionError("ECAPA-TDNN checkpoint: the state dict is empty.")
@@ -251,15 +240,13 @@ def convert_state_dict(model, state: Mapping, *, source: str = "the state dict")
         if len(tensors) == len(names):
             values.append((layer, kind, tensors))
     unexpected = sorted(set(state) - used)
-    if missing or unexpected or shapes:
-        problems = [f"{what} ({len(items)}): {items}" for what, items in (
-            ("missing", missing), ("unexpected", unexpected), ("mis-shaped", shapes))
-            if items]
+    problems = mismatch_report(missing, unexpected, shapes)
+    if problems:
         raise InvalidOptionError(
             f"{source} does not fit {model.name!r} (an ECAPA-TDNN checkpoint needs the same "
             "n_mels, channels, kernel_sizes, res2net_scale, se_channels, "
             "attention_channels, global_context and embedding_dim; config_from_state "
-            "reads them): " + "; ".join(problems) + ".")
+            "reads them): " + problems + ".")
     for layer, kind, tensors in values:
         layer.set_weights(_keras_values(layer, kind, tensors))
 
@@ -270,13 +257,11 @@ def load_speechbrain_weights(model, source) -> None:
 
     Example:
     ```python
-    import torch
     from kerasaudio.models.ecapa_tdnn import load_speechbrain_weights, to_state_dict
-    model = kerasaudio.create_model("ecapa_tdnn", include_top=False,
-                                    channels=(64,) * 4 + (192,))
-    torch.save({k: torch.from_numpy(v) for k, v in to_state_dict(model).items()},
-               "embedding_model.ckpt")  # SpeechBrain's layout (or its own file)
-    load_speechbrain_weights(model, "embedding_model.ckpt")
+    sizes = dict(include_top=False, n_mels=40, channels=(32,) * 4 + (96,))
+    trained = to_state_dict(kerasaudio.create_model("ecapa_tdnn", **sizes))
+    model = kerasaudio.create_model("ecapa_tdnn", **sizes)
+    load_speechbrain_weights(model, trained)  # or "embedding_model.ckpt"
     ```
     """
     where = os.fspath(source) if isinstance(source, (str, os.PathLike)) \
