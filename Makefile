@@ -18,7 +18,8 @@ JAX_LAYER_TESTS := $(addprefix tests/test_,attention.py augment.py conv.py decib
 	stft.py vlad.py losses.py eer.py lwlrap.py)
 
 .PHONY: demo test test-jax test-integration test-export test-parity test-synth test-slow test-fuzz test-all \
-	test-wheel dist docs docs-check chromium lint bench bench-training synthesizers clean
+	test-wheel dist docs docs-check chromium lint bench bench-training synthesizers clean \
+	speechbrain-reference
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,8 +74,24 @@ test-integration: $(VENV)/.installed-test
 test-export: $(VENV)/.installed-heavy
 	$(PYTEST) -m "export and not slow"
 
-# wav2vec 2.0 against transformers.Wav2Vec2Model (PyTorch CPU), on both backends.
-test-parity: $(VENV)/.installed-heavy
+# SpeechBrain 1.1 for the ECAPA-TDNN parity tests, in a private directory that only those
+# tests' child process puts on its path: the registry's torchaudio wheel (a SpeechBrain
+# dependency) is a CUDA build that fails to load beside the CPU torch, and an importable
+# torchaudio in site-packages changes what transformers does. Its compiled libraries are
+# deleted; SpeechBrain uses only its pure-Python part.
+SPEECHBRAIN_REFERENCE := $(VENV)/speechbrain-reference
+$(SPEECHBRAIN_REFERENCE)/.installed: $(VENV)/.installed-heavy
+	rm -rf $(SPEECHBRAIN_REFERENCE)
+	$(PIP) --no-deps --target $(SPEECHBRAIN_REFERENCE) speechbrain==1.1.2 torchaudio==2.11.1 \
+		hyperpyyaml==1.2.3 ruamel.yaml==0.19.1
+	find $(SPEECHBRAIN_REFERENCE)/torchaudio -name '*.so*' -delete
+	touch $@
+
+speechbrain-reference: $(SPEECHBRAIN_REFERENCE)/.installed
+
+# wav2vec 2.0, HuBERT, WavLM, AST, PANNs, Silero VAD and ECAPA-TDNN against their
+# reference implementations (PyTorch CPU), on both backends.
+test-parity: $(VENV)/.installed-heavy $(SPEECHBRAIN_REFERENCE)/.installed
 	$(PYTEST) -m "parity and not slow"
 	KERAS_BACKEND=jax $(PYTEST) -m "parity and jax and not slow"
 

@@ -7,8 +7,8 @@ and returns embeddings that do not depend on how the clips were batched:
   length and a padding mask goes with them (attention, the group norm and the pooling
   skip the padding), so a clip's hidden states are those it has alone. Any layer's
   hidden states, mean- or max-pooled over the clip's own frames or frame by frame.
-- Speaker models (`vggvox_v1`, `vggvox_v2`, `deep_speaker`, and their presets) built
-  with a front end (raw audio in): their `include_top=False` embedding, or for a
+- Speaker models (`vggvox_v1`, `vggvox_v2`, `deep_speaker`, `ecapa_tdnn`, and their
+  presets) built with a front end (raw audio in): their `include_top=False` embedding, or for a
   classifier the layer before `predictions` (Deep Speaker: the L2-normalised `affine`
   embedding). Their convolutions and spectrogram statistics would see padding, so
   clips are never padded: clips of equal length run together, others separately (a
@@ -222,13 +222,14 @@ def extract(model, audio, *, pooling: str | None = "mean", layer: int | str = -1
 
     Args:
         model: a `Wav2Vec2` (any head: its encoder is used), or a speaker model taking
-            raw audio (`vggvox_v1`, `vggvox_v2`, `deep_speaker` built with a front end,
-            or their pretrained presets), headless or a classifier.
+            raw audio (`vggvox_v1`, `vggvox_v2`, `deep_speaker`, `ecapa_tdnn` built with
+            a front end, or their pretrained presets), headless or a classifier.
         audio: a clip `(samples,)`, a batch `(clips, samples)`, or a list of 1-D clips
             of different lengths; float audio in [-1, 1].
         pooling: `"mean"` (utterance embedding: the mean over the clip's frames),
             `"max"`, or None (frame-level: one `(frames, dim)` array per clip).
-            Speaker models pool inside the network (temporal average, GhostVLAD):
+            Speaker models pool inside the network (temporal average, GhostVLAD,
+            attentive statistics):
             `"mean"` only, which returns their embedding.
         layer: wav2vec 2.0: which hidden state, `0..num_hidden_layers` (0 the
             transformer input, -1 the output, as `output_hidden_states`). Speaker

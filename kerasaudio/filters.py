@@ -139,8 +139,14 @@ def mel_frequencies(n_mels: int = 128, *, fmin: float = 0.0, fmax: float = 11025
 
 def mel(*, sample_rate: int, n_fft: int, n_mels: int = 128, fmin: float = 0.0,
         fmax: float | None = None, htk: bool = False,
-        norm: str | float | None = "slaney") -> np.ndarray:
+        norm: str | float | None = "slaney", symmetric: bool = False) -> np.ndarray:
     """Triangular mel filter bank, shape `(n_mels, n_fft // 2 + 1)`, as `librosa.filters.mel`.
+
+    With `symmetric=True` the triangles are SpeechBrain's (`Filterbank(filter_shape=
+    "triangular")`): band k is centred on mel edge k + 1 and falls to zero at the same
+    distance in Hz on both sides, the distance from its centre to the edge below it (the
+    librosa triangle's left half, mirrored). Its bands overlap their upper neighbours
+    less than librosa's do.
 
     Args:
         sample_rate: sampling rate in Hz.
@@ -151,6 +157,7 @@ def mel(*, sample_rate: int, n_fft: int, n_mels: int = 128, fmin: float = 0.0,
         htk: HTK mel scale instead of Slaney's.
         norm: `"slaney"` (each triangle divided by its width in Hz: constant energy per
             band), `None` (peak 1), or a number p (unit p-norm per band).
+        symmetric: SpeechBrain's symmetric triangles (see above) instead of librosa's.
 
     Returns:
         float64 array `(n_mels, n_fft // 2 + 1)`.
@@ -158,7 +165,14 @@ def mel(*, sample_rate: int, n_fft: int, n_mels: int = 128, fmin: float = 0.0,
     Example:
     ```python
     fb = kerasaudio.filters.mel(sample_rate=8000, n_fft=512, n_mels=40)
+    # SpeechBrain's Fbank(n_mels=80) filters at 16 kHz (HTK scale, peak 1):
+    sb = kerasaudio.filters.mel(sample_rate=16000, n_fft=400, n_mels=80, htk=True,
+                                norm=None, symmetric=True)
     ```
+
+    Reference:
+        Ravanelli et al., "SpeechBrain: A General-Purpose Speech Toolkit", arXiv:2106.04624,
+        2021 (`speechbrain.processing.features.Filterbank`), for `symmetric=True`.
     """
     fmax = sample_rate / 2.0 if fmax is None else float(fmax)
     fftfreqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
@@ -166,10 +180,15 @@ def mel(*, sample_rate: int, n_fft: int, n_mels: int = 128, fmin: float = 0.0,
     widths = np.diff(edges)
     ramps = edges[:, None] - fftfreqs[None, :]
     lower = -ramps[:-2] / widths[:-1, None]
-    upper = ramps[2:] / widths[1:, None]
+    if symmetric:  # the right slope mirrors the left one around the centre
+        upper = ramps[1:-1] / widths[:-1, None] + 1.0
+        spans = 2.0 * widths[:-1]
+    else:
+        upper = ramps[2:] / widths[1:, None]
+        spans = edges[2 : n_mels + 2] - edges[:n_mels]
     weights = np.maximum(0.0, np.minimum(lower, upper))
     if norm == "slaney":
-        weights *= (2.0 / (edges[2 : n_mels + 2] - edges[:n_mels]))[:, None]
+        weights *= (2.0 / spans)[:, None]
     elif norm is not None:
         if isinstance(norm, str) or not np.isfinite(float(norm)) or float(norm) <= 0:
             raise InvalidOptionError(f"norm={norm!r}: use 'slaney', None or a positive p.")

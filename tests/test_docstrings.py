@@ -48,7 +48,12 @@ MODEL_EXPORT = ("a verified TFLite conversion of a model (a converter process, L
                 "integration", ())
 SILERO_REFERENCE = ("reads the TorchScript file of the silero-vad package (torch, silero-vad: "
                     "the test-heavy extra)", "parity", ("torch", "silero_vad"))
+TORCH_CHECKPOINT = ("writes a PyTorch checkpoint with torch.save (torch: the test-heavy "
+                    "extra)", "parity", ("torch",))
 TIERS = {
+    "kerasaudio.models.ecapa_tdnn": TORCH_CHECKPOINT,
+    "kerasaudio.models.ecapa_tdnn.convert.read_speechbrain_checkpoint": TORCH_CHECKPOINT,
+    "kerasaudio.weights.huggingface.read_torch_tensors": TORCH_CHECKPOINT,
     "kerasaudio.models.silero_vad.convert.read_torchscript": SILERO_REFERENCE,
     "kerasaudio.models.panns": PANNS_REFERENCE,
     "kerasaudio.models.panns.convert.load_panns_weights": PANNS_REFERENCE,

@@ -46,6 +46,10 @@ CONFIGS = {
        for name in ("wav2vec2_base", "wav2vec2_large", "wav2vec2_large_lv60", "hubert_base",
                     "hubert_large", "wavlm_base", "wavlm_large")},
     "ast": dict(input_shape=(4000,), classes=5, **AST_SMALL),
+    # ECAPA-TDNN with SpeechBrain's 16 kHz filter bank: 4,000 samples give 26 frames.
+    "ecapa_tdnn": dict(input_shape=(4000,), classes=5, n_mels=24,
+                       channels=(16, 16, 16, 16, 48), attention_channels=8, se_channels=8,
+                       embedding_dim=12),
     "stack": dict(members=[
         {"architecture": "m3", "config": {"input_shape": [8000, 1], "classes": 5}},
         {"architecture": "m5", "config": {"input_shape": [8000, 1], "classes": 5,
@@ -58,7 +62,7 @@ AUDIO_SAMPLES = {
     "vggvox_v2": 16000, "deep_speaker": 16000, "wav2vec2_base": 4000, "wav2vec2_large": 4000,
     "wav2vec2_large_lv60": 4000, "hubert_base": 4000, "hubert_large": 4000,
     "wavlm_base": 4000, "wavlm_large": 4000, "stack": 8000, "panns_cnn14": 2560,
-    "panns_cnn14_decision_level_max": 2560, "ast": 4000,
+    "panns_cnn14_decision_level_max": 2560, "ast": 4000, "ecapa_tdnn": 4000,
 }
 NAMES = kerasaudio.list_models()
 #: Shrunk to CONFIGS size, wav2vec2_large is wav2vec2_base exactly (the same group-norm

@@ -49,8 +49,8 @@ def recipe(name: str, *overrides: str) -> Recipe:
 def test_every_preset_recipe_ships_as_package_data():
     assert set(packaged_recipes()) == {
         "bilstm_attention_fsdd_digits", "complex_cnn_fsdd_digits",
-        "deep_speaker_fsdd_speakers", "logmel_cnn_fsdd_digits", "m5_fsdd_digits",
-        "mfcc_cnn_fsdd_digits", "stack_fsdd_digits", "vggvox_v2_fsdd_speakers"}
+        "deep_speaker_fsdd_speakers", "ecapa_tdnn_fsdd_speakers", "logmel_cnn_fsdd_digits",
+        "m5_fsdd_digits", "mfcc_cnn_fsdd_digits", "stack_fsdd_digits", "vggvox_v2_fsdd_speakers"}
     assert RECIPES_DIR == Path(kerasaudio.__file__).parent / "recipes"
     assert not (ROOT / "zoo" / "recipes").exists()  # one copy, no scripts
     for name in packaged_recipes():

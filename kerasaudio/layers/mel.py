@@ -39,6 +39,9 @@ class MelSpectrogram(SpectralLayer):
         fmax: highest frequency (Hz, <= `sample_rate / 2`); default `sample_rate / 2`.
         htk: HTK mel scale instead of Slaney's.
         norm: `"slaney"`, None, or a positive number p (unit p-norm bands).
+        symmetric: SpeechBrain's symmetric triangles (`kerasaudio.filters.mel`); with
+            `window="hamming"`, `htk=True`, `norm=None` this is SpeechBrain's `Fbank`
+            before its dB step.
 
     Example:
     ```python
@@ -58,7 +61,8 @@ class MelSpectrogram(SpectralLayer):
                  window="hann", center: bool = True, pad_mode: str = "constant",
                  power: float = 2.0, n_mels: int = 128, fmin: float = 0.0,
                  fmax: float | None = None, htk: bool = False,
-                 norm: str | float | None = "slaney", dft: str = "auto", **kwargs):
+                 norm: str | float | None = "slaney", symmetric: bool = False,
+                 dft: str = "auto", **kwargs):
         super().__init__(n_fft=n_fft, hop_length=hop_length, win_length=win_length,
                          window=window, center=center, pad_mode=pad_mode, dft=dft, **kwargs)
         self.sample_rate = check_int("sample_rate", sample_rate)
@@ -86,9 +90,10 @@ class MelSpectrogram(SpectralLayer):
                 raise InvalidOptionError(f"norm={norm!r}: use 'slaney', None or a positive p.")
             norm = check_float("norm", norm)
         self.norm = norm
+        self.symmetric = bool(symmetric)
         weights = filters.mel(sample_rate=self.sample_rate, n_fft=self.n_fft,
                               n_mels=self.n_mels, fmin=self.fmin, fmax=fmax_value,
-                              htk=self.htk, norm=norm)
+                              htk=self.htk, norm=norm, symmetric=self.symmetric)
         empty = int(np.sum(weights.max(axis=1) == 0))
         if empty:
             warnings.warn(
@@ -128,7 +133,8 @@ class MelSpectrogram(SpectralLayer):
     def get_config(self):
         return {**super().get_config(), "sample_rate": self.sample_rate,
                 "power": self.power, "n_mels": self.n_mels, "fmin": self.fmin,
-                "fmax": self.fmax, "htk": self.htk, "norm": self.norm}
+                "fmax": self.fmax, "htk": self.htk, "norm": self.norm,
+                "symmetric": self.symmetric}
 
 
 @keras.saving.register_keras_serializable(package="kerasaudio")

@@ -24,12 +24,16 @@ class Standardize(SpectrogramLayer):
         axis: non-batch axis or axes to reduce over (e.g. `1` for per-bin statistics over
             time); default all non-batch axes.
         epsilon: lower bound of the standard deviation.
+        scale: divide by the standard deviation; False only subtracts the mean (mean
+            normalisation, as SpeechBrain's `InputNormalization(norm_type="sentence",
+            std_norm=False)` over the time axis with `axis=1`).
 
     Example:
     ```python
     import numpy as np, kerasaudio
     x = np.random.randn(2, 100, 40).astype("float32") * 5 + 3
     y = kerasaudio.layers.Standardize()(x)  # each example: mean 0, std 1
+    z = kerasaudio.layers.Standardize(axis=1, scale=False)(x)  # each band: mean 0 over time
     ```
 
     Reference:
@@ -39,7 +43,7 @@ class Standardize(SpectrogramLayer):
     """
 
     def __init__(self, *, axis: int | tuple[int, ...] | None = None, epsilon: float = 1e-6,
-                 **kwargs):
+                 scale: bool = True, **kwargs):
         super().__init__(**kwargs)
         if axis is not None:
             axes = (axis,) if isinstance(axis, int) else tuple(axis)
@@ -51,6 +55,7 @@ class Standardize(SpectrogramLayer):
             axis = tuple(axes)
         self.axis = list(axis) if isinstance(axis, tuple) else axis
         self.epsilon = check_float("epsilon", epsilon)
+        self.scale = bool(scale)
 
     def call(self, inputs):
         ops = self.backend
@@ -60,6 +65,8 @@ class Standardize(SpectrogramLayer):
         # Second pass: removes the float32 rounding of the first mean, which matters when
         # the mean is large against the spread (dB spectrograms: mean -60, std 5).
         centered = centered - ops.numpy.mean(centered, axis=axes, keepdims=True)
+        if not self.scale:
+            return centered
         # centered * centered, not square(x - mean): TFLite fuses the latter into
         # SQUARED_DIFFERENCE, which has no int16 kernel (16x8 exports).
         variance = ops.numpy.mean(centered * centered, axis=axes, keepdims=True)
@@ -68,4 +75,5 @@ class Standardize(SpectrogramLayer):
         return centered * ops.math.rsqrt(ops.numpy.maximum(variance, self.epsilon ** 2))
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon}
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "scale": self.scale}

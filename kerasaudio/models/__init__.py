@@ -22,6 +22,7 @@ from kerasaudio.models import (  # noqa: F401  (imported for their registrations
     bilstm_attention,
     complex_cnn,
     deep_speaker,
+    ecapa_tdnn,
     hubert,
     mnets,
     panns,
@@ -44,8 +45,8 @@ from kerasaudio.models.wav2vec2 import Wav2Vec2
 from kerasaudio.models.wavlm import WavLM
 
 #: The family modules in this package (the `stack` family is `kerasaudio.ensemble`'s).
-FAMILIES = ("ast", "bilstm_attention", "complex_cnn", "deep_speaker", "hubert", "mnets",
-            "panns", "silero_vad", "vggvox", "wav2vec2", "wavlm")
+FAMILIES = ("ast", "bilstm_attention", "complex_cnn", "deep_speaker", "ecapa_tdnn", "hubert",
+            "mnets", "panns", "silero_vad", "vggvox", "wav2vec2", "wavlm")
 
 __all__ = ["AudioModel", "Hubert", "ModelInfo", "Wav2Vec2", "WavLM", "build_arguments",
            "build_model",

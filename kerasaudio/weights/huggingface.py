@@ -61,8 +61,9 @@ from kerasaudio.errors import (
 )
 
 __all__ = ["CONFIG", "MAX_HEADER_BYTES", "PREPROCESSOR_CONFIG", "SCHEME", "class_names",
-           "is_reference", "parse_reference", "read_config", "read_preprocessor_config",
-           "read_safetensors", "read_tensors", "resolve", "snapshot", "write_checkpoint",
+           "is_reference", "mismatch_report", "parse_reference", "read_config",
+           "read_preprocessor_config", "read_safetensors", "read_tensors",
+           "read_torch_tensors", "resolve", "snapshot", "tensor_array", "write_checkpoint",
            "write_safetensors"]
 
 #: The prefix of a hub reference: `hf://ORG/NAME[@REVISION]`.
@@ -304,12 +305,84 @@ def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return tensors
 
 
-def _torch_tensors(file: Path) -> dict[str, np.ndarray]:
+def tensor_array(name: str, value, *, source: str = "the checkpoint") -> np.ndarray:
+    """One state-dict entry as a numpy array: a torch tensor (floats as float32) or an array.
+
+    Args:
+        name: the entry's name, for the message.
+        value: a `torch.Tensor`, a numpy array or a numpy scalar.
+        source: what the state dict is, for the message.
+
+    Returns:
+        The numpy array.
+
+    Raises:
+        InvalidOptionError: anything else (not a state dict of tensors).
+
+    Example:
+    ```python
+    from kerasaudio.weights.huggingface import tensor_array
+    tensor_array("w", np.ones((2, 3), "float64")).shape  # (2, 3)
+    ```
+    """
+    if hasattr(value, "detach"):  # a torch.Tensor
+        value = value.detach().cpu()
+        value = (value.float() if value.is_floating_point() else value).numpy()
+    if not isinstance(value, (np.ndarray, np.generic)):
+        raise InvalidOptionError(
+            f"{source}: entry {name!r} is a {type(value).__name__}, not a tensor (is this a "
+            "state dict?).")
+    return np.asarray(value)
+
+
+def mismatch_report(missing, unexpected, misshaped) -> str | None:
+    """`"missing (n): [...]; unexpected (n): [...]; mis-shaped (n): [...]"`, the parts that
+    are not empty, or None when all three are: the converters' report of tensors that do
+    not fit a model.
+
+    Example:
+    ```python
+    from kerasaudio.weights.huggingface import mismatch_report
+    mismatch_report(["fc.bias"], [], [])  # "missing (1): ['fc.bias']"
+    ```
+    """
+    problems = [f"{what} ({len(items)}): {list(items)}" for what, items in (
+        ("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)) if items]
+    return "; ".join(problems) or None
+
+
+def read_torch_tensors(file: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The tensors of a PyTorch state-dict file, read with `torch.load(weights_only=True)`.
+
+    Tensors, numbers and containers only, never arbitrary pickled objects; float tensors
+    come back as float32 numpy arrays, entries that are not tensors are dropped.
+
+    Args:
+        file: a `pytorch_model.bin`, SpeechBrain `.ckpt` or other `torch.save` file of a
+            state dict.
+
+    Returns:
+        `{name: array}`.
+
+    Raises:
+        ModelFileNotFoundError: no such file. ModelFileError: torch refused the file or
+        it holds no state dict. InvalidOptionError: torch is not installed.
+
+    Example:
+    ```python
+    import torch
+    torch.save({"w": torch.ones(2, 3)}, "state.pt")
+    kerasaudio.weights.huggingface.read_torch_tensors("state.pt")["w"].shape  # (2, 3)
+    ```
+    """
+    file = Path(os.fspath(file))
+    if not file.is_file():
+        raise ModelFileNotFoundError(file, "no such PyTorch checkpoint file.")
     try:
         import torch
     except ImportError:
         raise InvalidOptionError(
-            f"{file}: reading pytorch_model.bin needs torch (pip install torch), read "
+            f"{file}: reading a PyTorch checkpoint needs torch (pip install torch), read "
             "with torch.load(weights_only=True); a checkpoint with model.safetensors needs "
             "nothing more.") from None
     try:
@@ -360,7 +433,7 @@ def read_tensors(directory: str | os.PathLike) -> dict[str, np.ndarray]:
         for file in files:
             tensors.update(read_safetensors(file))
     elif (path / "pytorch_model.bin").is_file():
-        tensors = _torch_tensors(path / "pytorch_model.bin")
+        tensors = read_torch_tensors(path / "pytorch_model.bin")
     else:
         raise ModelFileNotFoundError(
             path, "no model.safetensors (or shards) and no pytorch_model.bin: a Hugging "

@@ -40,6 +40,7 @@ import numpy as np
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.layers import MelSpectrogram
 from kerasaudio.models.panns.config import SAMPLE_RATES
+from kerasaudio.weights.huggingface import tensor_array
 
 __all__ = ["load_panns_weights", "read_panns_checkpoint"]
 
@@ -53,16 +54,7 @@ _LISTED = 12
 
 
 def _to_numpy(key: str, value) -> np.ndarray:
-    if hasattr(value, "detach"):  # a torch.Tensor
-        value = value.detach().cpu()
-        if value.is_floating_point():
-            value = value.float()
-        value = value.numpy()
-    if not isinstance(value, (np.ndarray, np.generic)):
-        raise InvalidOptionError(
-            f"PANNs checkpoint: entry {key!r} is a {type(value).__name__}, not a tensor "
-            "(is this a state dict?).")
-    return np.asarray(value)
+    return tensor_array(key, value, source="PANNs checkpoint")
 
 
 def read_panns_checkpoint(source) -> dict[str, np.ndarray]:

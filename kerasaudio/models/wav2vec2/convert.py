@@ -343,14 +343,11 @@ def assign_tensors(model, state: Mapping, pairs: list[tuple], *, prefix: str,
                 shapes.append(f"{name} {state[name].shape} (expected "
                               f"{tuple(variable.shape)} for {variable.path})")
             values.append(value)
-    if missing or unexpected or shapes:
-        problems = [f"{what} ({len(items)}): {items}" for what, items in (
-            ("missing", missing), ("unexpected", unexpected), ("mis-shaped", shapes))
-            if items]
+    problems = huggingface.mismatch_report(missing, unexpected, shapes)
+    if problems:
         raise InvalidOptionError(
             f"{source} does not fit {model.name} ({type(model).__name__}): "
-            + "; ".join(problems) + " (config.json and weights disagree, or another "
-            "architecture?).")
+            + problems + " (config.json and weights disagree, or another architecture?).")
     for (variable, _, _), value in zip(pairs, values, strict=True):
         variable.assign(value)
 
