@@ -396,7 +396,9 @@ def test_standard_routes_never_clip_the_lstm_cell():
     with layers.tflite_mode():  # the fused op as the converter makes it
         concrete = tf.function(lambda v: model(v, training=False)).get_concrete_function(
             *fixed)
-    clipped = tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert()
+    holder = tf.Module()  # the variables tracked as kerasaudio.export.convert does
+    holder.variables_ = [v.value for v in model.variables]
+    clipped = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder).convert()
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in op_codes(clipped)
     (lite,) = run_tflite(clipped, x)
     assert lite[0, -1, 0] < -0.99  # tanh(-5): the clip changed the result
