@@ -155,8 +155,9 @@ def zoo_model(name: str):
                                    input_shape=(AUDIO_SAMPLES[name],), **config)
 
 
-#: Every family but Silero VAD's, a recurrent network over a whole recording whose phone
-#: form is its one-chunk streaming model (tests/test_silero_vad.py exports that one).
+#: Every family but Silero VAD's, a recurrent network over a whole recording without a
+#: `classes` option (`test_silero_vad_whole_recording_routes`; its phone form is the
+#: one-chunk streaming model, exported in tests/test_silero_vad.py).
 FAMILIES = sorted({*kerasaudio.models.list_architectures(), "stack"}
                   - {"silero_vad", "silero_vad_streaming"})
 
@@ -172,6 +173,19 @@ def test_zoo_family_routes(clips, name, route):
     keras.utils.set_random_seed(0)
     model = zoo_model(name)
     check_route(model, route, audio(clips, model.inputs[0].shape[1]))
+
+
+@pytest.mark.export
+@pytest.mark.parametrize("route", list(ROUTES))
+def test_silero_vad_whole_recording_routes(clips, route):
+    """Silero VAD's whole-recording model (any length; its LSTM is kerasaudio's): builtin
+    ops on every route, its shipped weights, real speech of two lengths."""
+    from kerasaudio.models.silero_vad import silero_vad
+
+    model = silero_vad(sample_rate=8000)
+    flatbuffer = ROUTES[route](model)
+    for samples in (8000, 5000):
+        check_file(flatbuffer, model, audio(clips, samples))
 
 
 #: Variable length (`input_shape=(None,)`, the registry's default with a front end) on
