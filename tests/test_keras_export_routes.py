@@ -363,6 +363,18 @@ def test_recurrent_inference_graph_equals_keras(name):
         np.testing.assert_allclose(got.numpy(), ref, atol=1e-6)
 
 
+def test_recurrent_layers_compile_with_xla():
+    """Under `jit_compile` (Keras' default on GPUs) the layers keep Keras' loop: XLA cannot
+    compile the builtin loop's growing output."""
+    keras.utils.set_random_seed(0)
+    model = RECURRENT_TRACES["bigru_masked"]()
+    x = np.random.default_rng(0).normal(size=(2, 9, 5)).astype("float32")
+    x[1, 5:] = 0.0
+    compiled = tf.function(lambda v: model(v, training=False), jit_compile=True)
+    np.testing.assert_allclose(compiled(x).numpy(), keras.ops.convert_to_numpy(model(x)),
+                               atol=1e-5)
+
+
 def test_builtin_recurrent_swaps_keras_layers_and_keeps_weights():
     keras.utils.set_random_seed(0)
     inputs = keras.Input((None, 5))

@@ -18,10 +18,10 @@ __all__ = ["builtin_recurrent", "check_builtin_ops", "flex_ops"]
 
 #: What to do about a Flex op, by the TensorFlow op name's prefix.
 _FIXES = {
-    "TensorList": "a Keras recurrent layer (keras.layers.LSTM, GRU, SimpleRNN or RNN): "
+    "TensorList": "a Keras recurrent layer (keras.layers.LSTM, GRU, SimpleRNN, RNN): "
                   "use kerasaudio.layers.LSTM / kerasaudio.layers.GRU (the same options "
-                  "and weights; kerasaudio.export.builtin_recurrent(model) swaps them in), "
-                  "and stateful=False",
+                  "and weights; kerasaudio.export.builtin_recurrent(model) swaps them in) "
+                  "with stateful=False; SimpleRNN and RNN(cell) have no builtin form here",
     "TensorArray": "a tf.TensorArray or tf.scan in your own layer: grow the result by "
                    "tf.concat inside tf.while_loop instead",
 }

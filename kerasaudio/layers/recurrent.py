@@ -93,14 +93,33 @@ def builtin_loop(step, projected, states, mask=None, *, return_sequences: bool =
     return results[1], outputs, list(results[2:2 + count])
 
 
+def _lstm_step(recurrent_kernel, activation, gate):
+    """One LSTM step on the projected input `x` (gates i, f, c, o as Keras orders them)."""
+    import tensorflow as tf
+
+    def step(x, states):
+        h, c = states
+        i, f, g, o = tf.split(x + tf.matmul(h, recurrent_kernel), 4, axis=1)
+        c = gate(f) * c + gate(i) * activation(g)
+        h = gate(o) * activation(c)
+        return h, [h, c]
+
+    return step
+
+
 def _traced_for_inference(training) -> bool:
     """TensorFlow backend, building a graph (a `tf.function` trace) for inference, or inside
-    `tflite_mode`."""
+    `tflite_mode`; never for XLA (`jit_compile`, Keras' default on GPUs), which cannot
+    compile a loop variable that grows."""
     if keras.backend.backend() != "tensorflow":
         return False
     import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util
 
-    return in_tflite_mode() or (not training and not tf.executing_eagerly())
+    if in_tflite_mode():
+        return True
+    return (not training and not tf.executing_eagerly() and
+            not control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
 
 
 def _prepare(layer, sequences, initial_state, mask):
@@ -208,15 +227,7 @@ class LSTM(keras.layers.LSTM):
         projected = tf.matmul(time_major, kernel)
         if bias is not None:
             projected = projected + bias
-        activation, gate = self.activation, self.recurrent_activation
-
-        def step(x, states):
-            h, c = states
-            i, f, g, o = tf.split(x + tf.matmul(h, recurrent_kernel), 4, axis=1)
-            c = gate(f) * c + gate(i) * activation(g)
-            h = gate(o) * activation(c)
-            return h, [h, c]
-
+        step = _lstm_step(recurrent_kernel, self.activation, self.recurrent_activation)
         last, outputs, states = builtin_loop(
             step, projected, states, mask, return_sequences=self.return_sequences,
             zero_output_for_mask=self.zero_output_for_mask)
@@ -238,14 +249,7 @@ class LSTM(keras.layers.LSTM):
                 return _lstm_sequence(inputs, init_h, init_c, kernel, recurrent_kernel, bias)
             # A dynamic batch is not fused: the body itself must be builtin ops.
             projected = tf.transpose(tf.matmul(inputs, kernel) + bias, (1, 0, 2))
-
-            def step(x, states):
-                h, c = states
-                i, f, g, o = tf.split(x + tf.matmul(h, recurrent_kernel), 4, axis=1)
-                c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-                h = tf.sigmoid(o) * tf.tanh(c)
-                return h, [h, c]
-
+            step = _lstm_step(recurrent_kernel, tf.tanh, tf.sigmoid)
             last, outputs, (h, c) = builtin_loop(step, projected, [init_h, init_c])
             return last, outputs, h, c, tf.constant(0.0)
 
@@ -261,15 +265,12 @@ class LSTM(keras.layers.LSTM):
 class GRU(keras.layers.GRU):
     """`keras.layers.GRU` whose TensorFlow inference graph is TFLite builtin ops.
 
-    Identical to `keras.layers.GRU` everywhere (same options, weights and results; a
-    drop-in replacement, also inside `keras.layers.Bidirectional`). On the TensorFlow
-    backend, when traced for inference (`training=False` inside a `tf.function`, as
-    `model.export(format="litert")`, `tf.lite.TFLiteConverter` and `model.predict` trace;
-    or inside `kerasaudio.export`'s `tflite_mode`) the recurrence is a WHILE loop over
-    frames of builtin ops (`builtin_loop`; TFLite has no fused GRU op), for any option but
-    `stateful=True`: masks (Keras' rule), any activation, `reset_after` either way, a
-    dynamic batch and a dynamic number of frames. Keras 3's own GRU needs Flex
-    (`FlexTensorListReserve`).
+    The GRU counterpart of `kerasaudio.layers.LSTM`: a drop-in `keras.layers.GRU` (same
+    options, weights and results) whose recurrence, traced for inference on TensorFlow as
+    the LSTM's is, is the WHILE loop of builtin ops (`builtin_loop`; TFLite has no fused
+    GRU op) for any option but `stateful=True`: masks (Keras' rule), any activation,
+    `reset_after` either way, a dynamic batch and a dynamic number of frames. Keras 3's own
+    GRU needs Flex (`FlexTensorListReserve`).
 
     Args:
         units: dimensionality of the output.
@@ -278,8 +279,8 @@ class GRU(keras.layers.GRU):
     Example:
     ```python
     import keras, kerasaudio
-    x = keras.Input((100, 40))
-    h = keras.layers.Bidirectional(kerasaudio.layers.GRU(64, return_sequences=True))(x)
+    frames = keras.Input((None, 40))  # any number of frames; all-zero frames are padding
+    h = kerasaudio.layers.GRU(32)(keras.layers.Masking(0.0)(frames))
     ```
 
     Reference:
