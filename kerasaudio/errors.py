@@ -89,7 +89,7 @@ class ConversionError(KerasAudioError, RuntimeError):
     try:
         kerasaudio.export.convert(model, batch_size=None)
     except kerasaudio.errors.ConversionError as e:  # also a RuntimeError
-        print(e)  # TFLite conversion (builtins only) failed: ... 'tf.TensorListReserve' ...
+        print(e)  # ... failed (TensorList ops come from a Keras recurrent layer: use ...
     ```
     """
 

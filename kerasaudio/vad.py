@@ -325,8 +325,8 @@ def silero_probabilities(audio, sample_rate: int) -> np.ndarray:
         _SILERO_MODELS[cfg.sample_rate] = silero_vad(sample_rate=cfg.sample_rate)
     if len(audio) == 0:
         return np.zeros(0, np.float32)
-    # predict_on_batch runs the compiled graph (the LSTM over chunks unrolled by
-    # TensorFlow, not step by step in eager mode).
+    # predict_on_batch runs the compiled graph (the LSTM over chunks as one TensorFlow
+    # loop, not step by step in eager mode).
     return np.asarray(_SILERO_MODELS[cfg.sample_rate].predict_on_batch(audio[None]))[0]
 
 

@@ -11,6 +11,9 @@
 - `equalize_channels` / `equalization_pairs`: cross-layer equalization before per-tensor
   quantization (`kerasaudio.export.equalization`).
 - `op_names`, `float_ops` and `run_tflite` inspect and run converted files.
+- `check_builtin_ops` / `flex_ops` find Flex ops in files from the standard Keras routes
+  (`model.export(format="litert")`, `TFLiteConverter`); `builtin_recurrent` swaps Keras'
+  `LSTM`/`GRU` for kerasaudio's builtin-ops ones (`kerasaudio.export.builtin`).
 - `kerasaudio.export.graph` holds the flatbuffer edits `convert` applies (internal).
 
 `TFLiteModel`, which runs exported files without Keras or TensorFlow, lives in
@@ -23,6 +26,7 @@ from kerasaudio.errors import (
     KerasAudioError,
     VerificationError,
 )
+from kerasaudio.export.builtin import builtin_recurrent, check_builtin_ops, flex_ops
 from kerasaudio.export.convert import (
     CALIBRATED,
     MAX_REPRESENTATIVE,
@@ -69,10 +73,13 @@ __all__ = [
     "TFLiteModel",
     "VerificationError",
     "add_metadata",
+    "builtin_recurrent",
+    "check_builtin_ops",
     "convert",
     "equalization_pairs",
     "equalize_channels",
     "first_layers_after_frontend",
+    "flex_ops",
     "float_ops",
     "op_names",
     "read_metadata",

@@ -240,7 +240,12 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
         else:
             flatbuffer = converter.convert()
     except Exception as exc:  # the converter raises ConverterError and others
-        raise ConversionError(f"TFLite conversion (builtins only) failed: {exc}") from exc
+        hint = ("" if "TensorList" not in str(exc) else
+                " (TensorList ops come from a Keras recurrent layer: use "
+                "kerasaudio.layers.LSTM / GRU, or kerasaudio.export.builtin_recurrent(model), "
+                "with stateful=False)")
+        raise ConversionError(
+            f"TFLite conversion (builtins only) failed{hint}: {exc}") from exc
     flatbuffer = unclip_lstm_cells(flatbuffer)
     if quantization == "int8":
         flatbuffer = fuse_clipped_relu(flatbuffer)

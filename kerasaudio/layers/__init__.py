@@ -1,7 +1,8 @@
 """Audio front ends as Keras layers (STFT, complex spectrogram, mel, dB, MFCC, PCEN,
 SpecAugment, standardisation), augmentation layers (gain, noise, time shift, speed, frequency
 warping, mixup) and the pooling layers the zoo's models use (feed-forward attention,
-masked global pooling, NetVLAD/GhostVLAD), a batch normalisation that trains with
+masked global pooling, NetVLAD/GhostVLAD), LSTM and GRU layers whose inference graph
+converts to TFLite builtin ops, a batch normalisation that trains with
 TensorFlow's fused kernel, residual frequency-wise instance normalisation, and a `Conv1D`
 whose strided form converts to a fast TFLite convolution.
 
@@ -27,14 +28,16 @@ from kerasaudio.layers.kaldi import KaldiFbank
 from kerasaudio.layers.mel import MFCC, MelSpectrogram
 from kerasaudio.layers.normalization import BatchNormalization, ResidualNormalization
 from kerasaudio.layers.pcen import PCEN, pcen_smoothing_coefficient
-from kerasaudio.layers.recurrent import LSTM
+from kerasaudio.layers.recurrent import GRU, LSTM, MAX_UNCLIPPED_FRAMES
 from kerasaudio.layers.spec_augment import SpecAugment
 from kerasaudio.layers.standardize import Standardize
 from kerasaudio.layers.stft import STFT, ComplexSpectrogram
 from kerasaudio.layers.vlad import VLADPooling
 
 __all__ = [
+    "GRU",
     "LSTM",
+    "MAX_UNCLIPPED_FRAMES",
     "MFCC",
     "PCEN",
     "STFT",

@@ -8,7 +8,8 @@ Both are built from the same layers and weights:
 - `SileroEncoder` turns `context + chunk` samples into 128 features: reflect padding, the
   learned Fourier basis as a strided convolution, magnitude, four convolutions with ReLU.
 - The decoder is an LSTM over the chunks (the reference's `LSTMCell` with its state carried
-  across chunks), ReLU, a 1x1 convolution (a `Dense` of one unit) and a sigmoid.
+  across chunks; `kerasaudio.layers.LSTM`, builtin TFLite ops on every route), ReLU, a 1x1
+  convolution (a `Dense` of one unit) and a sigmoid.
 
 `silero_vad` gives `(batch, chunks)` speech probabilities for a whole recording;
 `silero_vad_streaming` takes one chunk and the state vector and returns the probability and
@@ -22,6 +23,7 @@ from keras import ops
 
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.info import AudioInfo
+from kerasaudio.layers import LSTM
 from kerasaudio.models.audio_model import AudioModel
 from kerasaudio.models.registry import register_model
 from kerasaudio.models.silero_vad.config import UNITS, config_for
@@ -249,7 +251,7 @@ def silero_vad(*, weights: str | None = "silero", sample_rate: int = 16000,
     audio = keras.Input((None,), name="audio")
     frames = ChunkFrames(chunk=cfg.chunk, context=cfg.context, name="chunks")(audio)
     features = SileroEncoder(sample_rate=cfg.sample_rate, name="encoder")(frames)
-    hidden = keras.layers.LSTM(UNITS, return_sequences=True, name="lstm")(features)
+    hidden = LSTM(UNITS, return_sequences=True, name="lstm")(features)
     hidden = keras.layers.ReLU(name="relu")(hidden)
     scores = keras.layers.Dense(1, activation="sigmoid", name="classifier")(hidden)
     scores = keras.layers.Reshape((-1,), name="probabilities")(scores)
