@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kerasaudio.errors import InvalidOptionError
-from kerasaudio.models.audio_model import AudioModel, with_info
+from kerasaudio.info import model_info
+from kerasaudio.models.audio_model import AudioModel, frontend_info, with_info
 
 __all__ = ["ModelInfo", "build_arguments", "build_model", "get_model_info",
            "list_architectures", "register_model"]
@@ -198,8 +199,12 @@ def build_model(name: str, /, *, weights=None, **kwargs):
     model = info.builder(**kwargs) if weights is None else info.builder(weights=weights,
                                                                          **kwargs)
     if not isinstance(model, AudioModel):
+        try:  # what its own layers fix (a front end's sample rate), then its record
+            record = frontend_info(model).merge(model_info(model))
+        except (AttributeError, ValueError):  # no functional graph to look at
+            record = model_info(model)
         try:
-            model = with_info(model)
+            model = with_info(model, record)
         except InvalidOptionError:  # a subclassed model without a functional graph
             pass
     _BUILDS[model] = (name, dict(kwargs))
