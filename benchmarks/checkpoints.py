@@ -177,14 +177,14 @@ def ast_models(layers: int):
     return reference, extractor, model, network
 
 
-def ast_speed(repeats: int, layers: int) -> None:
+def ast_speed(repeats: int, layers: int, batches=(1, 4)) -> None:
     import tensorflow as tf
     import torch
 
     reference, extractor, model, network = ast_models(layers)
     run = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     run_network = tf.function(lambda x: network(x, training=False), reduce_retracing=True)
-    audio = fsdd_audio(4, seconds=AST_SECONDS, sample_rate=AST_RATE)
+    audio = fsdd_audio(max(2, *batches), seconds=AST_SECONDS, sample_rate=AST_RATE)
 
     def features(x):
         return extractor(list(x), sampling_rate=AST_RATE,
@@ -196,7 +196,7 @@ def ast_speed(repeats: int, layers: int) -> None:
     print(f"AST ({layers} layers, {model.count_params():,} parameters), 10.24 s at 16 kHz; "
           f"torch threads {torch.get_num_threads()}; logits max |Keras - PyTorch| "
           f"{np.abs(ours - theirs).max():.2e} (max |logit| {np.abs(theirs).max():.3f})")
-    for batch in (1, 4):
+    for batch in batches:
         x = audio[:batch]
         tf_x, feats = tf.constant(x), features(x)
         tf_feats = tf.constant(feats.numpy())
@@ -268,6 +268,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--clips", type=int, default=8,
                         help="clips for int8 calibration and verification")
+    parser.add_argument("--ast-batches", type=int, nargs="+", default=[1, 4],
+                        help="AST batch sizes timed")
     parser.add_argument("--ast-layers", type=int, default=12,
                         help="transformer layers of the AST (12: full size)")
     parser.add_argument("--narrow", action="store_true",
@@ -282,7 +284,7 @@ def main() -> None:
             tflite(narrow=args.narrow, clips=args.clips)
     if args.model in ("all", "ast"):
         if not args.skip_speed:
-            ast_speed(args.repeats, args.ast_layers)
+            ast_speed(args.repeats, args.ast_layers, tuple(args.ast_batches))
         if not args.skip_tflite:
             ast_tflite(clips=args.clips, layers=args.ast_layers)
 

@@ -176,7 +176,9 @@ def build_model(name: str, /, *, weights=None, **kwargs):
     names and tags): options are checked against the builder's signature before anything
     is built, and the call is recorded for `build_arguments`. The model is an
     `AudioModel` (kerasaudio's builders make one; a functional `keras.Model` from another
-    builder is wrapped, over the same layers), so it carries a model-info record.
+    builder is wrapped, over the same layers, with what its own layers fix in the record:
+    a raw-audio front end's sample rate, see `audio_model.frontend_info`), so it carries
+    a model-info record.
 
     Args:
         name: a registered name (see `list_architectures()`).
