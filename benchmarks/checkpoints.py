@@ -23,8 +23,11 @@ the AudioSet checkpoints' architecture, 527 classes) on 10.24 s of 16 kHz audio
    transformers: `ASTFeatureExtractor` on the audio, then the model) and the network
    alone (both given the same normalised filter-bank features). The largest logit
    difference is printed.
-2. The float32 and int8 TFLite files of the end-to-end model, as for CNN14 (int8
-   calibrated on FSDD digits joined to 10.24 s at 16 kHz).
+2. The float32 and int8 TFLite files of the end-to-end model with sigmoid scores (AudioSet
+   is multi-label; bounded scores are what int8 resolves, logits are not), as for CNN14
+   (int8 calibrated on FSDD digits joined to 10.24 s at 16 kHz). When `to_tflite` keeps
+   a layer float32 to pass verification, the file with every layer quantized is
+   measured too (its size and error, which verification refused).
 
 `--narrow` runs the CNN14 TFLite part on a narrow CNN14; `--ast-layers N` builds an AST of
 N transformer layers instead of 12 (the fallback when the full-size conversion does not
@@ -156,10 +159,11 @@ def speed(repeats: int) -> None:
               f"{torch_s / keras_s:.2f}x")
 
 
-def ast_models(layers: int):
+def ast_models(layers: int, activation=None):
     """A random full-size `ASTForAudioClassification` (527 classes; `layers` transformer
-    layers) and the Keras model converted from its saved checkpoint (with the front end,
-    logits out) and the same network without the front end."""
+    layers) and the Keras model converted from its saved checkpoint (with the front end;
+    logits out, as transformers, or `activation`'s scores) and the same network without
+    the front end."""
     import torch
     import transformers
 
@@ -172,7 +176,8 @@ def ast_models(layers: int):
         reference.save_pretrained(directory)
         extractor = transformers.ASTFeatureExtractor()
         extractor.save_pretrained(directory)
-        model = from_huggingface(directory, input_shape=(AST_SAMPLES,))
+        model = from_huggingface(directory, input_shape=(AST_SAMPLES,),
+                                 classifier_activation=activation)
         network = from_huggingface(directory, frontend=None)
     return reference, extractor, model, network
 
@@ -223,7 +228,7 @@ def ast_tflite(*, clips: int, layers: int) -> None:
     import kerasaudio
     from kerasaudio.datasets import audioset
 
-    _, _, model, _ = ast_models(layers)
+    _, _, model, _ = ast_models(layers, activation="sigmoid")  # AudioSet's scores
     audio = fsdd_audio(clips, seconds=AST_SECONDS, sample_rate=AST_RATE)
     export_and_compare(model, audio, name=f"AST ({layers} layers)", sample_rate=AST_RATE,
                        class_names=audioset.class_names(), kerasaudio=kerasaudio)
@@ -244,11 +249,28 @@ def export_and_compare(model, audio, *, name: str, sample_rate: int, class_names
                   f"{report.size_bytes / 1e6:.2f} MB, LiteRT {report.litert_ms:.0f} ms per "
                   f"clip (Keras {report.keras_ms:.0f} ms), max |TFLite - Keras| "
                   f"{report.max_abs_diff:.2e}, top-1 agreement {report.top1_agreement:.2f}; "
-                  f"exported and verified in {time.perf_counter() - start:.0f} s", flush=True)
+                  f"exported and verified in {time.perf_counter() - start:.0f} s; float "
+                  f"layers: {report.kept_float or 'front end only'}", flush=True)
     ratio = reports["int8"].size_bytes / reports[None].size_bytes
     speedup = reports[None].litert_ms / reports["int8"].litert_ms
     print(f"{name}: int8 / float32 size {ratio:.3f}x; int8 LiteRT is {speedup:.2f}x the "
           "float file's speed")
+    if reports["int8"].kept_float:  # the all-int8 file failed verification: measure it
+        from kerasaudio.errors import VerificationError
+
+        with tempfile.TemporaryDirectory() as directory:
+            try:
+                report = kerasaudio.export.to_tflite(
+                    model, os.path.join(directory, "all_int8.tflite"), quantization="int8",
+                    representative_data=audio, sample_rate=sample_rate,
+                    class_names=class_names, keep_float=[])
+            except VerificationError as error:
+                report = error.report
+        share = report.size_bytes / reports[None].size_bytes
+        print(f"{name} int8 with every layer quantized (what verification refused): "
+              f"{report.size_bytes / 1e6:.2f} MB ({share:.3f}x float), max |TFLite - "
+              f"Keras| {report.max_abs_diff:.2e} (tolerance {report.tolerance:.2e}), top-1 "
+              f"agreement {report.top1_agreement:.2f}", flush=True)
 
 
 def tflite(*, narrow: bool, clips: int) -> None:
