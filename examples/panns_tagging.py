@@ -18,8 +18,10 @@
 
 With `--checkpoint Cnn14_mAP=0.431.pth` (and, for part 2,
 `--sed-checkpoint Cnn14_DecisionLevelMax_mAP=0.385.pth`; both from the PANNs Zenodo
-record, https://zenodo.org/record/3987831) the models carry the published weights;
-reading them needs torch (`torch.load(weights_only=True)`). Without them the weights are
+record, https://zenodo.org/records/3987831) the models carry the published weights: a
+local file, or that name alone, which downloads the file once into the kerasaudio cache
+and checks it against Zenodo's md5 (`kerasaudio.weights.checkpoints`). Reading them
+needs torch (`torch.load(weights_only=True)`). Without them the weights are
 random: the code runs the same, the tags and the digit accuracy mean nothing.
 
 Run `python examples/panns_tagging.py [--checkpoint PATH] [--sed-checkpoint PATH]
@@ -123,7 +125,8 @@ def fine_tune(embedder, *, epochs: int = 10) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", help="a PANNs Cnn14 checkpoint (.pth), 32 kHz")
+    parser.add_argument("--checkpoint", help="a PANNs Cnn14 checkpoint (.pth), 32 kHz: a path or "
+                        "Cnn14_mAP=0.431.pth (downloaded and verified)")
     parser.add_argument("--sed-checkpoint", help="a Cnn14_DecisionLevelMax checkpoint")
     parser.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs")
     args = parser.parse_args()

@@ -22,7 +22,7 @@ Exception
     ├── WeightsNotFoundError          (FileNotFoundError)  a preset's weights are nowhere
     ├── DatasetNotFoundError          (FileNotFoundError)  a dataset's files are nowhere
     └── DownloadError                 (OSError)     one download failed
-        ├── ChecksumError                           wrong sha256 or size; nothing cached
+        ├── ChecksumError                           wrong or no checksum, wrong size
         └── CacheError                              the destination cannot take the file
 ```
 
@@ -190,7 +190,8 @@ class ManifestError(KerasAudioError, ValueError):
 
 
 class WeightsNotFoundError(KerasAudioError, FileNotFoundError):
-    """A preset's weights file is in none of the places looked at, and was not downloaded.
+    """A preset's weights file (or a third-party checkpoint) is in none of the places
+    looked at, and was not downloaded.
 
     `file` is the file name; `locations` lists `(place, what happened)` pairs, and the
     message lists them too (cache path, package path, each download URL and its error).
@@ -256,7 +257,8 @@ def _rebuild_download_error(cls, url, reason, status, retryable):
 
 
 class ChecksumError(DownloadError):
-    """A downloaded file's sha256 (or size) is not the manifest's; nothing was cached.
+    """A downloaded file's digest (or size) is not the expected one, or there is no
+    checksum to verify a download with (refused before any request); nothing was cached.
 
     Example:
     ```python

@@ -89,6 +89,7 @@ from kerasaudio.weights import (
     weights_path,
 )
 from kerasaudio.weights import get_preset as _read_preset
+from kerasaudio.weights.checkpoints import find_checkpoint
 
 __all__ = ["FREE_OPTIONS", "HF_FAMILIES", "Preset", "available_models", "check_preset",
            "create_model", "get_preset", "list_models", "load_huggingface", "preset_of",
@@ -219,7 +220,8 @@ def _find_preset(name: str, weights) -> Preset | None:
     """
     registered = list_architectures()
     if name in registered:
-        if weights is None or not isinstance(weights, str) or _is_local_path(weights):
+        if (weights is None or not isinstance(weights, str) or _is_local_path(weights)
+                or find_checkpoint(weights) is not None):  # a released .pth, by name
             return None
         presets = load_manifest()
         for candidate in (weights, f"{name}_{weights}"):

@@ -39,7 +39,9 @@ def test_my_family():
 from __future__ import annotations
 
 import functools
+import http.server
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -277,3 +279,44 @@ def assert_mediapipe_scores(path, clips: np.ndarray, expected: np.ndarray, *,
             assert sorted(scores) == sorted(class_names)
             np.testing.assert_allclose([scores[name] for name in class_names], want,
                                        atol=atol)
+
+
+class MirrorHandler(http.server.BaseHTTPRequestHandler):
+    """A file mirror for `local_http_server` (conftest.py) that misbehaves on request.
+
+    GET /<mode>[/<arg>]/<file> serves `<server.root>/<file>`: `files` (as it is), `slow`,
+    `truncate` (half the body after the full Content-Length, then close), `corrupt` (one
+    byte changed), `stall`, or `status/<code>` (that HTTP error)."""
+
+    def do_GET(self):
+        server = self.server
+        parts = self.path.strip("/").split("/")
+        mode, name = parts[0], parts[-1]
+        if mode == "status":
+            self.send_error(int(parts[1]))
+            return
+        path = server.root / name
+        if not path.is_file():
+            self.send_error(404)
+            return
+        data = path.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if mode == "files":
+            self.wfile.write(data)
+        elif mode == "corrupt":  # same size, one byte changed
+            self.wfile.write(data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
+        elif mode == "truncate":  # fewer bytes than Content-Length, then close
+            self.wfile.write(data[: len(data) // 2])
+        elif mode == "stall":  # a little, then nothing until the test ends
+            self.wfile.write(data[:100])
+            self.wfile.flush()
+            server.release.wait(10)
+        elif mode == "slow":  # 8 chunks over about 0.8 s
+            step = -(-len(data) // 8)
+            for start in range(0, len(data), step):
+                self.wfile.write(data[start:start + step])
+                self.wfile.flush()
+                time.sleep(0.1)

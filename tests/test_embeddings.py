@@ -150,3 +150,37 @@ def test_bad_inputs_fail_clearly(speech):
                                        input_shape=(100, 64, 1), filters=(8, 16, 32, 64))
     with pytest.raises(InvalidOptionError, match="frontend"):
         embeddings.extract(features, speech[1])
+
+
+AST_TINY = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                intermediate_size=48, max_length=100)
+
+
+def test_ast_embeddings_and_transfer_learning(speech):
+    """AST built by create_model records its filter bank's 16 kHz (so audio at another
+    rate is resampled); its pooled embedding (headless `pooling="avg"`, or a classifier's
+    normalised token mean) is the model's own output for each clip alone."""
+    keras.utils.set_random_seed(0)
+    headless = kerasaudio.create_model("ast", include_top=False, pooling="avg", **AST_TINY)
+    assert embeddings.model_sample_rate(headless) == 16000
+    got = embeddings.extract(headless, list(speech))
+    for row, clip in enumerate(speech):
+        expected = keras.ops.convert_to_numpy(headless(clip[None]))[0]
+        assert np.abs(got[row] - expected).max() <= TOLERANCE
+    classifier = kerasaudio.create_model("ast", classes=3, **AST_TINY)
+    inner = keras.Model(classifier.inputs, classifier.get_layer("head_layernorm").output)
+    got = embeddings.extract(classifier, speech[0])
+    assert got.shape == (32,)
+    assert np.abs(got - inner.predict_on_batch(speech[0][None])[0]).max() <= TOLERANCE
+
+
+@pytest.mark.slow
+def test_panns_sed_embeddings_pool_over_time(speech):
+    keras.utils.set_random_seed(0)
+    small = dict(filters=(4, 8, 8, 8, 8, 16), embedding_dim=16, sample_rate=16000)
+    model = kerasaudio.create_model("panns_cnn14_decision_level_max", include_top=False,
+                                    pooling="max", **small)
+    got = embeddings.extract(model, list(speech))
+    for row, clip in enumerate(speech):
+        expected = keras.ops.convert_to_numpy(model(clip[None]))[0]
+        assert got.shape == (2, 16) and np.abs(got[row] - expected).max() <= TOLERANCE

@@ -50,6 +50,12 @@ def torch():
 @pytest.fixture(scope="module")
 def reference(torch):
     """`panns_inference.models`, imported through a stub parent package (no wget)."""
+    return import_reference()
+
+
+def import_reference():
+    """`panns_inference.models` without its package's `__init__` (skips the test when
+    panns_inference or torchlibrosa is missing)."""
     pytest.importorskip("torchlibrosa")
     spec = importlib.util.find_spec("panns_inference")
     if spec is None:

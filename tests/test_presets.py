@@ -8,7 +8,6 @@ Real models are published into temporary manifests and served by a real HTTP ser
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from harness import MirrorHandler
 
 import kerasaudio
 import zoo.publish
@@ -57,43 +57,6 @@ def outputs(model, x):
 # --------------------------------------------------------------------------- fixtures
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """GET /<mode>[/<arg>]/<file>: files, slow, truncate, corrupt, stall, status/<code>."""
-
-    def do_GET(self):
-        server = self.server
-        parts = self.path.strip("/").split("/")
-        mode, name = parts[0], parts[-1]
-        if mode == "status":
-            self.send_error(int(parts[1]))
-            return
-        path = server.root / name
-        if not path.is_file():
-            self.send_error(404)
-            return
-        data = path.read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if mode == "files":
-            self.wfile.write(data)
-        elif mode == "corrupt":  # same size, one byte changed
-            self.wfile.write(data[:100] + bytes([data[100] ^ 0xFF]) + data[101:])
-        elif mode == "truncate":  # fewer bytes than Content-Length, then close
-            self.wfile.write(data[: len(data) // 2])
-        elif mode == "stall":  # a little, then nothing until the test ends
-            self.wfile.write(data[:100])
-            self.wfile.flush()
-            server.release.wait(10)
-        elif mode == "slow":  # 8 chunks over about 0.8 s
-            step = -(-len(data) // 8)
-            for start in range(0, len(data), step):
-                self.wfile.write(data[start:start + step])
-                self.wfile.flush()
-                time.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     """Two real presets published into a temporary manifest and its weights directory."""
@@ -128,7 +91,7 @@ def published(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(published, local_http_server):
-    return local_http_server(_Handler, published["weights"])
+    return local_http_server(MirrorHandler, published["weights"])
 
 
 def write_manifest(directory: Path, entries: dict) -> Path:

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kerasaudio.errors import InvalidOptionError
-from kerasaudio.models.audio_model import AudioModel, with_info
+from kerasaudio.info import model_info
+from kerasaudio.models.audio_model import AudioModel, frontend_info, with_info
 
 __all__ = ["ModelInfo", "build_arguments", "build_model", "get_model_info",
            "list_architectures", "register_model"]
@@ -175,7 +176,9 @@ def build_model(name: str, /, *, weights=None, **kwargs):
     names and tags): options are checked against the builder's signature before anything
     is built, and the call is recorded for `build_arguments`. The model is an
     `AudioModel` (kerasaudio's builders make one; a functional `keras.Model` from another
-    builder is wrapped, over the same layers), so it carries a model-info record.
+    builder is wrapped, over the same layers, with what its own layers fix in the record:
+    a raw-audio front end's sample rate, see `audio_model.frontend_info`), so it carries
+    a model-info record.
 
     Args:
         name: a registered name (see `list_architectures()`).
@@ -198,8 +201,12 @@ def build_model(name: str, /, *, weights=None, **kwargs):
     model = info.builder(**kwargs) if weights is None else info.builder(weights=weights,
                                                                          **kwargs)
     if not isinstance(model, AudioModel):
+        try:  # what its own layers fix (a front end's sample rate), then its record
+            record = frontend_info(model).merge(model_info(model))
+        except (AttributeError, ValueError):  # no functional graph to look at
+            record = model_info(model)
         try:
-            model = with_info(model)
+            model = with_info(model, record)
         except InvalidOptionError:  # a subclassed model without a functional graph
             pass
     _BUILDS[model] = (name, dict(kwargs))

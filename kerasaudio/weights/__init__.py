@@ -15,6 +15,9 @@ publishing one is the tooling's, `zoo/publish.py`).
 - `kerasaudio.weights.cache`: `weights_path`, the resolution cache -> package -> download.
 - `kerasaudio.weights.download`: `download_file`, verified, atomic, retried, locked, and
   bounded in bytes, time and lock wait.
+- `kerasaudio.weights.checkpoints`: third-party checkpoints (PANNs' `.pth` files): their
+  manifest `CHECKPOINTS` with the checksums their publisher gives, and `checkpoint_path`,
+  a verified cached copy by file name or URL.
 - `kerasaudio.weights.env`: the environment variables (`KERASAUDIO_HOME`,
   `KERASAUDIO_MANIFEST`, `KERASAUDIO_WEIGHTS_URL`, `KERASAUDIO_OFFLINE`,
   `KERASAUDIO_DOWNLOAD_TIMEOUT`, `KERASAUDIO_DOWNLOAD_RETRIES`,

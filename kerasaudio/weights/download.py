@@ -1,11 +1,12 @@
 """Verified downloads: atomic, bounded, retried, locked between processes, with a progress bar.
 
 A download streams into a temporary file in the destination's directory
-(`.<file>.<random>.part`), checks the byte count and the sha256, fsyncs, and only then
-renames it to its name with `os.replace` (and fsyncs the directory), so a directory never
-holds a partial or unverified file under the name looked for, and no temporary file
-survives a failure. Connection errors, timeouts, truncated bodies and HTTP 5xx/408/429 are
-retried with exponential back-off; HTTP 404 (and other 4xx), sha256 or size mismatches,
+(`.<file>.<random>.part`), checks the byte count and the expected digests (sha256, or
+an md5 that a publisher such as Zenodo gives), fsyncs, and only then renames it to its
+name with `os.replace` (and fsyncs the directory), so a directory never holds a partial
+or unverified file under the name looked for, and no temporary file survives a failure.
+Connection errors, timeouts, truncated bodies and HTTP 5xx/408/429 are retried with
+exponential back-off; HTTP 404 (and other 4xx), digest or size mismatches,
 an exceeded deadline and an unusable destination are not. Only the standard library's
 `urllib` is used.
 
@@ -63,7 +64,8 @@ from kerasaudio.weights.env import (
 )
 
 __all__ = ["DEFAULT_BACKOFF", "DEFAULT_DEADLINE", "DEFAULT_LOCK_SLACK", "DEFAULT_MAX_BYTES",
-           "DEFAULT_RETRIES", "DEFAULT_TIMEOUT", "download_file", "file_sha256"]
+           "DEFAULT_RETRIES", "DEFAULT_TIMEOUT", "download_file", "expected_digests",
+           "file_sha256"]
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
@@ -95,6 +97,48 @@ def file_sha256(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _file_digests(path: Path, names) -> dict[str, str]:
+    """`{algorithm: hex digest}` of a file for each hashlib algorithm in `names`."""
+    digests = {name: _hasher(name) for name in names}
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            for digest in digests.values():
+                digest.update(chunk)
+    return {name: digest.hexdigest() for name, digest in digests.items()}
+
+
+def _hasher(name: str):
+    """A hashlib object; md5 marked as not used for security (it pins a published file,
+    with its size; FIPS builds refuse md5 otherwise)."""
+    return hashlib.new(name, usedforsecurity=False) if name == "md5" else hashlib.new(name)
+
+
+def expected_digests(*, sha256: str | None, md5: str | None) -> dict[str, str]:
+    """`{algorithm: lower-case hex digest}` of the digests given (None left out).
+
+    Raises:
+        InvalidOptionError: a digest that is not hex of its algorithm's length (64 for
+            sha256, 32 for md5).
+
+    Example:
+    ```python
+    from kerasaudio.weights.download import expected_digests
+    expected_digests(sha256=None, md5="541141FA2EE191A88F24A3219FFF024E")
+    # {'md5': '541141fa2ee191a88f24a3219fff024e'}
+    ```
+    """
+    out = {}
+    for name, value, length in (("sha256", sha256, 64), ("md5", md5, 32)):
+        if value is None:
+            continue
+        text = value.lower() if isinstance(value, str) else None
+        if text is None or len(text) != length or any(c not in "0123456789abcdef"
+                                                      for c in text):
+            raise InvalidOptionError(f"{name}={value!r} must be {length} hex digits.")
+        out[name] = text
+    return out
 
 
 class _Progress:
@@ -272,11 +316,14 @@ def _local_error(url: str, path: Path, exc: OSError) -> CacheError:
                      exc)
 
 
-def _holds(dest: Path, sha256: str, size: int | None) -> bool:
-    """True if `dest` is a regular file with that size and sha256 (False if unreadable)."""
+def _holds(dest: Path, expected: dict[str, str], size: int | None) -> bool:
+    """True if `dest` is a regular file with that size and those digests (False if
+    unreadable, and False without a digest to check)."""
+    if not expected:
+        return False
     try:
         return (dest.is_file() and (size is None or dest.stat().st_size == size)
-                and file_sha256(dest) == sha256)
+                and _file_digests(dest, expected) == expected)
     except OSError:
         return False
 
@@ -361,8 +408,8 @@ def _too_large(url: str, count: int, size: int | None, limit: int, announced: bo
                               "nothing was cached")
 
 
-def _download_once(url: str, dest: Path, *, sha256: str, size: int | None, limit: int,
-                   timeout: float, progress: bool, deadline: _Deadline) -> None:
+def _download_once(url: str, dest: Path, *, expected: dict[str, str], size: int | None,
+                   limit: int, timeout: float, progress: bool, deadline: _Deadline) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": f"kerasaudio/{__version__}"})
     tmp: str | None
     try:
@@ -372,7 +419,7 @@ def _download_once(url: str, dest: Path, *, sha256: str, size: int | None, limit
     received = 0
     try:
         with os.fdopen(fd, "wb") as out:
-            digest = hashlib.sha256()
+            digests = {name: _hasher(name) for name in expected}
             try:
                 response = _opener(deadline).open(request, timeout=timeout)
             except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
@@ -404,7 +451,8 @@ def _download_once(url: str, dest: Path, *, sha256: str, size: int | None, limit
                             out.write(chunk)
                         except OSError as exc:
                             raise _local_error(url, dest.parent, exc) from None
-                        digest.update(chunk)
+                        for digest in digests.values():
+                            digest.update(chunk)
                         received += len(chunk)
                         bar.update(received)
                 finally:
@@ -418,10 +466,11 @@ def _download_once(url: str, dest: Path, *, sha256: str, size: int | None, limit
             if size is not None and received != size:
                 raise ChecksumError(url, f"size mismatch: received {received} bytes, the "
                                          f"manifest says {size}; nothing was cached")
-            got = digest.hexdigest()
-            if got != sha256:
-                raise ChecksumError(url, f"sha256 mismatch: expected {sha256}, got {got}; "
-                                         "nothing was cached")
+            for name, digest in digests.items():
+                got = digest.hexdigest()
+                if got != expected[name]:
+                    raise ChecksumError(url, f"{name} mismatch: expected {expected[name]}, "
+                                             f"got {got}; nothing was cached")
             try:
                 out.flush()
                 os.fsync(out.fileno())
@@ -444,24 +493,28 @@ def _download_once(url: str, dest: Path, *, sha256: str, size: int | None, limit
 # --------------------------------------------------------------------------- the public call
 
 
-def download_file(url: str, dest: str | os.PathLike, *, sha256: str, size: int | None = None,
-                  timeout: float | None = None, retries: int | None = None,
-                  backoff: float | None = None, progress: bool | None = None,
-                  lock: bool = True, deadline: float | None = None,
-                  lock_timeout: float | None = None, max_bytes: int | None = None) -> Path:
+def download_file(url: str, dest: str | os.PathLike, *, sha256: str | None,
+                  size: int | None = None, timeout: float | None = None,
+                  retries: int | None = None, backoff: float | None = None,
+                  progress: bool | None = None, lock: bool = True,
+                  deadline: float | None = None, lock_timeout: float | None = None,
+                  max_bytes: int | None = None, md5: str | None = None,
+                  unverified: bool = False) -> Path:
     """Download `url` to `dest`, verified, atomically, bounded, retrying transient failures.
 
     The body streams into a temporary file next to `dest`; the byte count (against
-    `Content-Length` and `size`) and the sha256 are checked before the file is renamed
-    to `dest` with `os.replace`, so `dest` is never partial or unverified, and the
-    temporary file is removed on every failure. If `dest` already holds the file (e.g.
-    another process just downloaded it), nothing is fetched. A directory at `dest` is
-    never removed: it is a `CacheError`, before any request.
+    `Content-Length` and `size`) and the digests given (`sha256`, `md5`) are checked
+    before the file is renamed to `dest` with `os.replace`, so `dest` is never partial
+    or unverified, and the temporary file is removed on every failure. If `dest`
+    already holds the file (e.g. another process just downloaded it), nothing is
+    fetched. A directory at `dest` is never removed: it is a `CacheError`, before any
+    request. Without any digest (`unverified=True`, for a caller that the user told to
+    accept the risk) only the byte count is checked and `dest` is always fetched anew.
 
     Args:
         url: `http://` or `https://` address (standard-library `urllib`).
         dest: final path; its directory is created.
-        sha256: expected hex digest.
+        sha256: expected hex digest, or None when `md5` is given or `unverified=True`.
         size: expected size in bytes (optional). A larger `Content-Length` is refused
             before reading and the body is never read past it.
         timeout: seconds a connect or read may block (default
@@ -481,6 +534,10 @@ def download_file(url: str, dest: str | os.PathLike, *, sha256: str, size: int |
             `$KERASAUDIO_LOCK_TIMEOUT`, else `deadline` + 60).
         max_bytes: the most bytes to accept when `size` is None (default
             `$KERASAUDIO_DOWNLOAD_MAX_BYTES`, else 2 GiB).
+        md5: an expected md5 hex digest (the one a publisher such as Zenodo gives);
+            checked as well as `sha256` when both are given.
+        unverified: allow a download with neither `sha256` nor `md5` (only its size is
+            bounded and checked).
 
     Returns:
         `dest` as a `Path`.
@@ -493,7 +550,8 @@ def download_file(url: str, dest: str | os.PathLike, *, sha256: str, size: int |
         CacheError: `dest`'s directory cannot be created or written (its `path` names
             the file in the way or the read-only directory), a directory is at `dest`,
             or the lock wait timed out (`path` is the lock file).
-        InvalidOptionError: `url` is not http(s), `dest` holds a NUL byte, or an
+        InvalidOptionError: `url` is not http(s), `dest` holds a NUL byte, a digest is
+            malformed, neither digest is given without `unverified=True`, or an
             environment variable is malformed.
 
     Example:
@@ -526,7 +584,10 @@ def download_file(url: str, dest: str | os.PathLike, *, sha256: str, size: int |
         max_bytes = env_number(ENV_MAX_BYTES, DEFAULT_MAX_BYTES, int, 1)
     backoff = DEFAULT_BACKOFF if backoff is None else backoff
     show = _show_progress(progress)
-    sha256 = sha256.lower()
+    expected = expected_digests(sha256=sha256, md5=md5)
+    if not expected and not unverified:
+        raise InvalidOptionError(f"download_file({url!r}): give sha256= (or md5=), or "
+                                 "unverified=True to download without a checksum.")
     limit = size if size is not None else max_bytes
     _make_dir(url, dest.parent)
     with _download_lock(url, dest, lock_timeout) if lock else contextlib.nullcontext():
@@ -538,14 +599,14 @@ def download_file(url: str, dest: str | os.PathLike, *, sha256: str, size: int |
             raise _unusable(url, dest, "is a directory where the downloaded file should "
                                        "go: remove it (kerasaudio never deletes a "
                                        "directory)")
-        if _holds(dest, sha256, size):
+        if _holds(dest, expected, size):
             return dest
         _remove_stale_parts(dest)
         clock = _Deadline(deadline)
         try:
             for attempt in range(retries + 1):
                 try:
-                    _download_once(url, dest, sha256=sha256, size=size, limit=limit,
+                    _download_once(url, dest, expected=expected, size=size, limit=limit,
                                    timeout=timeout, progress=show, deadline=clock)
                     return dest
                 except DownloadError as exc:

@@ -11,6 +11,7 @@ average pooling after blocks 1-5) -> mean over the mel axis -> pooling over time
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Mapping, Sequence
 
 import keras
@@ -29,6 +30,7 @@ from kerasaudio.models.panns.config import (
 )
 from kerasaudio.models.panns.convert import load_panns_weights
 from kerasaudio.models.registry import register_model
+from kerasaudio.weights.checkpoints import CHECKPOINTS, checkpoint_path, find_checkpoint
 
 __all__ = ["FramewiseUpsample", "MinimumFrames", "default_frontend", "panns_cnn14",
            "panns_cnn14_decision_level_max"]
@@ -176,17 +178,36 @@ def _positive_int(name: str, option: str, value) -> int:
     return value
 
 
-def _split_weights(name: str, weights):
-    """`(keras_weights, checkpoint)`: a `.weights.h5` path, or a PANNs checkpoint."""
+def _split_weights(name: str, weights, *, sample_rate: int, weights_sha256: str | None,
+                   accept_unverified: bool):
+    """`(keras_weights, checkpoint)`: a `.weights.h5` path, or a PANNs checkpoint (a dict,
+    a local file, or a released file's name or URL, then downloaded and verified by
+    `kerasaudio.weights.checkpoints.checkpoint_path`)."""
     if isinstance(weights, Mapping):
         return None, weights
-    if isinstance(weights, (str, os.PathLike)):
-        path = os.fspath(weights)
+    if not isinstance(weights, (str, os.PathLike)):
+        return weights, None
+    path = os.fspath(weights)
+    if os.path.isfile(path) and path.endswith(CHECKPOINT_SUFFIXES):
+        return None, path
+    entry = find_checkpoint(path)
+    is_url = path.lower().startswith(("http://", "https://"))
+    if entry is None and not is_url:
         if path.endswith(CHECKPOINT_SUFFIXES):
-            if not os.path.isfile(path):
-                raise InvalidOptionError(f"{name}: checkpoint file {path!r} does not exist.")
-            return None, path
-    return weights, None
+            raise InvalidOptionError(
+                f"{name}: checkpoint file {path!r} does not exist (and is not a released "
+                f"checkpoint's name: {sorted(CHECKPOINTS)}, nor a URL).")
+        return weights, None
+    if entry is not None and entry.config.get("sample_rate", sample_rate) != sample_rate:
+        raise InvalidOptionError(
+            f"{name}: {entry.file} was trained at {entry.config['sample_rate']} Hz; build "
+            f"the model with sample_rate={entry.config['sample_rate']} (got {sample_rate}).")
+    if entry is None and not urllib.parse.urlsplit(path).path.endswith(CHECKPOINT_SUFFIXES):
+        raise InvalidOptionError(
+            f"{name}: weights={path!r}: a checkpoint URL must end in "
+            f"{' or '.join(CHECKPOINT_SUFFIXES)} (a PyTorch checkpoint).")
+    return None, checkpoint_path(path, sha256=weights_sha256,
+                                 accept_unverified=accept_unverified)
 
 
 def _check_audio_length(name: str, input_shape, frontend, sample_rate: int) -> None:
@@ -244,8 +265,11 @@ def _trunk(name: str, *, input_shape, frontend, sample_rate: int, filters, dropo
 
 
 def _check_family(name: str, *, weights, classes, include_top, pooling,
-                  classifier_activation, filters, embedding_dim):
-    keras_weights, checkpoint = _split_weights(name, weights)
+                  classifier_activation, filters, embedding_dim, sample_rate,
+                  weights_sha256, accept_unverified):
+    keras_weights, checkpoint = _split_weights(
+        name, weights, sample_rate=sample_rate, weights_sha256=weights_sha256,
+        accept_unverified=accept_unverified)
     check_arguments(name, include_top=include_top, weights=keras_weights, classes=classes,
                     pooling=pooling, classifier_activation=classifier_activation)
     filters = tuple(filters)
@@ -277,6 +301,7 @@ def panns_cnn14(*, include_top: bool = True, weights=None, input_shape=None,
                 classifier_activation="sigmoid", frontend="default",
                 sample_rate: int = 32000, filters: Sequence[int] = CNN14_FILTERS,
                 embedding_dim: int = EMBEDDING_DIM, dropout: bool = True,
+                weights_sha256: str | None = None, accept_unverified: bool = False,
                 name: str = "panns_cnn14") -> keras.Model:
     """PANNs CNN14: clip-wise AudioSet tags (sigmoid) and a 2048-d embedding.
 
@@ -288,10 +313,14 @@ def panns_cnn14(*, include_top: bool = True, weights=None, input_shape=None,
     32 kHz, `config.min_samples`); `frontend=None` takes the log-mel `(frames, 64)` that
     `default_frontend` computes (`bn0` belongs to the network).
 
-    Weights: `weights="Cnn14_mAP=0.431.pth"` (a PANNs checkpoint, read with
-    `torch.load(weights_only=True)`; `.pth`/`.pt`, or the checkpoint dict in memory) or
-    a `.weights.h5` file. `Cnn14_16k_mAP=0.438.pth` needs `sample_rate=16000`; the
-    converter checks the checkpoint's DFT and mel tensors against the model's front end.
+    Weights: a PANNs checkpoint, read with `torch.load(weights_only=True)`: a local
+    `.pth`/`.pt` file, the checkpoint dict in memory, or a released file by name
+    (`weights="Cnn14_mAP=0.431.pth"`, see `kerasaudio.weights.checkpoints.CHECKPOINTS`)
+    or by URL, downloaded into the cache and verified against its publisher's md5 or
+    `weights_sha256=`; a file without a recorded checksum needs `weights_sha256=` or
+    `accept_unverified=True`. Or a `.weights.h5` file. `Cnn14_16k_mAP=0.438.pth` needs
+    `sample_rate=16000` (`Cnn14_8k_mAP=0.416.pth` 8000); the converter checks the
+    checkpoint's DFT and mel tensors against the model's front end.
     Class names: `kerasaudio.datasets.audioset.class_names()`.
 
     Parameter check: 80,753,615 trainable parameters (convolutions 75,461,184,
@@ -309,8 +338,8 @@ def panns_cnn14(*, include_top: bool = True, weights=None, input_shape=None,
 
     Args:
         include_top: the classifier; False returns the embedding.
-        weights: None, a PANNs checkpoint (`.pth`/`.pt` path or its dict), or a
-            `.weights.h5` path.
+        weights: None, a PANNs checkpoint (`.pth`/`.pt` path, its dict, a released
+            file's name or a URL), or a `.weights.h5` path.
         input_shape: `(samples,)` raw audio (default `(None,)`: any length), or
             `(frames, 64)` log-mel with `frontend=None`.
         classes: outputs of the classifier (527 AudioSet classes).
@@ -326,6 +355,10 @@ def panns_cnn14(*, include_top: bool = True, weights=None, input_shape=None,
         dropout: PANNs' training dropout (0.2 after each block, 0.5 before `fc1` and
             on the embedding); False builds the layers with rate 0. Inference is the same
             either way.
+        weights_sha256: the sha256 of a downloaded checkpoint (checked instead of the
+            manifest's md5; needed where no checksum is recorded).
+        accept_unverified: download a checkpoint that has no checksum to check,
+            with a warning.
         name: model name.
 
     Returns:
@@ -336,8 +369,8 @@ def panns_cnn14(*, include_top: bool = True, weights=None, input_shape=None,
     ```python
     model = kerasaudio.create_model("panns_cnn14")  # random weights, 32 kHz
     np.asarray(model(np.zeros((1, 32000), "float32"))).shape  # (1, 527)
-    # AudioSet weights: create_model("panns_cnn14", weights="Cnn14_mAP=0.431.pth")
-    # (see kerasaudio.models.panns.load_panns_weights)
+    # AudioSet weights, downloaded once and verified against Zenodo's md5:
+    # create_model("panns_cnn14", weights="Cnn14_mAP=0.431.pth")
     ```
 
     Reference:
@@ -347,7 +380,8 @@ def panns_cnn14(*, include_top: bool = True, weights=None, input_shape=None,
     keras_weights, checkpoint, filters = _check_family(
         name, weights=weights, classes=classes, include_top=include_top, pooling=pooling,
         classifier_activation=classifier_activation, filters=filters,
-        embedding_dim=embedding_dim)
+        embedding_dim=embedding_dim, sample_rate=sample_rate,
+        weights_sha256=weights_sha256, accept_unverified=accept_unverified)
     inputs, _, x = _trunk(name, input_shape=input_shape, frontend=frontend,
                           sample_rate=sample_rate, filters=filters, dropout=dropout)
     x = keras.layers.Add(name="max_plus_mean")([
@@ -376,7 +410,8 @@ def panns_cnn14_decision_level_max(
         classes: int = AUDIOSET_CLASSES, pooling: str | None = None,
         classifier_activation="sigmoid", frontend="default", sample_rate: int = 32000,
         filters: Sequence[int] = CNN14_FILTERS, embedding_dim: int = EMBEDDING_DIM,
-        dropout: bool = True, outputs: str = "both",
+        dropout: bool = True, outputs: str = "both", weights_sha256: str | None = None,
+        accept_unverified: bool = False,
         name: str = "panns_cnn14_decision_level_max") -> keras.Model:
     """PANNs CNN14 DecisionLevelMax: frame-wise and clip-wise AudioSet probabilities.
 
@@ -397,7 +432,8 @@ def panns_cnn14_decision_level_max(
     it, so the first and last step of a window see the window's edges.
 
     Same weights as `panns_cnn14` (the checkpoints have identical tensors); the released
-    `Cnn14_DecisionLevelMax_mAP=0.385.pth` loads with `weights=`. 80,769,871 parameters
+    `Cnn14_DecisionLevelMax_mAP=0.385.pth` loads with `weights=` (a local file, or by
+    name or URL: downloaded and verified as for `panns_cnn14`). 80,769,871 parameters
     as `panns_cnn14`.
 
     `include_top=False` returns the segment-wise embeddings `(batch, steps,
@@ -405,8 +441,8 @@ def panns_cnn14_decision_level_max(
 
     Args:
         include_top: the classifier and both outputs; False returns embeddings.
-        weights: None, a PANNs checkpoint (`.pth`/`.pt` path or its dict), or a
-            `.weights.h5` path.
+        weights: None, a PANNs checkpoint (`.pth`/`.pt` path, its dict, a released
+            file's name or a URL), or a `.weights.h5` path.
         input_shape: `(samples,)` raw audio (default `(None,)`), or `(frames, 64)`
             log-mel with `frontend=None`.
         classes: outputs of the classifier (527 AudioSet classes).
@@ -419,6 +455,8 @@ def panns_cnn14_decision_level_max(
         dropout: PANNs' training dropout (0.2 after each block, 0.5 before and after
             `fc1`); False builds the layers with rate 0.
         outputs: `"both"` (a dict of the two), `"clipwise"` or `"framewise"`.
+        weights_sha256: as in `panns_cnn14`.
+        accept_unverified: as in `panns_cnn14`.
         name: model name.
 
     Returns:
@@ -439,7 +477,8 @@ def panns_cnn14_decision_level_max(
     keras_weights, checkpoint, filters = _check_family(
         name, weights=weights, classes=classes, include_top=include_top, pooling=pooling,
         classifier_activation=classifier_activation, filters=filters,
-        embedding_dim=embedding_dim)
+        embedding_dim=embedding_dim, sample_rate=sample_rate,
+        weights_sha256=weights_sha256, accept_unverified=accept_unverified)
     if outputs not in OUTPUTS:
         raise InvalidOptionError(f"{name}: outputs={outputs!r} must be one of {OUTPUTS}.")
     inputs, log_mel, x = _trunk(name, input_shape=input_shape, frontend=frontend,
