@@ -25,12 +25,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kerasaudio.errors import InvalidOptionError
 from kerasaudio.models.ecapa_tdnn.config import EcapaConfig, keras_name
 from kerasaudio.weights.huggingface import mismatch_report, read_torch_tensors, tensor_array
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["config_from_state", "convert_state_dict", "load_speechbrain_weights",
            "read_speechbrain_checkpoint", "to_state_dict"]
@@ -167,7 +171,7 @@ def _model_config(model) -> EcapaConfig:
     return EcapaConfig(**options, dilations=(1,) * len(options["channels"]))
 
 
-def _plan(model) -> list[tuple[object, str, str]]:
+def _plan(model) -> list[tuple[keras.layers.Layer, str, str]]:
     """`(Keras layer, SpeechBrain module path, kind)` of every weighted module."""
     layers = _layers(model)
     return [(layers[keras_name(path)], path, kind)

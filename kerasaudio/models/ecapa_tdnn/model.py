@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import keras
 from keras import ops
@@ -42,7 +43,7 @@ __all__ = ["AttentiveStatistics", "ChannelChunks", "GlobalContext", "MaskedTimeM
            "ReflectPadding1D", "default_frontend", "ecapa_tdnn", "frame_mask"]
 
 #: BatchNorm as PyTorch's defaults (eps 1e-5, running averages updated by 0.1 per step).
-_BN = {"epsilon": 1e-5, "momentum": 0.9}
+_BN: dict[str, Any] = {"epsilon": 1e-5, "momentum": 0.9}
 #: The speakers of SpeechBrain's VoxCeleb classifier (`out_n_neurons`).
 VOXCELEB_SPEAKERS = 7205
 #: SpeechBrain's padding-mask offset in `InputNormalization` (`make_padding_mask`).
