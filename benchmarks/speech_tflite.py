@@ -94,10 +94,12 @@ def main() -> None:
             except VerificationError as failed:
                 report = failed.report
             sizes.setdefault(label, report.size_bytes)
+            verdict = ("unverified" if not options.get("verify", True)
+                       else "verified" if report.passed else "REFUSED")
             print(f"{clips_name:20s} {label:20s} {report.size_bytes / 1e6:9.3f} MB "
                   f"x{report.size_bytes / sizes['float32']:.3f}  "
                   f"max|diff| {report.max_abs_diff:.4f}  top-1 {report.top1_agreement:.3f}"
-                  f"  passed {report.passed}  LiteRT {report.litert_ms:.1f} ms  "
+                  f"  {verdict}  LiteRT {report.litert_ms:.1f} ms  "
                   f"{time.perf_counter() - start:.0f} s", flush=True)
 
 
