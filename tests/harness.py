@@ -259,10 +259,12 @@ def run_export_test(model: keras.Model, clips: np.ndarray, *, quantization: str 
 
 
 def assert_mediapipe_scores(path, clips: np.ndarray, expected: np.ndarray, *,
-                            sample_rate: int, class_names: list[str], atol: float) -> None:
+                            sample_rate: int, class_names: list[str],
+                            atol: float) -> np.ndarray:
     """MediaPipe's `AudioClassifier` loads the `.tflite` file at `path` and scores each
     clip as `expected` (`(clips, classes)`, e.g. the Keras model's outputs) within `atol`,
-    every class named as in `class_names`."""
+    every class named as in `class_names`. Returns MediaPipe's scores `(clips, classes)`
+    in `class_names` order."""
     from mediapipe.tasks.python import audio
     from mediapipe.tasks.python.components.containers import audio_data
     from mediapipe.tasks.python.core import base_options
@@ -270,6 +272,7 @@ def assert_mediapipe_scores(path, clips: np.ndarray, expected: np.ndarray, *,
     options = audio.AudioClassifierOptions(
         base_options=base_options.BaseOptions(model_asset_path=str(path)),
         max_results=len(class_names))
+    got = []
     with audio.AudioClassifier.create_from_options(options) as classifier:
         for clip, want in zip(clips, expected, strict=True):
             result = classifier.classify(audio_data.AudioData.create_from_array(clip,
@@ -277,8 +280,9 @@ def assert_mediapipe_scores(path, clips: np.ndarray, expected: np.ndarray, *,
             scores = {c.category_name: c.score
                       for c in result[0].classifications[0].categories}
             assert sorted(scores) == sorted(class_names)
-            np.testing.assert_allclose([scores[name] for name in class_names], want,
-                                       atol=atol)
+            got.append([scores[name] for name in class_names])
+            np.testing.assert_allclose(got[-1], want, atol=atol)
+    return np.asarray(got)
 
 
 class MirrorHandler(http.server.BaseHTTPRequestHandler):

@@ -35,7 +35,7 @@ from kerasaudio.runtime import make_interpreter
 
 __all__ = ["CALIBRATED", "MAX_REPRESENTATIVE", "PCM_SCALE", "QUANTIZATIONS", "as_float_audio",
            "check_quantization", "clip_array", "convert", "equalizes",
-           "first_layers_after_frontend"]
+           "first_layers_after_frontend", "int8_float_scopes"]
 
 #: Every `quantization=` value.
 QUANTIZATIONS = (None, "float16", "dynamic", "int8", "int16x8")
@@ -128,7 +128,9 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
             For `"float16"` and `"dynamic"`: the converter would store the front end's
             mel and DFT matrices in float16 or int8 and its small constants (`amin`
             1e-10, `epsilon`) in float16, where they round to 0 (NaN out of a log) or
-            shift the dB values. False quantizes everything the mode allows.
+            shift the dB values. In `"int8"` files also the scopes layers declare
+            (`int8_float_scopes`: the feature encoder of wav2vec 2.0, HuBERT and
+            WavLM). False quantizes everything the mode allows.
         keep_float: names of more layers to keep in float32 (ops and weights) in
             quantized files, e.g. a first convolution whose input (the front end's
             output) int8 resolves too coarsely. Nested models' layers count. A recurrent
@@ -222,6 +224,8 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
     # int16 activations span 96 dB: 16x8 quantizes the front end too.
     scopes = (_frontend_scopes(model) if quantization not in (None, "int16x8")
               and float_frontend else set())
+    if quantization == "int8" and float_frontend:
+        scopes |= int8_float_scopes(model)
     if keep_float and quantization is not None:
         unknown = sorted(set(keep_float) - _layer_names(model))
         if unknown:
@@ -317,6 +321,30 @@ def _frontend_scopes(model) -> set[str]:
 
     return {layer.name for top in model.layers for layer in _tree(top)
             if isinstance(layer, FrontEndLayer | KaldiFbank | VLADPooling)}
+
+
+def int8_float_scopes(model) -> set[str]:
+    """The scopes that the layers of `model` (nested models' too) declare float32 in int8
+    files, each as `"<layer name>/<scope>"`.
+
+    A layer declares them with a class attribute `int8_float_scopes`: names of the name
+    scopes it enters in `call` (or of its sub-layers) whose ops int8 cannot follow, e.g.
+    the wav2vec 2.0 encoder's `("feature_encoder",)`: its convolutions on the raw waveform,
+    their group norm and the projection's layer norm. `convert` keeps those ops float32
+    in `"int8"` files (with `float_frontend=True`), like the front-end layers; float16,
+    dynamic-range and 16x8 files are not affected.
+
+    Example:
+    ```python
+    from kerasaudio.export.convert import int8_float_scopes
+    small = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                 intermediate_size=32, conv_dim=(8,) * 7, num_conv_pos_embedding_groups=2)
+    int8_float_scopes(kerasaudio.create_model("hubert_base", **small))
+    # {'hubert/feature_encoder'}
+    ```
+    """
+    return {f"{layer.name}/{scope}" for top in model.layers for layer in _tree(top)
+            for scope in getattr(type(layer), "int8_float_scopes", ())}
 
 
 def _has_recurrent(model, scopes: set[str]) -> bool:

@@ -153,19 +153,30 @@ def in_scopes(tensor_name: str, scopes: set[str]) -> bool:
     """Whether a TFLite tensor name (`functional_1/mel_1/Tensordot;...`) comes from one of
     the layers in `scopes` (TensorFlow name scopes add a `_<n>` suffix to layer names).
 
+    A scope is a layer name, or a path of nested scopes (`"wav2vec2/feature_encoder"`:
+    the ops a layer named `wav2vec2` runs in its `feature_encoder` name scope), matched
+    as consecutive parts of one of the `;`-joined names.
+
     Example:
     ```python
     from kerasaudio.export.graph import in_scopes
     in_scopes("functional_1/mel_1/Tensordot;functional_1/mel_1/Log", {"mel"})  # True
     in_scopes("functional_1/dense_1/MatMul", {"mel"})  # False
+    in_scopes("m_1/wav2vec2_1/feature_encoder/conv_0_1/conv", {"wav2vec2/feature_encoder"})
+    # True
     ```
     """
     import re
 
-    for part in tensor_name.replace(";", "/").split("/"):
-        base = re.sub(r"_\d+$", "", part)
-        if part in scopes or base in scopes:
-            return True
+    paths = [scope.split("/") for scope in scopes]
+    for name in tensor_name.split(";"):
+        parts = name.split("/")
+        bases = [re.sub(r"_\d+$", "", part) for part in parts]
+        for path in paths:
+            for start in range(len(parts) - len(path) + 1):
+                if all(want in (parts[start + i], bases[start + i])
+                       for i, want in enumerate(path)):
+                    return True
     return False
 
 

@@ -220,6 +220,13 @@ class Wav2Vec2Encoder(keras.layers.Layer):
         (`Wav2Vec2Model`), EMNLP 2020 demos.
     """
 
+    #: Name scopes of `call` whose ops int8 TFLite files keep float32
+    #: (`kerasaudio.export.convert.int8_float_scopes`): the feature encoder, from the
+    #: audio to the projection's layer norm. Its first convolution reads the raw
+    #: waveform, whose level int8 resolves coarsely on quiet clips; the group norm after it
+    #: and the projection's layer norm then scale that error up (docs/design.md).
+    int8_float_scopes = ("feature_encoder",)
+
     def __init__(self, *, conv_dim: Sequence[int] = ARCHITECTURE["conv_dim"],
                  conv_kernel: Sequence[int] = ARCHITECTURE["conv_kernel"],
                  conv_stride: Sequence[int] = ARCHITECTURE["conv_stride"],
@@ -337,23 +344,9 @@ class Wav2Vec2Encoder(keras.layers.Layer):
         if len(x.shape) == 3:
             x = x[..., 0]
         valid = None if padding_mask is None else ops.cast(padding_mask, x.dtype)
-        if valid is not None:
-            x = x * valid
-        if self.normalize_audio:
-            x = _standardize(x, valid)
         lengths = None if valid is None else ops.cast(ops.sum(valid, axis=1), "int32")
-        x = ops.expand_dims(x, -1)
-        for i, conv in enumerate(self.conv_layers):
-            x = conv(x)
-            if i < len(self.conv_norms):
-                if isinstance(self.conv_norms[i], _ChannelGroupNorm) and lengths is not None:
-                    frames = frame_lengths(lengths, c["conv_kernel"][:1], c["conv_stride"][:1])
-                    x = self.conv_norms[i](x, valid=_sequence_mask(frames, ops.shape(x)[1]))
-                else:
-                    x = self.conv_norms[i](x)
-            x = self._feat_act(x)
-        if self.projection_norm is not None:
-            x = self.projection_norm(x)
+        with keras.name_scope("feature_encoder"):  # see `int8_float_scopes`
+            x = self._feature_encoder(x, valid, lengths)
         x = self.projection_dropout(self.projection(x), training=training)
         steps = ops.shape(x)[1]
         if lengths is None:
@@ -371,6 +364,29 @@ class Wav2Vec2Encoder(keras.layers.Layer):
         if c["do_stable_layer_norm"] and final_norm:
             states[-1] = self.encoder_norm(states[-1])
         return states, frame_mask
+
+    def _feature_encoder(self, x, valid, lengths):
+        """Audio `(batch, samples)` to the projection's input `(batch, frames, conv_dim[-1])`:
+        the optional standardisation, the convolutions with their norms and activations,
+        and the projection's layer norm."""
+        c = self.config_
+        if valid is not None:
+            x = x * valid
+        if self.normalize_audio:
+            x = _standardize(x, valid)
+        x = ops.expand_dims(x, -1)
+        for i, conv in enumerate(self.conv_layers):
+            x = conv(x)
+            if i < len(self.conv_norms):
+                if isinstance(self.conv_norms[i], _ChannelGroupNorm) and lengths is not None:
+                    frames = frame_lengths(lengths, c["conv_kernel"][:1], c["conv_stride"][:1])
+                    x = self.conv_norms[i](x, valid=_sequence_mask(frames, ops.shape(x)[1]))
+                else:
+                    x = self.conv_norms[i](x)
+            x = self._feat_act(x)
+        if self.projection_norm is not None:
+            x = self.projection_norm(x)
+        return x
 
     def compute_output_spec(self, audio, padding_mask=None, training=None, final_norm=True):
         batch = audio.shape[0]
