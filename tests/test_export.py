@@ -321,11 +321,11 @@ ZOO_EXPORTS = {
 }
 
 #: Families whose exports their own test files cover (checkpoint-sized models need their
-#: own narrow configurations): tests/test_panns_export.py, tests/test_ast.py,
-#: tests/test_wav2vec2.py (HuBERT and WavLM: float TFLite in tests/test_models.py).
-#: Families whose export tests live in their own files (Silero VAD: its streaming file in
-#: tests/test_silero_vad.py).
-OWN_EXPORT_TESTS = ("wav2vec2", "hubert", "wavlm", "panns_", "ast", "silero_vad")
+#: own narrow configurations): tests/test_panns_export.py, tests/test_ast_export.py,
+#: tests/test_speech_export.py (wav2vec2, HuBERT, WavLM), tests/test_silero_vad.py (its
+#: streaming file), tests/test_ecapa_tdnn.py (float32 and the FSDD preset's int8).
+OWN_EXPORT_TESTS = ("wav2vec2", "hubert", "wavlm", "panns_", "ast", "silero_vad",
+                    "ecapa_tdnn")
 
 
 def test_every_zoo_classifier_has_an_export_config():
