@@ -406,6 +406,7 @@ def test_train_refuses_with_one_message(argv, message, capsys, tmp_path, monkeyp
     assert message in err and "Traceback" not in err
 
 
+@pytest.mark.integration
 def test_train_never_runs_code_from_the_current_directory(tmp_path):
     """A directory holding zoo/recipes/<name>.py, zoo/common.py and a recipe JSON beside
     the script: `kerasaudio train <name>` (and a named .json file there) trains the

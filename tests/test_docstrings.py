@@ -46,6 +46,7 @@ PRESET_EXPORT = ("a verified TFLite export of a preset (a converter process, ver
                  "on the 120 bundled clips)", "export", ())
 MODEL_EXPORT = ("a verified TFLite conversion of a model (a converter process, LiteRT)",
                 "integration", ())
+RECIPE_RUN = ("a recipe's training run (a few epochs on the bundled clips)", "integration", ())
 SILERO_REFERENCE = ("reads the TorchScript file of the silero-vad package (torch, silero-vad: "
                     "the test-heavy extra)", "parity", ("torch", "silero_vad"))
 TORCH_CHECKPOINT = ("writes a PyTorch checkpoint with torch.save (torch: the test-heavy "
@@ -60,6 +61,8 @@ TIERS = {
     "kerasaudio.models.panns.convert.read_panns_checkpoint": PANNS_REFERENCE,
     "kerasaudio.export.verify.ExportReport": PRESET_EXPORT,
     "kerasaudio.export.verify.to_tflite": MODEL_EXPORT,
+    "kerasaudio.training.speakers.run": RECIPE_RUN,
+    "kerasaudio.training.stack.run": RECIPE_RUN,
     "kerasaudio.errors.VerificationError": MODEL_EXPORT,
 }
 
