@@ -29,9 +29,11 @@ the AudioSet checkpoints' architecture, 527 classes) on 10.24 s of 16 kHz audio
    a layer float32 to pass verification, the file with every layer quantized is
    measured too (its size and error, which verification refused).
 
+The random AST's class and distillation tokens and position embeddings are drawn with
+std 0.02 (transformers starts them at zero, which no trained checkpoint has).
 `--narrow` runs the CNN14 TFLite part on a narrow CNN14; `--ast-layers N` builds an AST of
 N transformer layers instead of 12 (the fallback when the full-size conversion does not
-fit in the time available). Run:
+fit in the time available); `--timeout S` allows each conversion S seconds. Run:
 `python benchmarks/checkpoints.py [--model all|cnn14|ast] [--repeats 5] [--narrow]`
 (several minutes on 2 cores per model; the full-size int8 conversions dominate).
 
@@ -172,6 +174,15 @@ def ast_models(layers: int, activation=None):
     torch.manual_seed(0)
     config = transformers.ASTConfig(num_labels=527, num_hidden_layers=layers)
     reference = transformers.ASTForAudioClassification(config).eval()
+    # transformers starts the class and distillation tokens and the position embeddings
+    # at zero: two tokens are then constant, the first layer norm divides them by
+    # sqrt(eps), and its int8 range rounds every other token's scale to 0. A trained
+    # checkpoint's are not zero: draw them as AST's original code initialises them.
+    embeddings = reference.audio_spectrogram_transformer.embeddings
+    with torch.no_grad():
+        for tensor in (embeddings.cls_token, embeddings.distillation_token,
+                       embeddings.position_embeddings):
+            tensor.normal_(0.0, 0.02)
     with tempfile.TemporaryDirectory() as directory:
         reference.save_pretrained(directory)
         extractor = transformers.ASTFeatureExtractor()
@@ -224,18 +235,19 @@ def ast_speed(repeats: int, layers: int, batches=(1, 4)) -> None:
                   f"ratio {torch_s / keras_s:.2f}x")
 
 
-def ast_tflite(*, clips: int, layers: int) -> None:
+def ast_tflite(*, clips: int, layers: int, timeout: float) -> None:
     import kerasaudio
     from kerasaudio.datasets import audioset
 
     _, _, model, _ = ast_models(layers, activation="sigmoid")  # AudioSet's scores
     audio = fsdd_audio(clips, seconds=AST_SECONDS, sample_rate=AST_RATE)
     export_and_compare(model, audio, name=f"AST ({layers} layers)", sample_rate=AST_RATE,
-                       class_names=audioset.class_names(), kerasaudio=kerasaudio)
+                       class_names=audioset.class_names(), kerasaudio=kerasaudio,
+                       timeout=timeout)
 
 
 def export_and_compare(model, audio, *, name: str, sample_rate: int, class_names,
-                       kerasaudio) -> None:
+                       kerasaudio, timeout: float = 900.0) -> None:
     """Float32 and int8 TFLite files of `model`: sizes, LiteRT latency, their ratio."""
     reports = {}
     with tempfile.TemporaryDirectory() as directory:
@@ -244,7 +256,7 @@ def export_and_compare(model, audio, *, name: str, sample_rate: int, class_names
             reports[quantization] = report = kerasaudio.export.to_tflite(
                 model, os.path.join(directory, f"model_{quantization}.tflite"),
                 quantization=quantization, representative_data=audio,
-                sample_rate=sample_rate, class_names=class_names)
+                sample_rate=sample_rate, class_names=class_names, timeout=timeout)
             print(f"{name} {quantization or 'float32'}: "
                   f"{report.size_bytes / 1e6:.2f} MB, LiteRT {report.litert_ms:.0f} ms per "
                   f"clip (Keras {report.keras_ms:.0f} ms), max |TFLite - Keras| "
@@ -263,7 +275,7 @@ def export_and_compare(model, audio, *, name: str, sample_rate: int, class_names
                 report = kerasaudio.export.to_tflite(
                     model, os.path.join(directory, "all_int8.tflite"), quantization="int8",
                     representative_data=audio, sample_rate=sample_rate,
-                    class_names=class_names, keep_float=[])
+                    class_names=class_names, keep_float=[], timeout=timeout)
             except VerificationError as error:
                 report = error.report
         share = report.size_bytes / reports[None].size_bytes
@@ -296,6 +308,8 @@ def main() -> None:
                         help="transformer layers of the AST (12: full size)")
     parser.add_argument("--narrow", action="store_true",
                         help="TFLite part on a narrow CNN14")
+    parser.add_argument("--timeout", type=float, default=900.0,
+                        help="seconds allowed for each TFLite conversion")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-tflite", action="store_true")
     args = parser.parse_args()
@@ -308,7 +322,7 @@ def main() -> None:
         if not args.skip_speed:
             ast_speed(args.repeats, args.ast_layers, tuple(args.ast_batches))
         if not args.skip_tflite:
-            ast_tflite(clips=args.clips, layers=args.ast_layers)
+            ast_tflite(clips=args.clips, layers=args.ast_layers, timeout=args.timeout)
 
 
 if __name__ == "__main__":

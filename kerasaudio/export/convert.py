@@ -130,7 +130,7 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
             1e-10, `epsilon`) in float16, where they round to 0 (NaN out of a log) or
             shift the dB values. In `"int8"` files also the scopes layers declare
             (`int8_float_scopes`: the feature encoder of wav2vec 2.0, HuBERT and
-            WavLM). False quantizes everything the mode allows.
+            WavLM; AST's attention probabilities). False quantizes everything the mode allows.
         keep_float: names of more layers to keep in float32 (ops and weights) in
             quantized files, e.g. a first convolution whose input (the front end's
             output) int8 resolves too coarsely. Nested models' layers count. A recurrent
@@ -330,7 +330,10 @@ def int8_float_scopes(model) -> set[str]:
     A layer declares them with a class attribute `int8_float_scopes`: names of the name
     scopes it enters in `call` (or of its sub-layers) whose ops int8 cannot follow, e.g.
     the wav2vec 2.0 encoder's `("feature_encoder",)`: its convolutions on the raw waveform,
-    their group norm and the projection's layer norm. `convert` keeps those ops float32
+    their group norm and the projection's layer norm. Sub-layers of a layer declare
+    theirs too, under the path of layer names (AST's transformer layers:
+    `"audio_spectrogram_transformer/layer_0/attention_probs"`, the attention
+    probabilities and their product with the values). `convert` keeps those ops float32
     in `"int8"` files (with `float_frontend=True`), like the front-end layers; float16,
     dynamic-range and 16x8 files are not affected.
 
@@ -343,8 +346,18 @@ def int8_float_scopes(model) -> set[str]:
     # {'hubert/feature_encoder'}
     ```
     """
-    return {f"{layer.name}/{scope}" for top in model.layers for layer in _tree(top)
-            for scope in getattr(type(layer), "int8_float_scopes", ())}
+    return {scope for top in model.layers for layer in _tree(top)
+            for scope in _declared_scopes(layer, layer.name)}
+
+
+def _declared_scopes(layer, path: str):
+    """The `int8_float_scopes` of `layer` (at scope path `path`) and of the plain layers
+    it holds (e.g. AST's transformer layers inside its encoder), as scope paths."""
+    for scope in getattr(type(layer), "int8_float_scopes", ()):
+        yield f"{path}/{scope}"
+    if getattr(layer, "layers", None) is None:  # nested models are `_tree`'s to walk
+        for sub in layer._flatten_layers(include_self=False, recursive=False):
+            yield from _declared_scopes(sub, f"{path}/{sub.name}")
 
 
 def _has_recurrent(model, scopes: set[str]) -> bool:

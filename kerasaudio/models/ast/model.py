@@ -24,6 +24,13 @@ _ACTIVATIONS = {"gelu": lambda x: keras.activations.gelu(x, approximate=False),
 class _ASTLayer(keras.layers.Layer):
     """One pre-norm ViT layer: x + attention(LN(x)), then x + MLP(LN(x))."""
 
+    #: Name scopes kept float32 in int8 TFLite files
+    #: (`kerasaudio.export.convert.int8_float_scopes`), in each transformer layer: the
+    #: attention probabilities and their product with the values. int8's softmax output
+    #: has steps of 1/256, while over AST's 1,214 tokens most probabilities are far
+    #: smaller: in int8 they round to 0 (docs/design.md).
+    int8_float_scopes = ("attention_probs",)
+
     def __init__(self, *, hidden_size: int, num_heads: int, intermediate_size: int,
                  activation: str, epsilon: float, qkv_bias: bool, dropout: float,
                  attention_dropout: float, **kwargs):
@@ -64,8 +71,10 @@ class _ASTLayer(keras.layers.Layer):
         k = self._heads(self.key(h))
         v = self._heads(self.value(h))
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) * (self.head_dim ** -0.5)
-        weights = self.attention_dropout(ops.softmax(scores, axis=-1), training=training)
-        y = ops.transpose(ops.matmul(weights, v), (0, 2, 1, 3))
+        with keras.name_scope("attention_probs"):  # see `int8_float_scopes`
+            weights = self.attention_dropout(ops.softmax(scores, axis=-1), training=training)
+            y = ops.matmul(weights, v)
+        y = ops.transpose(y, (0, 2, 1, 3))
         shape = ops.shape(x)
         y = self.attention_output(ops.reshape(y, (shape[0], shape[1], shape[2])))
         x = x + self.dropout(y, training=training)
