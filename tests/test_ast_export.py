@@ -149,3 +149,24 @@ def test_long_input_int8_keeps_only_the_attention_probabilities_float(long_int8_
     scores = np.concatenate([run_tflite(flatbuffer, clip[None])[0] for clip in others])
     np.testing.assert_allclose(scores, model.predict(others, verbose=0),
                                atol=export.DEFAULT_TOLERANCE["int8"])
+
+
+@pytest.mark.parametrize("quantization", [None, "float16", "dynamic"])
+def test_float_float16_and_dynamic_files_verify_with_labels(int8_export, tmp_path,
+                                                             quantization):
+    """The checkpoint's other modes: builtin ops only, verified against Keras in LiteRT
+    within each mode's default bound, the labels in the metadata."""
+    model, clips, _, _ = int8_export
+    info = kerasaudio.info.model_info(model)
+    path = tmp_path / f"ast_{quantization}.tflite"
+    report = export.to_tflite(model, path, quantization=quantization,
+                              representative_data=clips, sample_rate=info.sample_rate,
+                              class_names=list(info.class_names))
+    assert report.passed and report.max_abs_diff <= export.DEFAULT_TOLERANCE[quantization]
+    assert not [op for op in report.ops if "flex" in op.lower() or "custom" in op.lower()]
+    flatbuffer = path.read_bytes()
+    got = np.concatenate([run_tflite(flatbuffer, clip[None])[0] for clip in clips[:4]])
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(model(clips[:4])),
+                               atol=export.DEFAULT_TOLERANCE[quantization])
+    with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as archive:
+        assert archive.read("labels.txt").decode().splitlines() == LABELS
