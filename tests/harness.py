@@ -40,6 +40,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -324,3 +327,28 @@ class MirrorHandler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(data[start:start + step])
                 self.wfile.flush()
                 time.sleep(0.1)
+
+
+#: SpeechBrain 1.1.2 and torchaudio's pure-Python part, installed outside site-packages
+#: by `make speechbrain-reference` (torchaudio's registry wheel is a CUDA build whose
+#: compiled libraries do not load here; importable in site-packages it would also switch
+#: transformers' AST feature extractor to it in every test process).
+SPEECHBRAIN_REFERENCE = Path(os.environ.get("KERASAUDIO_SPEECHBRAIN_REFERENCE",
+                                            Path(sys.prefix) / "speechbrain-reference"))
+
+
+def run_with_speechbrain_reference(args: list[str], *, timeout: float = 600):
+    """Run `python ARGS` in a child process that can import SpeechBrain and torchaudio's
+    Python part (skips the calling test, with the reason, where `make
+    speechbrain-reference` has not installed them)."""
+    import pytest
+
+    if not (SPEECHBRAIN_REFERENCE / "torchaudio").is_dir():
+        pytest.skip(f"SpeechBrain reference not installed in {SPEECHBRAIN_REFERENCE} "
+                    "(make test-parity installs it: make speechbrain-reference)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(SPEECHBRAIN_REFERENCE), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done

@@ -12,15 +12,12 @@ batch-norm statistics; audio is real FSDD speech resampled to 16 kHz.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-from harness import run_export_test
+from harness import run_export_test, run_with_speechbrain_reference
 
 import kerasaudio
 from kerasaudio import filters
@@ -40,8 +37,6 @@ from kerasaudio.models.ecapa_tdnn import (
 PARITY = 1e-4
 TINY = dict(n_mels=24, channels=(16, 16, 16, 16, 48), attention_channels=8, se_channels=8,
             embedding_dim=12)
-REFERENCE_DIR = Path(os.environ.get("KERASAUDIO_SPEECHBRAIN_REFERENCE",
-                                    Path(sys.prefix) / "speechbrain-reference"))
 SCRIPT = Path(__file__).with_name("speechbrain_reference.py")
 
 
@@ -136,19 +131,12 @@ def _fsdd_16k(fsdd_sample, count: int) -> list[np.ndarray]:
 
 def _reference(tmp_path, audio, lengths, options) -> tuple[dict, Path]:
     """Run SpeechBrain's pipeline in a child process; `(outputs, checkpoint path)`."""
-    if not (REFERENCE_DIR / "speechbrain").is_dir():
-        pytest.skip(f"SpeechBrain reference not installed in {REFERENCE_DIR} (make "
-                    "test-parity installs it: make speechbrain-reference)")
     pytest.importorskip("torch")
     source, target = tmp_path / "in.npz", tmp_path / "out.npz"
     checkpoint = tmp_path / "embedding_model.ckpt"
     np.savez(source, audio=audio, lengths=lengths)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(REFERENCE_DIR), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, str(SCRIPT), str(source), str(target),
-                           str(checkpoint), json.dumps(options)], env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_with_speechbrain_reference([str(SCRIPT), str(source), str(target), str(checkpoint),
+                                    json.dumps(options)])
     with np.load(target) as data:
         return {k: data[k] for k in data.files}, checkpoint
 

@@ -1,9 +1,12 @@
-"""`KaldiFbank` against transformers' `ASTFeatureExtractor` (its NumPy Kaldi path) on real
-FSDD audio, and the layer's own contract (shapes, padding, errors, serialisation)."""
+"""`KaldiFbank` against transformers' `ASTFeatureExtractor` on real FSDD audio, along both of
+its paths (its NumPy Kaldi filter bank, and torchaudio's `compliance.kaldi.fbank` where
+torchaudio imports: run in a child process with `make speechbrain-reference`'s
+torchaudio), and the layer's own contract (shapes, padding, errors, serialisation)."""
 
 import keras
 import numpy as np
 import pytest
+from harness import run_with_speechbrain_reference
 
 from kerasaudio.audio_io import resample
 from kerasaudio.errors import InvalidOptionError
@@ -58,6 +61,37 @@ def test_matches_ast_feature_extractor_on_fsdd(clips, extractor):
         frames = layer.num_frames(len(audio))
         np.testing.assert_allclose(ours[frames:], (0 + 4.2677393) / (2 * 4.5689974),
                                    rtol=1e-6)
+
+
+#: The child process: ASTFeatureExtractor's features of IN.npz's `audio` rows into OUT.npz,
+#: failing unless transformers found torchaudio (so its torchaudio path ran).
+TORCHAUDIO_PATH = """
+import sys
+import numpy as np
+import transformers
+from transformers.models.audio_spectrogram_transformer import (
+    feature_extraction_audio_spectrogram_transformer as module)
+assert transformers.utils.is_speech_available() and hasattr(module, "ta_kaldi")
+audio = np.load(sys.argv[1])["audio"]
+extractor = transformers.ASTFeatureExtractor()
+values = [extractor(a, sampling_rate=16000, return_tensors="np")["input_values"][0]
+          for a in audio]
+np.savez(sys.argv[2], values=np.stack(values))
+"""
+
+
+@pytest.mark.parity
+def test_matches_the_extractors_torchaudio_path_on_fsdd(clips, tmp_path):
+    pytest.importorskip("torch", reason="transformers' ASTFeatureExtractor needs torch")
+    pytest.importorskip("transformers", reason="the reference extractor")
+    audio = np.stack([np.resize(_audio16(clip), 16000) for clip in clips[:4]])
+    np.savez(tmp_path / "in.npz", audio=audio)
+    run_with_speechbrain_reference(["-c", TORCHAUDIO_PATH, str(tmp_path / "in.npz"),
+                                    str(tmp_path / "out.npz")])
+    reference = np.load(tmp_path / "out.npz")["values"]
+    ours = keras.ops.convert_to_numpy(KaldiFbank()(audio))
+    assert ours.shape == reference.shape == (len(audio), 1024, 128)
+    assert np.abs(ours - reference).max() <= TOLERANCE * np.abs(reference).max()
 
 
 @pytest.mark.parity
