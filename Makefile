@@ -11,12 +11,6 @@ PYTEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 # The default tier: everything not in a heavier tier (markers in pyproject.toml).
 HEAVY := slow or integration or export or parity or release or docs
-# The default tier's JAX run: the layers, losses and metrics (`make test-jax`: every test
-# marked jax).
-JAX_LAYER_TESTS := $(addprefix tests/test_,attention.py augment.py conv.py decibels.py \
-	layers.py mel.py normalization.py pcen.py recurrent.py spec_augment.py standardize.py \
-	stft.py vlad.py losses.py eer.py lwlrap.py)
-
 .PHONY: demo test test-jax test-integration test-export test-parity test-synth test-slow test-fuzz test-all \
 	test-wheel dist docs docs-check chromium lint bench bench-training synthesizers clean \
 	speechbrain-reference
@@ -56,9 +50,9 @@ lint: $(VENV)/.installed-test
 # The default tier (the README's test command; .ci/run runs it first): no sudo, no apt.
 test: $(VENV)/.installed-test lint
 	$(PYTEST) -m "not ($(HEAVY))"
-	KERAS_BACKEND=jax $(PYTEST) -m "jax and not ($(HEAVY))" $(JAX_LAYER_TESTS)
 
-# Every test marked jax (models, presets, ensembles too) on the JAX backend.
+# Every test marked jax (layers, models, presets, ensembles) on the JAX backend; CI runs
+# it after `make test`.
 test-jax: $(VENV)/.installed-test
 	KERAS_BACKEND=jax $(PYTEST) -m "jax and not ($(HEAVY))"
 

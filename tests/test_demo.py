@@ -47,3 +47,28 @@ def test_demo_runs_offline_and_classifies(demo, tmp_path, monkeypatch, capsys, f
     assert "broken.wav: cannot read it" in text
     for png in ("demo_confusion.png", "demo_logmel.png"):
         assert (tmp_path / "out" / png).stat().st_size > 10_000
+
+
+@pytest.mark.integration
+def test_panns_example_tags_detects_and_fine_tunes(tmp_path):
+    """examples/panns_tagging.py without checkpoints (random weights, narrow CNN14 for the
+    fine-tuning): its four parts run offline and print their results. The same code loads
+    a published checkpoint with `--checkpoint` (the conversion is tested against
+    panns_inference in tests/test_panns.py and tests/test_panns_download.py)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KERASAUDIO_OFFLINE": "1",
+           "KERASAUDIO_HOME": str(tmp_path / "cache"), "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "panns_tagging.py"),
+                           "--epochs", "1"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = done.stdout
+    for part in ("1. tagging (random weights)", "2. sound event detection (random weights)",
+                 "3. transfer: FSDD digits from the embedding",
+                 "4. fine-tuning the embedding with a Dense head"):
+        assert part in text
+    assert re.search(r"logistic regression on the embedding: \d+\.\d% on \d+ test", text)
+    assert re.search(r"fine-tuned \([\d,]+ parameters, 1 epochs\)", text)
