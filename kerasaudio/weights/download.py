@@ -92,11 +92,7 @@ def file_sha256(path: str | os.PathLike) -> str:
     kerasaudio.weights.file_sha256(path) == preset.sha256  # True
     ```
     """
-    digest = hashlib.sha256()
-    with open(checked_path(path, "path"), "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return _file_digests(checked_path(path, "path"), ["sha256"])["sha256"]
 
 
 def _file_digests(path: Path, names) -> dict[str, str]:
