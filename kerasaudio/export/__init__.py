@@ -10,6 +10,8 @@
   own metadata (`kerasaudio.export.metadata`).
 - `equalize_channels` / `equalization_pairs`: cross-layer equalization before per-tensor
   quantization (`kerasaudio.export.equalization`).
+- `fold_relu_batch_norms` / `relu_batch_norms`: batch norms after a ReLU folded into the
+  layer before it for int8 (`kerasaudio.export.folding`), which `convert` applies.
 - `op_names`, `float_ops` and `run_tflite` inspect and run converted files.
 - `check_builtin_ops` / `flex_ops` find Flex ops in files from the standard Keras routes
   (`model.export(format="litert")`, `TFLiteConverter`); `builtin_recurrent` swaps Keras'
@@ -39,6 +41,7 @@ from kerasaudio.export.equalization import (
     equalization_pairs,
     equalize_channels,
 )
+from kerasaudio.export.folding import FoldedNorm, fold_relu_batch_norms, relu_batch_norms
 from kerasaudio.export.metadata import add_metadata, read_metadata
 from kerasaudio.export.streaming import (
     MIN_AGREEMENT,
@@ -67,6 +70,7 @@ __all__ = [
     "ConversionError",
     "EqualizedPair",
     "ExportReport",
+    "FoldedNorm",
     "InvalidOptionError",
     "KerasAudioError",
     "StreamingReport",
@@ -81,8 +85,10 @@ __all__ = [
     "first_layers_after_frontend",
     "flex_ops",
     "float_ops",
+    "fold_relu_batch_norms",
     "op_names",
     "read_metadata",
+    "relu_batch_norms",
     "run_tflite",
     "streaming_vad_tflite",
     "to_tflite",

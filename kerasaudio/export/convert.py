@@ -13,7 +13,8 @@ and int16 activations (TFLite's 16x8 mode), calibrated likewise, for models whos
 activations scale with the input level (a raw-waveform or complex-spectrogram network with
 no per-clip normalisation in front): int8's 256 levels leave a quiet clip a handful,
 int16's 65,536 do not. A model that standardises each clip first (`Standardize`, float32
-in int8 files) suits int8.
+in int8 files) suits int8. In the int8 and 16x8 modes a batch norm that follows a ReLU
+has its scale folded into the layer before the ReLU first (`kerasaudio.export.folding`).
 """
 
 from __future__ import annotations
@@ -181,6 +182,11 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
                        float16_constants=float16_constants)
     if quantization in CALIBRATED and representative_data is None:
         raise InvalidOptionError(f"quantization={quantization!r} needs representative_data.")
+    if quantization in CALIBRATED:
+        from kerasaudio.export.folding import fold_relu_batch_norms, relu_batch_norms
+
+        if relu_batch_norms(model):
+            model, _ = fold_relu_batch_norms(model)
     if equalizes(quantization, per_channel=per_channel, equalize=equalize):
         from kerasaudio.export.equalization import equalize_channels
 

@@ -100,6 +100,36 @@ def float_ops(model_content: bytes) -> list[str]:
 # ----------------------------------------------------------------------------- the report
 
 
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each clip's output in `a` with the same clip's in `b`.
+
+    Each clip's values (axis 0 indexes clips) are flattened into one vector; two zero
+    vectors count as identical (1.0), one zero vector against another vector as 0.0.
+
+    Args:
+        a: outputs `(clips, ...)`.
+        b: outputs of the same shape.
+
+    Returns:
+        `(clips,)` float64 similarities in [-1, 1].
+
+    Example:
+    ```python
+    from kerasaudio.export.verify import cosine_similarity
+    cosine_similarity(np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([[2.0, 0.0], [0.0, 0.0]]))
+    # array([1., 1.])
+    ```
+    """
+    a = np.asarray(a, np.float64).reshape(len(a), -1)
+    b = np.asarray(b, np.float64).reshape(len(b), -1)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    both_zero = (np.linalg.norm(a, axis=1) == 0) & (np.linalg.norm(b, axis=1) == 0)
+    dots = np.sum(a * b, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        similarity = np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), 0.0)
+    return np.clip(np.where(both_zero, 1.0, similarity), -1.0, 1.0)
+
+
 @dataclass
 class ExportReport:
     """What `to_tflite` measured. `passed` is the verification verdict.
@@ -132,6 +162,8 @@ class ExportReport:
     tflite_accuracy: float | None = None
     notes: list[str] = field(default_factory=list)
     kept_float: list[str] = field(default_factory=list)
+    min_cosine: float = float("nan")
+    required_cosine: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -150,7 +182,12 @@ class ExportReport:
             lines.append(f"  float layers:    {', '.join(self.kept_float)} (and the front end)")
         lines += [
             f"  verified on:     {self.clips} clips, batch {self.batch_size}",
-            f"  max |diff|:      {self.max_abs_diff:.3g} (tolerance {self.tolerance:.3g})",
+            f"  max |diff|:      {self.max_abs_diff:.3g} "
+            + (f"(tolerance {self.tolerance:.3g})" if self.required_cosine is None
+               else "(not checked)"),
+            f"  min cosine:      {self.min_cosine:.4f}"
+            + ("" if self.required_cosine is None
+               else f" (required >= {self.required_cosine:.4g})"),
             f"  top-1 agreement: {self.top1_agreement:.4f} "
             f"(decisive clips: {self.decisive_top1_agreement:.4f})",
             f"  latency:         LiteRT {self.litert_ms:.2f} ms/clip, "
@@ -325,7 +362,8 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
               metadata: dict | None = None, float_frontend: bool = True,
               keep_float: Sequence[str] | None = None, per_channel: bool = True,
               strip_names: bool = False, float16_constants: bool = False,
-              equalize: bool | None = None, timeout: float = 900.0) -> ExportReport:
+              equalize: bool | None = None, min_cosine: float | None = None,
+              timeout: float = 900.0) -> ExportReport:
     """Export a Keras model to TFLite (builtins only), verified against Keras in LiteRT.
 
     The conversion runs in a child process, so a converter crash (the TFLite converter
@@ -383,6 +421,11 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
         equalize: cross-layer equalization before quantizing (see `convert`); default
             None: on with `per_channel=False` (BENCHMARKS.md has the measured effect).
             Verification compares with the model as given.
+        min_cosine: for embedding models: verify that each clip's output vector has at
+            least this cosine similarity with Keras' (in (0, 1]) instead of checking
+            `tolerance` on every value. Embeddings are compared by angle, and their
+            values have no common scale a value bound could use. The report's
+            `min_cosine` is measured either way.
         timeout: seconds allowed for the conversion.
 
     Returns:
@@ -395,7 +438,8 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
             file in the way, a read-only or virtual directory), or a custom object
             defined in `__main__`, which the conversion process cannot import.
         ConversionError: the converter failed or crashed.
-        VerificationError: the converted model disagrees beyond `tolerance`.
+        VerificationError: the converted model disagrees beyond `tolerance` (or a
+            clip's cosine similarity is below `min_cosine`).
 
     The model's own custom objects (layers registered with
     `keras.saving.register_keras_serializable`, or not) are imported in the conversion
@@ -423,6 +467,10 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
     check_quantization(quantization, per_channel=per_channel,
                        float16_constants=float16_constants)
     equalizes(quantization, per_channel=per_channel, equalize=equalize)
+    if min_cosine is not None and (isinstance(min_cosine, bool)
+                                   or not isinstance(min_cosine, (int, float))
+                                   or not 0.0 < float(min_cosine) <= 1.0):
+        raise InvalidOptionError(f"min_cosine={min_cosine!r}: give a number in (0, 1].")
     output = None if path is None else _Output(path)
     try:
         return _to_tflite(model, output, quantization=quantization,
@@ -433,7 +481,7 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
                           float_frontend=float_frontend, keep_float=keep_float,
                           per_channel=per_channel, strip_names=strip_names,
                           float16_constants=float16_constants, equalize=equalize,
-                          timeout=timeout)
+                          min_cosine=min_cosine, timeout=timeout)
     finally:
         if output is not None:
             output.discard()
@@ -512,7 +560,8 @@ class _Output:
 def _to_tflite(model, output: _Output | None, *, quantization, representative_data,
                input_length, verify, tolerance, labels, batch_size, sample_rate,
                class_names, metadata, float_frontend, keep_float, per_channel,
-               strip_names, float16_constants, equalize, timeout) -> ExportReport:
+               strip_names, float16_constants, equalize, min_cosine,
+               timeout) -> ExportReport:
     """`to_tflite` once its options and output path are checked."""
     if len(model.inputs) != 1:
         raise InvalidOptionError("to_tflite exports single-input models.")
@@ -576,7 +625,8 @@ def _to_tflite(model, output: _Output | None, *, quantization, representative_da
         return _finish(flatbuffer, export_model, clips, labels, quantization=quantization,
                        tolerance=tolerance, verify=verify, batch_size=batch_size,
                        input_shape=input_shape, sample_rate=sample_rate,
-                       class_names=class_names, metadata=metadata, kept_float=keep)
+                       class_names=class_names, metadata=metadata, kept_float=keep,
+                       min_cosine=min_cosine)
 
     try:
         flatbuffer, report = attempt(list(keep_float or ()))
@@ -596,6 +646,15 @@ def _to_tflite(model, output: _Output | None, *, quantization, representative_da
             f"to {first.report.max_abs_diff:.3g}"
             f" (tolerance {first.report.tolerance:.3g}); this file keeps "
             f"{', '.join(layers)} (the first layer after the front end) in float32.")
+    if quantization in CALIBRATED:
+        from kerasaudio.export.folding import relu_batch_norms
+
+        folded = relu_batch_norms(export_model)
+        if folded:
+            report.notes.append(
+                f"{len(folded)} batch norms after a ReLU had their scale folded into the "
+                "layer before the ReLU before quantizing (kerasaudio.export."
+                "fold_relu_batch_norms).")
     if equalizes(quantization, per_channel=per_channel, equalize=equalize):
         from kerasaudio.export.equalization import equalization_pairs
 
@@ -610,7 +669,7 @@ def _to_tflite(model, output: _Output | None, *, quantization, representative_da
 
 def _finish(flatbuffer: bytes, export_model, clips, labels, *, quantization, tolerance,
             verify, batch_size, input_shape, sample_rate, class_names, metadata,
-            kept_float) -> tuple[bytes, ExportReport]:
+            kept_float, min_cosine=None) -> tuple[bytes, ExportReport]:
     """Add metadata, measure and verify one converted file (`to_tflite`'s second half)."""
     if sample_rate is not None:
         from kerasaudio.export.metadata import add_metadata
@@ -630,14 +689,22 @@ def _finish(flatbuffer: bytes, export_model, clips, labels, *, quantization, tol
         batch_size=batch_size, clips=0 if clips is None else len(clips),
         max_abs_diff=float("nan"), top1_agreement=float("nan"),
         decisive_top1_agreement=float("nan"), tolerance=tolerance, passed=not verify,
-        litert_ms=float("nan"), keras_ms=float("nan"), kept_float=list(kept_float))
+        litert_ms=float("nan"), keras_ms=float("nan"), kept_float=list(kept_float),
+        required_cosine=None if min_cosine is None else float(min_cosine))
     if quantization in CALIBRATED and report.float_ops:
         report.notes.append(
             "these ops stayed float32 (no integer kernel, or the float front end): "
             + ", ".join(report.float_ops))
     if clips is not None:
         _measure(report, export_model, flatbuffer, clips, labels)
-        if verify:
+        if verify and min_cosine is not None:
+            report.passed = bool(report.min_cosine >= min_cosine)
+            if not report.passed:
+                raise VerificationError(
+                    f"the {quantization or 'float32'} TFLite model's outputs have a cosine "
+                    f"similarity down to {report.min_cosine:.4f} with Keras' (required "
+                    f">= {min_cosine:.4g}); nothing was written.\n{report}", report)
+        elif verify:
             report.passed = bool(report.max_abs_diff <= tolerance)
             if not report.passed:
                 raise VerificationError(
@@ -667,6 +734,7 @@ def _measure(report: ExportReport, model, flatbuffer: bytes, clips: np.ndarray,
     report.keras_ms = (time.perf_counter() - start) / len(clips) * 1e3
     report.litert_ms = elapsed / len(clips) * 1e3
     report.max_abs_diff = float(np.abs(lite - ref).max())
+    report.min_cosine = float(cosine_similarity(lite, ref).min())
     if ref.ndim == 2 and ref.shape[1] > 1:
         agree = lite.argmax(1) == ref.argmax(1)
         report.top1_agreement = float(agree.mean())

@@ -217,21 +217,26 @@ class GlobalContext(keras.layers.Layer):
     ```
     """
 
+    #: Kept float32 in int8 files (`kerasaudio.export.convert.int8_float_scopes`): the
+    #: statistics, whose squared deviations and square root int8 resolves coarsely.
+    int8_float_scopes = ("statistics",)
+
     def __init__(self, *, epsilon: float = 1e-12, **kwargs):
         super().__init__(**kwargs)
         self.epsilon = float(epsilon)
 
     def call(self, inputs):
         x, lengths = _split(inputs)
-        frames = ops.shape(x)[1]
-        if lengths is None:
-            weights = ops.ones_like(x[:, :, :1]) / ops.cast(frames, x.dtype)
-        else:
-            mask = frame_mask(lengths, frames)
-            weights = mask / ops.sum(mask, axis=1, keepdims=True)
-        mean, std = _statistics(x, weights, self.epsilon)
-        return ops.concatenate([x, ops.broadcast_to(mean, ops.shape(x)),
-                                ops.broadcast_to(std, ops.shape(x))], axis=-1)
+        with keras.name_scope("statistics"):  # see `int8_float_scopes`
+            frames = ops.shape(x)[1]
+            if lengths is None:
+                weights = ops.ones_like(x[:, :, :1]) / ops.cast(frames, x.dtype)
+            else:
+                mask = frame_mask(lengths, frames)
+                weights = mask / ops.sum(mask, axis=1, keepdims=True)
+            mean, std = _statistics(x, weights, self.epsilon)
+            return ops.concatenate([x, ops.broadcast_to(mean, ops.shape(x)),
+                                    ops.broadcast_to(std, ops.shape(x))], axis=-1)
 
     def compute_output_shape(self, input_shape):
         shape = input_shape[0] if isinstance(input_shape, list) else input_shape
@@ -260,18 +265,24 @@ class AttentiveStatistics(keras.layers.Layer):
     ```
     """
 
+    #: Kept float32 in int8 files (`kerasaudio.export.convert.int8_float_scopes`): the
+    #: softmax over the frames (most weights fall near int8's 1/256 step) and the
+    #: statistics.
+    int8_float_scopes = ("statistics",)
+
     def __init__(self, *, epsilon: float = 1e-12, **kwargs):
         super().__init__(**kwargs)
         self.epsilon = float(epsilon)
 
     def call(self, inputs):
         x, logits = inputs[0], inputs[1]
-        if len(inputs) > 2:
-            mask = frame_mask(inputs[2], ops.shape(x)[1])
-            logits = ops.where(mask > 0, logits, ops.full_like(logits, float("-inf")))
-        weights = ops.softmax(logits, axis=1)
-        mean, std = _statistics(x, weights, self.epsilon)
-        return ops.concatenate([mean[:, 0], std[:, 0]], axis=-1)
+        with keras.name_scope("statistics"):  # see `int8_float_scopes`
+            if len(inputs) > 2:
+                mask = frame_mask(inputs[2], ops.shape(x)[1])
+                logits = ops.where(mask > 0, logits, ops.full_like(logits, float("-inf")))
+            weights = ops.softmax(logits, axis=1)
+            mean, std = _statistics(x, weights, self.epsilon)
+            return ops.concatenate([mean[:, 0], std[:, 0]], axis=-1)
 
     def compute_output_shape(self, input_shape):
         shape = input_shape[0]
