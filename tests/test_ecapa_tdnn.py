@@ -233,13 +233,13 @@ INT8_EMBEDDING_COSINE = 0.95
 
 @pytest.mark.export
 def test_int8_embedding_of_the_fsdd_preset_keeps_its_direction_on_unseen_speakers(tmp_path):
-    from kerasaudio.embeddings import _embedding_network
+    from kerasaudio.embeddings import embedding_model
     from kerasaudio.export.verify import cosine_similarity
     from kerasaudio.runtime import run_tflite
     from kerasaudio.training.speakers import verification
 
     model = kerasaudio.create_model("ecapa_tdnn_fsdd_speakers")
-    network = _embedding_network(model, -1)
+    network = embedding_model(model)
     clips, labels = kerasaudio.hub.representative_clips("ecapa_tdnn_fsdd_speakers")
     names = np.asarray(kerasaudio.info.model_info(model).class_names)[labels]
     heard = np.isin(names, ["george", "jackson", "lucas"])
