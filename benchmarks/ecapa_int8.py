@@ -1,7 +1,7 @@
 """ECAPA-TDNN's FSDD preset as int8 TFLite files, against its float32 files, on unseen speakers.
 
 `ecapa_tdnn_fsdd_speakers` exported by `kerasaudio.export.to_tflite`: its embedding
-network (`kerasaudio.embeddings.embedding_model`, the 128-d input of the classifier)
+network (`kerasaudio.training.speakers.embedding_model`, the 128-d input of the classifier)
 and the classifier itself, float32 and int8 (the TDNN batch norms folded before their
 ReLUs, the attentive statistics float32). int8 calibrates on the bundled clips of three
 speakers (george, jackson, lucas: 60 clips); everything is measured on the other three
@@ -67,9 +67,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import kerasaudio
-    from kerasaudio.embeddings import embedding_model
     from kerasaudio.export.verify import cosine_similarity
-    from kerasaudio.training.speakers import verification
+    from kerasaudio.training.speakers import embedding_model, verification
 
     root = os.environ.get("KERASAUDIO_FSDD", os.path.join(
         os.path.dirname(__file__), "..", "..", "shared", "data", "fsdd"))

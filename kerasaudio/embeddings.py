@@ -31,7 +31,7 @@ import numpy as np
 from kerasaudio.errors import InvalidAudioError, InvalidOptionError
 from kerasaudio.info import model_info
 
-__all__ = ["embedding_model", "extract", "model_sample_rate"]
+__all__ = ["extract", "model_sample_rate"]
 
 POOLINGS = ("mean", "max", None)
 #: Padded wav2vec 2.0 batches are rounded up to a multiple of this many samples, so a few
@@ -158,38 +158,6 @@ def _wav2vec2(model: keras.Model, clips: list[np.ndarray], *, pooling: str | Non
 
 
 # ----------------------------------------------------------------------------- speaker models
-
-
-def embedding_model(model, *, layer: int | str = -1):
-    """The Keras model from `model`'s input to its utterance embedding, for export.
-
-    The same network `extract` runs for speaker models: the model itself when it has no
-    classifier, the input of its `predictions` layer when it has one, Deep Speaker's
-    L2-normalised `affine` output, or the output of the layer named `layer`. It shares
-    the weights of `model`.
-
-    Args:
-        model: a speaker model (`vggvox_v1`, `vggvox_v2`, `deep_speaker`, `ecapa_tdnn`)
-            or its preset.
-        layer: -1 (the embedding) or a layer name.
-
-    Returns:
-        A `keras.Model` with `model`'s inputs.
-
-    Raises:
-        InvalidOptionError: `layer` is neither -1 nor a layer of `model`.
-
-    Example:
-    ```python
-    from kerasaudio.embeddings import embedding_model
-    network = embedding_model(kerasaudio.create_model("ecapa_tdnn_fsdd_speakers"))
-    network.outputs[0].shape  # (None, 128)
-    # int8 export verified by angle:
-    # kerasaudio.export.to_tflite(network, "speaker.tflite", quantization="int8",
-    #                             representative_data=clips, min_cosine=0.95)
-    ```
-    """
-    return _embedding_network(model, layer)
 
 
 def _embedding_network(model, layer):

@@ -233,10 +233,9 @@ INT8_EMBEDDING_COSINE = 0.95
 
 @pytest.mark.export
 def test_int8_embedding_of_the_fsdd_preset_keeps_its_direction_on_unseen_speakers(tmp_path):
-    from kerasaudio.embeddings import embedding_model
     from kerasaudio.export.verify import cosine_similarity
     from kerasaudio.runtime import run_tflite
-    from kerasaudio.training.speakers import verification
+    from kerasaudio.training.speakers import embedding_model, verification
 
     model = kerasaudio.create_model("ecapa_tdnn_fsdd_speakers")
     network = embedding_model(model)
