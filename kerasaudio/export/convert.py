@@ -134,10 +134,13 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
             WavLM; AST's attention probabilities). False quantizes everything the mode allows.
         keep_float: names of more layers to keep in float32 (ops and weights) in
             quantized files, e.g. a first convolution whose input (the front end's
-            output) int8 resolves too coarsely. Nested models' layers count. A recurrent
-            layer kept float32 in int8 keeps every fused LSTM op of the file float32
-            (the converter's fused LSTM tensors carry no layer name): int8 around the
-            recurrent part.
+            output) int8 resolves too coarsely. Nested models' layers count, and so does
+            the model's last layer (its op, which writes a model output, is found
+            through the traced graph: the file names that tensor after the output). A
+            recurrent layer kept float32 in int8 keeps every fused LSTM op of the file
+            float32 (the converter's fused LSTM tensors carry no layer name): int8
+            around the recurrent part. In `"int8"`, naming only layers that leave no op
+            in the file (a `Dropout`) is an error.
         per_channel: quantize convolution and dense weights with one scale per output
             channel (default; TFLite's default) or, False, one per tensor: 12 bytes less
             per channel (a float32 scale and an int64 zero point) and coarser weights.
@@ -163,8 +166,9 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
     Raises:
         ConversionError: the converter failed, with its message (e.g. the ops it could
             not express as builtins), or LiteRT cannot prepare the converted file.
-        InvalidOptionError: bad options, or a calibrated mode without
-            `representative_data`.
+        InvalidOptionError: bad options, a calibrated mode without
+            `representative_data`, or `keep_float` layers none of which has an op in
+            the `"int8"` file.
 
     Example:
     ```python
@@ -240,7 +244,8 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
     try:
         if scopes and quantization == "int8":
             flatbuffer = _quantize_around_frontend(
-                converter, scopes, recurrent=_has_recurrent(model, scopes),
+                converter, scopes, keep_float=keep_float,
+                recurrent=_has_recurrent(model, scopes),
                 per_channel=per_channel)
         elif scopes or quantization == "float16":
             reference = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
@@ -249,6 +254,8 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
                                                  scopes)
         else:
             flatbuffer = converter.convert()
+    except InvalidOptionError:  # keep_float naming layers the file has no op of
+        raise
     except Exception as exc:  # the converter raises ConverterError and others
         hint = ("" if "TensorList" not in str(exc) else
                 " (TensorList ops come from a Keras recurrent layer: use "
@@ -381,30 +388,82 @@ _RECURRENT_OPS = ["UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM",
                   "UNIDIRECTIONAL_SEQUENCE_RNN"]
 
 
-def _quantize_around_frontend(converter, scopes: set[str], *, recurrent: bool = False,
-                              per_channel: bool = True) -> bytes:
+def _quantize_around_frontend(converter, scopes: set[str], *, keep_float: Sequence[str] = (),
+                              recurrent: bool = False, per_channel: bool = True) -> bytes:
     """Full-int8 conversion that leaves the front-end layers' ops in float32.
 
-    Calibrates the float model, then quantizes it with the front end's op outputs on the
-    deny list: TensorFlow's selective quantization, the mechanism behind
-    `tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=...)`. With
-    `recurrent`, every fused LSTM/RNN op stays float32 too (by op type: see
+    Calibrates the float model, then quantizes it with the op outputs of the layers in
+    `scopes` on the deny list: TensorFlow's selective quantization, the mechanism behind
+    `tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=...)`. An op is
+    matched by the name of its output tensor (`in_scopes`); an op writing a graph
+    output, a tensor the file names after the output (`StatefulPartitionedCall:0`),
+    also by the name of the op computing that output in the traced function
+    (`_output_origins`, `_op_outputs`), so a model's last layer can be kept float32 too.
+    With `recurrent`, every fused LSTM/RNN op stays float32 too (by op type: see
     `_RECURRENT_OPS`).
+
+    Raises:
+        InvalidOptionError: `keep_float` names layers but no op of the file comes from
+            any of them (without `recurrent`, whose fused ops carry no layer name).
     """
     from tensorflow.lite.python import convert as lite_convert
 
+    origins = _output_origins(converter)
     converter._experimental_calibrate_only = True
     calibrated = converter.convert()
-    interpreter = make_interpreter(calibrated)
-    nodes = sorted({interpreter._get_tensor_details(index, 0)["name"]
-                    for op in interpreter._get_ops_details() for index in op["outputs"]
-                    if index >= 0
-                    and in_scopes(interpreter._get_tensor_details(index, 0)["name"],
-                                   scopes)})
+    outputs = _op_outputs(calibrated, origins)
+    nodes = sorted({name for name, traced in outputs if in_scopes(traced, scopes)})
+    if keep_float and not recurrent and not any(in_scopes(traced, set(keep_float))
+                                                for _, traced in outputs):
+        raise InvalidOptionError(
+            f"keep_float: no op of the int8 file comes from layer(s) {sorted(keep_float)} "
+            "(their ops were folded away or into other layers' ops); nothing could be "
+            "kept float32. Name a layer that computes something, e.g. a Dense or Conv.")
     return lite_convert.mlir_quantize(calibrated, fully_quantize=False,
                                       disable_per_channel=not per_channel,
                                       denylisted_nodes=nodes or None,
                                       denylisted_ops=_RECURRENT_OPS if recurrent else None)
+
+
+def _output_origins(converter) -> dict[str, str]:
+    """For each output of the function `converter` converts, by its signature key
+    (`output_<i>` for the i-th of a list, the key of a dict): the name of the tensor
+    that computes it in the traced graph, layer scopes included (e.g.
+    `functional_1/head_1/Softmax`), seen behind the `Identity` op `tf.function` adds.
+    Empty when the converter holds no function."""
+    from collections.abc import Mapping
+
+    funcs = getattr(converter, "_funcs", None)
+    if not funcs:
+        return {}
+    structured = funcs[0].structured_outputs
+    if not isinstance(structured, Mapping):
+        structured = {f"output_{i}": tensor for i, tensor in enumerate(
+            structured if isinstance(structured, (list, tuple)) else [structured])}
+    return {key: (tensor.op.inputs[0] if tensor.op.type == "Identity" and tensor.op.inputs
+                  else tensor).name.rsplit(":", 1)[0]
+            for key, tensor in structured.items() if hasattr(tensor, "op")}
+
+
+def _op_outputs(flatbuffer: bytes, origins: dict[str, str]) -> list[tuple[str, str]]:
+    """`(tensor name, name to match)` for every op output of a TFLite file: the tensor's
+    own name; for a graph output, which the converter names after the graph
+    (`StatefulPartitionedCall:<k>`, `k` not the output's position), that name `;`-joined
+    with the traced op's name (`origins`, by the file's signature key), as the converter
+    joins fused ops' names."""
+    interpreter = make_interpreter(flatbuffer)
+    traced = {}
+    for signature in interpreter.get_signature_list():
+        details = interpreter.get_signature_runner(signature).get_output_details()
+        traced.update({detail["index"]: origins[key] for key, detail in details.items()
+                       if key in origins})
+    pairs = []
+    for op in interpreter._get_ops_details():
+        for index in op["outputs"]:
+            if index >= 0:
+                name = interpreter._get_tensor_details(index, 0)["name"]
+                pairs.append((name, f"{name};{traced[index]}" if index in traced else name))
+    return pairs
 
 
 def _check_prepares(flatbuffer: bytes) -> None:
