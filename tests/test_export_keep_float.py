@@ -1,5 +1,6 @@
-"""`convert(keep_float=...)` in int8 files: the kept layers' ops and weights stay float32,
-the model's last layer (whose op's output is named after the graph output) included."""
+"""`convert(keep_float=...)` in int8, float16 and dynamic-range files: the kept layers' ops
+and weights stay float32, the model's last layer (whose op's output is named after the
+graph output) included, and so does a front end that ends the model."""
 
 import keras
 import numpy as np
@@ -36,14 +37,18 @@ def tiny_classifier(*, heads=1):
 
 def dense_ops(flatbuffer):
     """`(units, weight dtype, output dtype, output name)` of each FULLY_CONNECTED op
-    reading a 2-D weight matrix (the Dense layers; the mel matrix too), and the
-    interpreter's ops with their tensor dtypes."""
+    reading a 2-D weight matrix (the Dense layers; the mel matrix too). The weight dtype
+    is the stored one: float16 for a matrix behind a DEQUANTIZE op."""
     interpreter = make_interpreter(flatbuffer)
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()
+    dequantized = {op["outputs"][0]: op["inputs"][0] for op in ops
+                   if op["op_name"] == "DEQUANTIZE"}
     found = []
-    for op in interpreter._get_ops_details():
+    for op in ops:
         if op["op_name"] == "FULLY_CONNECTED":
-            weights, output = tensors[op["inputs"][1]], tensors[op["outputs"][0]]
+            weights = tensors[dequantized.get(op["inputs"][1], op["inputs"][1])]
+            output = tensors[op["outputs"][0]]
             found.append((int(weights["shape"][0]), weights["dtype"], output["dtype"],
                           output["name"]))
     return found
@@ -132,3 +137,60 @@ def test_keep_float_of_a_layer_without_ops_is_refused(calibration):
     flatbuffer = export.convert(model, quantization="int8", representative_data=calibration,
                                 keep_float=["drop", "head"])
     assert [w for units, w, _, _ in dense_ops(flatbuffer) if units == 3] == [np.float32]
+
+
+def linear_head_model():
+    """Log-mel, pooling, a `Dense(96)` named `hidden` and a `Dense(48)` named `head`
+    without activation, whose FULLY_CONNECTED op writes the model output (both weight
+    matrices are large enough for the dynamic-range quantizer, which leaves matrices
+    under 1,024 values float32)."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8000,))
+    x = keras.layers.GlobalAveragePooling1D(name="pool")(log_mel(inputs))
+    x = keras.layers.Dense(96, activation="relu", name="hidden")(x)
+    return keras.Model(inputs, keras.layers.Dense(48, name="head")(x))
+
+
+def stored_weights(flatbuffer):
+    """`{units: stored weight dtype}` of the Dense layers' (and the mel matrix's) ops."""
+    return {units: weights for units, weights, _, _ in dense_ops(flatbuffer)}
+
+
+@pytest.mark.parametrize("quantization, stored", [("float16", np.float16),
+                                                  ("dynamic", np.int8)])
+def test_keep_float_keeps_the_last_layer_float32_in_weight_only_modes(quantization, stored,
+                                                                      calibration):
+    """float16 and dynamic-range files keep layers float32 by restoring the constants their
+    ops read; the head's op, writing the graph output, is found by the traced op's name
+    too, so its weight matrix is stored float32, and only it."""
+    model = linear_head_model()
+    plain = export.convert(model, quantization=quantization)
+    kept = export.convert(model, quantization=quantization, keep_float=["head"])
+    # the head is quantized by default: the check below can fail
+    assert stored_weights(plain) == {16: np.float32, 96: stored, 48: stored}
+    assert stored_weights(kept) == {16: np.float32, 96: stored, 48: np.float32}
+    assert len(kept) > len(plain)  # float32 weights take more bytes
+    tolerance = export.DEFAULT_TOLERANCE[quantization]
+    assert max_difference(kept, model, calibration[:6]) < tolerance
+    assert max_difference(plain, model, calibration[:6]) < tolerance
+
+
+@pytest.mark.parametrize("quantization", ["float16", "dynamic"])
+def test_a_front_end_ending_the_model_keeps_float32_constants(quantization, calibration):
+    """A mel model's last op (the mel matrix product) writes the graph output; as part of
+    the front end its mel matrix stays float32 in float16 and dynamic-range files: no op
+    reads a float16 or int8 tensor, and the outputs are the float32 file's."""
+    inputs = keras.Input((8000,))
+    model = keras.Model(inputs, layers.MelSpectrogram(sample_rate=8000, n_fft=256, n_mels=16,
+                                                      name="mel")(inputs))
+    flatbuffer = export.convert(model, quantization=quantization)
+    assert stored_weights(flatbuffer) == {16: np.float32}
+    interpreter = make_interpreter(flatbuffer)
+    read = {interpreter._get_tensor_details(index, 0)["dtype"]
+            for op in interpreter._get_ops_details() for index in op["inputs"] if index >= 0}
+    assert not read & {np.float16, np.int8}
+    assert "DEQUANTIZE" not in export.op_names(flatbuffer)
+    # the float32 file's bound (`DEFAULT_TOLERANCE[None]`), relative to the mel power
+    reference = keras.ops.convert_to_numpy(model(calibration[:2]))
+    assert (max_difference(flatbuffer, model, calibration[:2])
+            < export.DEFAULT_TOLERANCE[None] * np.abs(reference).max())

@@ -28,6 +28,7 @@ from kerasaudio.export.graph import (
     fuse_clipped_relu,
     halve_float_constants,
     in_scopes,
+    op_outputs,
     restore_float_constants,
     strip_tensor_names,
     unclip_lstm_cells,
@@ -135,8 +136,10 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
         keep_float: names of more layers to keep in float32 (ops and weights) in
             quantized files, e.g. a first convolution whose input (the front end's
             output) int8 resolves too coarsely. Nested models' layers count, and so does
-            the model's last layer (its op, which writes a model output, is found
-            through the traced graph: the file names that tensor after the output). A
+            the model's last layer in every mode (its op, which writes a model output, is
+            found through the traced graph: the file names that tensor after the output);
+            when the converter fuses that op with a following activation layer's
+            (`Dense` then `ReLU`), the op carries the activation layer's name: name both. A
             recurrent layer kept float32 in int8 keeps every fused LSTM op of the file
             float32 (the converter's fused LSTM tensors carry no layer name): int8
             around the recurrent part. In `"int8"`, naming only layers that leave no op
@@ -251,7 +254,7 @@ def convert(model, *, batch_size: int | None = 1, quantization: str | None = Non
             reference = tf.lite.TFLiteConverter.from_concrete_functions([concrete], holder)
             reference.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
             flatbuffer = restore_float_constants(converter.convert(), reference.convert(),
-                                                 scopes)
+                                                 scopes, origins=_output_origins(converter))
         else:
             flatbuffer = converter.convert()
     except InvalidOptionError:  # keep_float naming layers the file has no op of
@@ -398,7 +401,8 @@ def _quantize_around_frontend(converter, scopes: set[str], *, keep_float: Sequen
     matched by the name of its output tensor (`in_scopes`); an op writing a graph
     output, a tensor the file names after the output (`StatefulPartitionedCall:0`),
     also by the name of the op computing that output in the traced function
-    (`_output_origins`, `_op_outputs`), so a model's last layer can be kept float32 too.
+    (`_output_origins`, `kerasaudio.export.graph.op_outputs`), so a model's last layer can
+    be kept float32 too.
     With `recurrent`, every fused LSTM/RNN op stays float32 too (by op type: see
     `_RECURRENT_OPS`).
 
@@ -411,7 +415,7 @@ def _quantize_around_frontend(converter, scopes: set[str], *, keep_float: Sequen
     origins = _output_origins(converter)
     converter._experimental_calibrate_only = True
     calibrated = converter.convert()
-    outputs = _op_outputs(calibrated, origins)
+    outputs = list(op_outputs(calibrated, origins).values())
     nodes = sorted({name for name, traced in outputs if in_scopes(traced, scopes)})
     if keep_float and not recurrent and not any(in_scopes(traced, set(keep_float))
                                                 for _, traced in outputs):
@@ -443,27 +447,6 @@ def _output_origins(converter) -> dict[str, str]:
     return {key: (tensor.op.inputs[0] if tensor.op.type == "Identity" and tensor.op.inputs
                   else tensor).name.rsplit(":", 1)[0]
             for key, tensor in structured.items() if hasattr(tensor, "op")}
-
-
-def _op_outputs(flatbuffer: bytes, origins: dict[str, str]) -> list[tuple[str, str]]:
-    """`(tensor name, name to match)` for every op output of a TFLite file: the tensor's
-    own name; for a graph output, which the converter names after the graph
-    (`StatefulPartitionedCall:<k>`, `k` not the output's position), that name `;`-joined
-    with the traced op's name (`origins`, by the file's signature key), as the converter
-    joins fused ops' names."""
-    interpreter = make_interpreter(flatbuffer)
-    traced = {}
-    for signature in interpreter.get_signature_list():
-        details = interpreter.get_signature_runner(signature).get_output_details()
-        traced.update({detail["index"]: origins[key] for key, detail in details.items()
-                       if key in origins})
-    pairs = []
-    for op in interpreter._get_ops_details():
-        for index in op["outputs"]:
-            if index >= 0:
-                name = interpreter._get_tensor_details(index, 0)["name"]
-                pairs.append((name, f"{name};{traced[index]}" if index in traced else name))
-    return pairs
 
 
 def _check_prepares(flatbuffer: bytes) -> None:

@@ -22,24 +22,39 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fuse_clipped_relu", "halve_float_constants", "in_scopes", "restore_float_constants",
-           "strip_tensor_names", "unclip_lstm_cells"]
+from kerasaudio.runtime import make_interpreter
+
+__all__ = ["fuse_clipped_relu", "halve_float_constants", "in_scopes", "op_outputs",
+           "restore_float_constants", "strip_tensor_names", "unclip_lstm_cells"]
 
 
 #: float16 constants with fewer values than this stay float32 (epsilons, scalars).
 _SMALL_CONSTANT = 64
 
 
-def restore_float_constants(quantized: bytes, reference: bytes, scopes: set[str]) -> bytes:
+def restore_float_constants(quantized: bytes, reference: bytes, scopes: set[str], *,
+                            origins: dict[str, str] | None = None) -> bytes:
     """Give the front end's ops of a float16 or dynamic-range file their float32 constants.
 
     `quantized` stores constants as float16 (behind DEQUANTIZE ops) or int8 (consumed by
-    hybrid kernels). Every such constant that only front-end ops (by tensor name, see
-    `in_scopes`) consume gets back its float32 values from `reference` (the same graph
-    converted without quantization; matched by float16 rounding or by name), and so does
-    every small float16 constant anywhere (fewer than `_SMALL_CONSTANT` values: epsilons
-    such as an L2 normalisation's 1e-12 round to 0 in float16 and turn a zero vector into
-    NaN; they weigh nothing). DEQUANTIZE ops left without a purpose are removed.
+    hybrid kernels). Every such constant that only front-end ops (by output tensor name,
+    see `in_scopes` and `op_outputs`) consume gets back its float32 values from
+    `reference` (the same graph converted without quantization; matched by float16
+    rounding or by name), and so does every small float16 constant anywhere (fewer than
+    `_SMALL_CONSTANT` values: epsilons such as an L2 normalisation's 1e-12 round to 0 in
+    float16 and turn a zero vector into NaN; they weigh nothing). DEQUANTIZE ops left
+    without a purpose are removed.
+
+    Args:
+        quantized: the float16 or dynamic-range file.
+        reference: the same graph converted without quantization.
+        scopes: the layers (scope paths) whose ops keep float32 constants.
+        origins: by signature output key, the name of the op computing that output in the
+            traced function (see `op_outputs`): without it, an op writing a graph output
+            (named `StatefulPartitionedCall:<k>`, not after its layer) matches no scope.
+
+    Returns:
+        The file with those constants float32.
 
     Example:
     ```python
@@ -92,6 +107,7 @@ def restore_float_constants(quantized: bytes, reference: bytes, scopes: set[str]
     target = flatbuffer_utils.convert_bytearray_to_object(quantized)
     graph = target.subgraphs[0]
     codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in target.operatorCodes]
+    matched = {index: name for index, (_, name) in op_outputs(quantized, origins or {}).items()}
     consumers: dict[int, list] = {}
     for op in graph.operators:
         for index in op.inputs:
@@ -100,7 +116,7 @@ def restore_float_constants(quantized: bytes, reference: bytes, scopes: set[str]
     def frontend_only(index: int) -> bool:
         ops = consumers.get(index, [])
         return bool(ops) and all(
-            any(in_scopes(_name(graph.tensors[o]), scopes) for o in op.outputs if o >= 0)
+            any(in_scopes(matched[int(o)], scopes) for o in op.outputs if o >= 0)
             for op in ops)
 
     def set_float(tensor, data: np.ndarray) -> None:
@@ -147,6 +163,49 @@ def restore_float_constants(quantized: bytes, reference: bytes, scopes: set[str]
 def _name(tensor) -> str:
     name = tensor.name
     return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def op_outputs(flatbuffer: bytes, origins: dict[str, str]) -> dict[int, tuple[str, str]]:
+    """Every op output of a TFLite file's main graph, by tensor index: `(tensor name, name
+    to match with in_scopes)`.
+
+    The name to match is the tensor's own name, except for a graph output: the converter
+    names that tensor after the graph (`StatefulPartitionedCall:<k>`, `k` not the
+    output's position), so its name is `;`-joined with the name of the op that computes
+    the output in the traced function (`origins`, by the file's signature output key), as
+    the converter joins fused ops' names; the op then matches its layer's scope.
+
+    Args:
+        flatbuffer: the `.tflite` file contents.
+        origins: by signature output key (`output_0`, ...), the traced op's name
+            (`functional_1/head_1/BiasAdd`); keys the file lacks are ignored.
+
+    Returns:
+        `{tensor index: (tensor name, name to match)}`.
+
+    Example:
+    ```python
+    from kerasaudio.export.graph import op_outputs
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="head")])
+    flatbuffer = kerasaudio.export.convert(model)
+    print(list(op_outputs(flatbuffer, {"output_0": "sequential_1/head_1/BiasAdd"}).values()))
+    # [('StatefulPartitionedCall:0', 'StatefulPartitionedCall:0;sequential_1/head_1/BiasAdd')]
+    ```
+    """
+    interpreter = make_interpreter(flatbuffer)
+    traced = {}
+    for signature in interpreter.get_signature_list():
+        details = interpreter.get_signature_runner(signature).get_output_details()
+        traced.update({detail["index"]: origins[key] for key, detail in details.items()
+                       if key in origins})
+    outputs = {}
+    for op in interpreter._get_ops_details():
+        for index in op["outputs"]:
+            if index >= 0:
+                name = interpreter._get_tensor_details(index, 0)["name"]
+                outputs[int(index)] = (name, f"{name};{traced[index]}" if index in traced
+                                       else name)
+    return outputs
 
 
 def in_scopes(tensor_name: str, scopes: set[str]) -> bool:
