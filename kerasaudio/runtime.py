@@ -10,7 +10,9 @@ needs neither Keras nor TensorFlow (a test imports it in a fresh interpreter and
 - `predict_windows(predict, audio, ...)` is that windowed inference for any batch
   predictor (the CLI runs Keras models through it too): cut a recording into windows of
   the model's input length, predict each, return per-window probabilities.
-- `read_metadata`, `run_tflite`, `make_interpreter` and `invoke` read and run flatbuffers.
+- `read_metadata`, `run_tflite`, `make_interpreter`, `invoke` and `output_details` read
+  and run flatbuffers; outputs come in the Keras model's output order (see
+  `output_details`).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import warnings
+import weakref
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -51,6 +55,7 @@ __all__ = [
     "invoke",
     "load_waveform",
     "make_interpreter",
+    "output_details",
     "predict_windows",
     "read_metadata",
     "read_model_file",
@@ -237,8 +242,108 @@ def make_interpreter(model_content: bytes, *, num_threads: int | None = None):
     return Interpreter(model_content=bytes(model_content), num_threads=num_threads)
 
 
+#: A signature output name the TFLite converter gives the i-th output of a function that
+#: returns a list or tuple: `output_<i>`.
+_POSITIONAL_OUTPUT = re.compile(r"output_(\d+)")
+#: Interpreter -> what `_signature` read from its file (None: not exactly one signature
+#: describing the interpreter's inputs and outputs). Weak: an entry goes with its interpreter.
+_SIGNATURES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _signature_output_order(names) -> list[str]:
+    """Signature output names in the Keras model's output order.
+
+    `output_<i>` names (a model returning a list) by `i`, as numbers: as strings
+    `output_10` sorts before `output_2`. Any other names (a model returning a dict: its
+    keys) sorted, the order in which Keras lists a dict's outputs in `model.outputs`.
+    """
+    names = list(names)
+    if all(_POSITIONAL_OUTPUT.fullmatch(name) for name in names):
+        return sorted(names, key=lambda name: int(name[len("output_"):]))
+    return sorted(names)
+
+
+def _signature(interpreter) -> tuple[dict[str, int], list[int]] | None:
+    """`(input tensor index by signature name, output tensor indices in the model's output
+    order)` from the file's signature, worked out once per interpreter; None when the file
+    has not exactly one signature or it does not describe the interpreter's tensors."""
+    if interpreter in _SIGNATURES:
+        return _SIGNATURES[interpreter]
+    signature = None
+    signatures = interpreter.get_signature_list()
+    if len(signatures) == 1:
+        (key,) = signatures
+        # The runner is a temporary: while a SignatureRunner lives it holds the
+        # interpreter's internals, and LiteRT refuses `allocate_tensors` and `invoke`.
+        runner = interpreter.get_signature_runner(key)
+        inputs = {name: int(d["index"]) for name, d in runner.get_input_details().items()}
+        outputs = {name: int(d["index"]) for name, d in runner.get_output_details().items()}
+        del runner
+        order = [outputs[name] for name in _signature_output_order(outputs)]
+        if (sorted(inputs.values()) == sorted(int(d["index"]) for d in
+                                              interpreter.get_input_details())
+                and sorted(order) == sorted(int(d["index"]) for d in
+                                            interpreter.get_output_details())):
+            signature = inputs, order
+    _SIGNATURES[interpreter] = signature
+    return signature
+
+
+def output_details(interpreter) -> list[dict]:
+    """`interpreter.get_output_details()` in the Keras model's output order.
+
+    LiteRT lists a file's outputs in the order of its graph, which for a model with
+    several outputs is not the model's (a 2-output model can come back as outputs 1, 0).
+    The file's signature names each output: a model that returns a list has outputs
+    `output_0`, `output_1`, ... (ordered by number here, not as strings, where
+    `output_10` comes before `output_2`); a model that returns a dict has its keys
+    (ordered as strings, as Keras orders `model.outputs`). Files written by
+    `kerasaudio.export` carry one signature. A file without a signature, with more than
+    one, or with one that does not name exactly the interpreter's input and output
+    tensors keeps LiteRT's `get_output_details()` order. The order is worked out once
+    per interpreter; the details (shapes) are read on every call.
+
+    Args:
+        interpreter: an `ai_edge_litert.interpreter.Interpreter` (`make_interpreter`).
+
+    Returns:
+        One dict per output (`name`, `index`, `shape`, `dtype`, ...), in the model's
+        output order.
+
+    Example:
+    ```python
+    import keras
+    from kerasaudio.runtime import make_interpreter, output_details
+    inputs = keras.Input((8000,))
+    model = keras.Model(inputs, [keras.layers.Dense(10)(inputs), keras.layers.Dense(3)(inputs)])
+    interpreter = make_interpreter(kerasaudio.export.convert(model))
+    [tuple(d["shape"]) for d in output_details(interpreter)]  # [(1, 10), (1, 3)]
+    ```
+    """
+    signature = _signature(interpreter)
+    details = interpreter.get_output_details()
+    if signature is None:
+        return details
+    by_index = {int(d["index"]): d for d in details}
+    return [by_index[index] for index in signature[1]]
+
+
+def _inputs_by_name(interpreter, details: list[dict], inputs: Mapping) -> list:
+    """Arrays given by signature input name, in `details` (`get_input_details()`) order."""
+    signature = _signature(interpreter)
+    if signature is None:
+        raise InvalidOptionError("inputs given by name need a file with one signature "
+                                 "(as kerasaudio.export writes); pass a list in "
+                                 "get_input_details() order.")
+    if set(inputs) != set(signature[0]):
+        raise InvalidOptionError(f"the model's inputs are {sorted(signature[0])}; got "
+                                 f"{sorted(inputs)}.")
+    by_index = {signature[0][name]: x for name, x in inputs.items()}
+    return [by_index[int(d["index"])] for d in details]
+
+
 def invoke(interpreter, inputs, *, allocated: list | None = None) -> list[np.ndarray]:
-    """Run `interpreter` on `inputs` (one array per model input) and return its outputs.
+    """Run `interpreter` on `inputs` and return its outputs.
 
     Inputs whose shape differs from the interpreter's are resized to (dynamic batch or
     length). Variable tensors (a fused LSTM's state) are reset first, so every call starts
@@ -246,11 +351,23 @@ def invoke(interpreter, inputs, *, allocated: list | None = None) -> list[np.nda
     calls, remembers the shapes tensors were last allocated for, so repeated calls with
     the same shapes skip the reallocation.
 
+    Args:
+        interpreter: an `ai_edge_litert.interpreter.Interpreter` (`make_interpreter`).
+        inputs: one array per model input: a list in `interpreter.get_input_details()`
+            order (for a file with several inputs this need not be the Keras model's
+            input order, which the file does not record), or a mapping from the names in
+            the file's signature (the Keras `Input` names) to arrays.
+        allocated: a list the caller keeps between calls (see above), or None.
+
     Returns:
-        The outputs, in the model's output order.
+        The outputs, in the Keras model's output order when the file has a signature (as
+        files written by `kerasaudio.export` have); otherwise in LiteRT's
+        `get_output_details()` order (see `output_details`).
 
     Raises:
         KerasAudioError: the number of inputs is wrong.
+        InvalidOptionError: inputs by name that are not the signature's, or a file
+            without one signature.
 
     Example:
     ```python
@@ -266,6 +383,8 @@ def invoke(interpreter, inputs, *, allocated: list | None = None) -> list[np.nda
     ```
     """
     details = interpreter.get_input_details()
+    if isinstance(inputs, Mapping):
+        inputs = _inputs_by_name(interpreter, details, inputs)
     if len(details) != len(inputs):
         raise KerasAudioError(f"model has {len(details)} inputs; got {len(inputs)}.")
     shapes = [tuple(np.shape(x)) for x in inputs]
@@ -280,16 +399,20 @@ def invoke(interpreter, inputs, *, allocated: list | None = None) -> list[np.nda
     for detail, x in zip(details, inputs, strict=True):
         interpreter.set_tensor(detail["index"], np.asarray(x, dtype=detail["dtype"]))
     interpreter.invoke()
-    return [interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()]
+    return [interpreter.get_tensor(d["index"]) for d in output_details(interpreter)]
 
 
-def run_tflite(model_content: bytes, *inputs: np.ndarray) -> list[np.ndarray]:
+def run_tflite(model_content: bytes, *inputs: np.ndarray | Mapping) -> list[np.ndarray]:
     """Run a TFLite flatbuffer once in LiteRT (`ai_edge_litert`).
 
-    Dynamic dimensions are resized to the given inputs.
+    Dynamic dimensions are resized to the given inputs: one array per model input in
+    `get_input_details()` order, or one mapping from the file's signature input names
+    (the Keras `Input` names) to arrays, as `invoke` takes them.
 
     Returns:
-        The outputs, in the model's output order.
+        The outputs, in the Keras model's output order when the file has a signature
+        (files written by `kerasaudio.export` have one); otherwise in LiteRT's
+        `get_output_details()` order (see `output_details`).
 
     Example:
     ```python
@@ -301,6 +424,8 @@ def run_tflite(model_content: bytes, *inputs: np.ndarray) -> list[np.ndarray]:
     mel.shape  # (1, 126, 40): frames x mel bands
     ```
     """
+    if len(inputs) == 1 and isinstance(inputs[0], Mapping):
+        return invoke(make_interpreter(model_content), inputs[0])
     return invoke(make_interpreter(model_content), inputs)
 
 
@@ -455,7 +580,9 @@ class TFLiteModel:
     resamples with soxr (as `kerasaudio.audio_io.load_audio` does) and runs LiteRT
     (`ai_edge_litert`). A clip shorter than the input length is centred and zero-padded;
     a longer one is cut into windows (hop: half the input length; the last window padded)
-    and classified window by window (`predict_windows`).
+    and classified window by window (`predict_windows`). The probabilities are the model's
+    first output: of a file with several outputs, the Keras model's first when the file
+    has a signature (kerasaudio's files do), else LiteRT's first (`output_details`).
 
     Args:
         model: path of a `.tflite` file (`str`, `os.PathLike`, or `bytes` naming an
@@ -588,7 +715,7 @@ class TFLiteModel:
         """
         if isinstance(audio, (list, tuple)) or (
                 isinstance(audio, np.ndarray) and audio.ndim == 2):
-            classes = int(self._interpreter.get_output_details()[0]["shape"][-1])
+            classes = int(output_details(self._interpreter)[0]["shape"][-1])
             rows = [self.predict(clip, sample_rate=sample_rate) for clip in audio]
             return np.stack(rows) if rows else np.zeros((0, classes), np.float32)
         return self.predict_windows(audio, sample_rate=sample_rate)[1].mean(axis=0)

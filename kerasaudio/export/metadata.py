@@ -29,7 +29,12 @@ import flatbuffers
 import numpy as np
 
 from kerasaudio.errors import InvalidOptionError
-from kerasaudio.runtime import KERASAUDIO_METADATA, read_metadata, split_associated_files
+from kerasaudio.runtime import (
+    KERASAUDIO_METADATA,
+    _signature_output_order,
+    read_metadata,
+    split_associated_files,
+)
 
 __all__ = ["add_metadata", "read_metadata"]
 
@@ -111,6 +116,18 @@ def _model_metadata(*, name: str, description: str, version: str, author: str,
     return bytes(builder.Output())
 
 
+def _first_output(model) -> int:
+    """Tensor index of the Keras model's first output in a `schema.ModelT`: by the file's
+    signature when it has exactly one for the main graph (as `kerasaudio.runtime.invoke`
+    orders outputs), else the graph's first output."""
+    signatures = model.signatureDefs or []
+    if len(signatures) == 1 and signatures[0].subgraphIndex == 0 and signatures[0].outputs:
+        by_name = {entry.name.decode() if isinstance(entry.name, bytes) else entry.name:
+                   int(entry.tensorIndex) for entry in signatures[0].outputs}
+        return by_name[_signature_output_order(by_name)[0]]
+    return int(model.subgraphs[0].outputs[0])
+
+
 def add_metadata(flatbuffer: bytes, *, sample_rate: int, class_names=None, channels: int = 1,
                  name: str = "kerasaudio model", description: str = "",
                  version: str = "1", author: str = "kerasaudio", license: str = "",
@@ -120,7 +137,8 @@ def add_metadata(flatbuffer: bytes, *, sample_rate: int, class_names=None, chann
     Args:
         flatbuffer: a `.tflite` model whose first input is raw audio `(1, samples)`.
         sample_rate: the rate the model expects, Hz (MediaPipe resamples input to it).
-        class_names: the classifier's labels, in output order (None: not a classifier).
+        class_names: the labels of the classifier's first output (the Keras model's first:
+            see `kerasaudio.runtime.output_details`), in order (None: not a classifier).
         channels: audio channels of the input.
         name, description, version, author, license: model card fields.
         extra: more JSON-serialisable fields for the kerasaudio entry (e.g. `input_length`,
@@ -153,8 +171,7 @@ def add_metadata(flatbuffer: bytes, *, sample_rate: int, class_names=None, chann
     flatbuffer, _ = split_associated_files(flatbuffer)
     model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
     if labels is not None:
-        outputs = model.subgraphs[0].outputs
-        shape = list(model.subgraphs[0].tensors[outputs[0]].shape)
+        shape = list(model.subgraphs[0].tensors[_first_output(model)].shape)
         if shape[-1] != len(labels):
             raise InvalidOptionError(
                 f"{len(labels)} class names for an output of shape {shape}.")
