@@ -39,15 +39,10 @@ class FoldedNorm:
 
     Example:
     ```python
-    import keras
     from kerasaudio.export import relu_batch_norms
-    model = keras.Sequential([
-        keras.Input((100, 40)),
-        keras.layers.Conv1D(16, 3, activation="relu", name="conv"),
-        keras.layers.BatchNormalization(name="norm"),
-        keras.layers.GlobalAveragePooling1D(),
-        keras.layers.Dense(10, name="classifier")])
-    [(f.producer, f.norm) for f in relu_batch_norms(model)]  # [('conv', 'norm')]
+    first = relu_batch_norms(kerasaudio.create_model("ecapa_tdnn_fsdd_speakers"))[0]
+    first.producer, first.relu, first.norm
+    # ('blocks_0_conv_conv', None, 'blocks_0_norm_norm')
     ```
     """
 
