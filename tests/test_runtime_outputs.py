@@ -138,3 +138,28 @@ def test_a_file_without_signature_keeps_litert_order(converted):
         np.testing.assert_allclose(lite, by_width[lite.shape[-1]], atol=1e-5)
     with pytest.raises(InvalidOptionError, match="one signature"):
         runtime.invoke(interpreter, {"audio": x})
+
+
+def test_to_tflite_verifies_every_output_of_a_multi_output_model():
+    """`to_tflite` compares every output (largest difference and smallest cosine over all
+    of them), not only the first; top-1 agreement is the first output's."""
+    keras.utils.set_random_seed(3)
+    model = _heads(3)  # softmax over 10, then heads of widths 1 and 2
+    sample, _ = kerasaudio.datasets.fsdd.sample_clips()
+    clips = np.ascontiguousarray(sample[:8, 3000:3000 + SAMPLES])
+    for quantization in (None, "int8"):
+        report = kerasaudio.export.to_tflite(model, None, quantization=quantization,
+                                             representative_data=clips, tolerance=1.0,
+                                             keep_float=[])
+        flatbuffer = kerasaudio.export.convert(model, quantization=quantization,
+                                               representative_data=clips)
+        lite = [runtime.run_tflite(flatbuffer, clip[None]) for clip in clips]
+        keras_out = [model.predict(clip[None], verbose=0) for clip in clips]
+        per_output = [max(float(np.abs(got[k] - ref[k]).max())
+                          for got, ref in zip(lite, keras_out, strict=True))
+                      for k in range(3)]
+        assert report.passed
+        if quantization is None:  # random weights: int8 may swap near-equal classes
+            assert report.top1_agreement == 1.0
+        np.testing.assert_allclose(report.max_abs_diff, max(per_output), rtol=1e-3,
+                                   atol=1e-6)

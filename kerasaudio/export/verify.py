@@ -370,8 +370,9 @@ def to_tflite(model, path: str | os.PathLike | None = None, *,
     segfaults on some graphs) raises `ConversionError` here instead of killing Python.
     With `verify=True` (default) the converted model runs in `ai_edge_litert` on the
     representative clips next to the Keras model; the file is written only if every
-    output value is within `tolerance` of Keras. Otherwise `VerificationError` is raised
-    with the report and nothing is written.
+    output value (of every output, for a multi-output model) is within `tolerance` of
+    Keras. Otherwise `VerificationError` is raised with the report and nothing is
+    written. Top-1 agreement and accuracy are those of the first output.
 
     Args:
         model: a Keras model taking raw audio (a front end inside) or features.
@@ -716,25 +717,45 @@ def _finish(flatbuffer: bytes, export_model, clips, labels, *, quantization, tol
 
 def _measure(report: ExportReport, model, flatbuffer: bytes, clips: np.ndarray,
              labels) -> None:
-    """Fill in differences, agreement, accuracy and latency (batch 1, clip by clip)."""
+    """Fill in differences, agreement, accuracy and latency (batch 1, clip by clip).
+
+    Every output of a multi-output model is compared (the largest difference and the
+    smallest cosine over all of them); agreement and accuracy are those of the first
+    output, the one `TFLiteModel` reads."""
     import keras
 
     interpreter = make_interpreter(flatbuffer)
     allocated: list = []
-    outputs, elapsed = [], 0.0
+    outputs: list[list[np.ndarray]] = []
+    elapsed = 0.0
     for clip in clips:
         start = time.perf_counter()
-        (out,) = invoke(interpreter, [clip[None]], allocated=allocated)[:1]
+        result = invoke(interpreter, [clip[None]], allocated=allocated)
         elapsed += time.perf_counter() - start
-        outputs.append(out[0])
-    lite = np.stack(outputs)
+        outputs.append([np.asarray(out[0]) for out in result])
     predict = keras.Model(model.inputs, model.outputs)
     start = time.perf_counter()
-    ref = np.concatenate([np.asarray(predict.predict_on_batch(clip[None])) for clip in clips])
+    expected = []
+    for clip in clips:
+        out = predict.predict_on_batch(clip[None])
+        expected.append([np.asarray(o)[0] for o in (out if isinstance(out, (list, tuple))
+                                                     else [out])])
     report.keras_ms = (time.perf_counter() - start) / len(clips) * 1e3
     report.litert_ms = elapsed / len(clips) * 1e3
-    report.max_abs_diff = float(np.abs(lite - ref).max())
-    report.min_cosine = float(cosine_similarity(lite, ref).min())
+    if len(outputs[0]) != len(expected[0]):
+        raise ConversionError(f"the TFLite file has {len(outputs[0])} outputs, the Keras "
+                              f"model {len(expected[0])}.")
+    lites = [np.stack([o[k] for o in outputs]) for k in range(len(expected[0]))]
+    refs = [np.stack([e[k] for e in expected]) for k in range(len(expected[0]))]
+    for k, (lite_k, ref_k) in enumerate(zip(lites, refs, strict=True)):
+        if lite_k.shape != ref_k.shape:
+            raise ConversionError(f"output {k}: TFLite shape {lite_k.shape[1:]}, Keras "
+                                  f"{ref_k.shape[1:]}.")
+    report.max_abs_diff = max(float(np.abs(a - b).max()) for a, b in zip(lites, refs,
+                                                                         strict=True))
+    report.min_cosine = min(float(cosine_similarity(a, b).min())
+                            for a, b in zip(lites, refs, strict=True))
+    lite, ref = lites[0], refs[0]
     if ref.ndim == 2 and ref.shape[1] > 1:
         agree = lite.argmax(1) == ref.argmax(1)
         report.top1_agreement = float(agree.mean())
