@@ -263,6 +263,17 @@ def _signature_output_order(names) -> list[str]:
     return sorted(names)
 
 
+def _signature_tensors(interpreter, key: str) -> tuple[dict[str, int], dict[str, int]]:
+    """`(input, output)` tensor indices by name in the file's signature `key`."""
+    # The runner is a temporary: while a SignatureRunner lives it holds the interpreter's
+    # internals, and LiteRT refuses `allocate_tensors` and `invoke`.
+    runner = interpreter.get_signature_runner(key)
+    inputs = {name: int(d["index"]) for name, d in runner.get_input_details().items()}
+    outputs = {name: int(d["index"]) for name, d in runner.get_output_details().items()}
+    del runner
+    return inputs, outputs
+
+
 def _signature(interpreter) -> tuple[dict[str, int], list[int]] | None:
     """`(input tensor index by signature name, output tensor indices in the model's output
     order)` from the file's signature, worked out once per interpreter; None when the file
@@ -273,12 +284,7 @@ def _signature(interpreter) -> tuple[dict[str, int], list[int]] | None:
     signatures = interpreter.get_signature_list()
     if len(signatures) == 1:
         (key,) = signatures
-        # The runner is a temporary: while a SignatureRunner lives it holds the
-        # interpreter's internals, and LiteRT refuses `allocate_tensors` and `invoke`.
-        runner = interpreter.get_signature_runner(key)
-        inputs = {name: int(d["index"]) for name, d in runner.get_input_details().items()}
-        outputs = {name: int(d["index"]) for name, d in runner.get_output_details().items()}
-        del runner
+        inputs, outputs = _signature_tensors(interpreter, key)
         order = [outputs[name] for name in _signature_output_order(outputs)]
         if (sorted(inputs.values()) == sorted(int(d["index"]) for d in
                                               interpreter.get_input_details())

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kerasaudio.export.equalization import _activation, _channel_batch_norm, _graph, _is_linear
+from kerasaudio.export.equalization import (
+    _activation,
+    _channel_batch_norm,
+    _fold,
+    _graph,
+    _is_linear,
+)
 
 __all__ = ["FoldedNorm", "fold_relu_batch_norms", "relu_batch_norms"]
 
@@ -85,14 +91,9 @@ def _found(model) -> list[tuple[FoldedNorm, object, object]]:
         if reader is None or not _channel_batch_norm(reader, keras) or not reader.center:
             continue
         record = FoldedNorm(layer.name, None if relu is None else relu.name, reader.name)
-        record.largest_factor = float(np.abs(_factor(reader)).max())
+        record.largest_factor = float(np.abs(_fold(reader)).max())
         found.append((record, layer, reader))
     return found
-
-
-def _factor(norm) -> np.ndarray:
-    gamma = np.asarray(norm.gamma, np.float64)
-    return gamma / np.sqrt(np.asarray(norm.moving_variance, np.float64) + norm.epsilon)
 
 
 def relu_batch_norms(model) -> list[FoldedNorm]:
@@ -166,7 +167,7 @@ def fold_relu_batch_norms(model):
     copy.set_weights(model.get_weights())
     found = _found(copy)
     for _, producer, norm in found:
-        factor = _factor(norm)
+        factor = _fold(norm)
         magnitude = np.abs(factor)
         producer.kernel.assign((np.asarray(producer.kernel, np.float64) * magnitude)
                                .astype(np.float32))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasaudio.runtime import make_interpreter
+from kerasaudio.runtime import _signature_tensors, make_interpreter
 
 __all__ = ["fuse_clipped_relu", "halve_float_constants", "in_scopes", "op_outputs",
            "restore_float_constants", "strip_tensor_names", "unclip_lstm_cells"]
@@ -195,8 +195,8 @@ def op_outputs(flatbuffer: bytes, origins: dict[str, str]) -> dict[int, tuple[st
     interpreter = make_interpreter(flatbuffer)
     traced = {}
     for signature in interpreter.get_signature_list():
-        details = interpreter.get_signature_runner(signature).get_output_details()
-        traced.update({detail["index"]: origins[key] for key, detail in details.items()
+        _, indices = _signature_tensors(interpreter, signature)
+        traced.update({index: origins[key] for key, index in indices.items()
                        if key in origins})
     outputs = {}
     for op in interpreter._get_ops_details():

@@ -122,8 +122,9 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     a = np.asarray(a, np.float64).reshape(len(a), -1)
     b = np.asarray(b, np.float64).reshape(len(b), -1)
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    both_zero = (np.linalg.norm(a, axis=1) == 0) & (np.linalg.norm(b, axis=1) == 0)
+    norm_a, norm_b = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    norms = norm_a * norm_b
+    both_zero = (norm_a == 0) & (norm_b == 0)
     dots = np.sum(a * b, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         similarity = np.where(norms > 0, dots / np.where(norms > 0, norms, 1.0), 0.0)
